@@ -1,0 +1,172 @@
+//! The command line: `delta-hf prepare` and its flags.
+//!
+//! Every flag a job sets can also come from an environment variable (named on each flag, all
+//! `DELTA_HF_*`); precedence is command line > environment > default. The first doc line of a
+//! flag is its `-h` text, the rest shows with `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Turn Delta Lake tables into Hugging Face `datasets` caches with one shared label map.
+#[derive(Debug, Parser)]
+#[command(name = "delta-hf", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export Delta tables as a `load_from_disk`-ready DatasetDict, with a shared label map.
+    Prepare(Box<PrepareArgs>),
+    /// Generate the deterministic demo Delta tables used by `make demo`.
+    #[command(name = "demo-data")]
+    DemoData(DemoDataArgs),
+}
+
+/// Order of label ids when they are computed (not read from an existing label table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelOrder {
+    /// By label string, Unicode code point order ("10" < "2"): what `datasets` does.
+    #[default]
+    #[value(alias = "lexicographic", alias = "alphabetical")]
+    CodePoint,
+    /// Numeric-aware ("2" < "10", "item2" < "item10").
+    Natural,
+    /// Most frequent first (over all splits); ties by code point.
+    Frequency,
+}
+
+/// What to do when the label table already holds a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelMapMode {
+    /// Keep every existing id; append new labels after the highest id.
+    #[default]
+    Extend,
+    /// Keep every existing id; refuse labels the table does not hold.
+    Strict,
+    /// Recompute the map from the data, ignoring the table's ids.
+    Rebuild,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// A split and its table: `NAME=TABLE[@vN|@TIMESTAMP]` (repeatable, at least one).
+    ///
+    /// TABLE is a local path or `file://` URI of a Delta table. A suffix `@v3` reads version 3,
+    /// `@2024-05-01T00:00:00Z` the latest version committed at or before that instant.
+    /// Split names follow `datasets`' rule: word characters, optionally dot-separated.
+    #[arg(long = "split", value_name = "NAME=TABLE", env = "DELTA_HF_SPLITS", value_delimiter = ',')]
+    pub splits: Vec<String>,
+
+    /// Shorthand for `--split train=TABLE`.
+    #[arg(long, value_name = "TABLE", env = "DELTA_HF_TRAIN")]
+    pub train: Option<String>,
+
+    /// Shorthand for `--split test=TABLE` (the evaluation split).
+    #[arg(long, value_name = "TABLE", env = "DELTA_HF_EVAL", alias = "test")]
+    pub eval: Option<String>,
+
+    /// Read every split at this table version (unless its spec pins one).
+    #[arg(long, value_name = "N", env = "DELTA_HF_VERSION", conflicts_with = "timestamp")]
+    pub version: Option<u64>,
+
+    /// Read every split as of this RFC 3339 instant (unless its spec pins one).
+    #[arg(long, value_name = "RFC3339", env = "DELTA_HF_TIMESTAMP")]
+    pub timestamp: Option<String>,
+
+    /// Column holding the text (written as `text`).
+    #[arg(long, default_value = "text", env = "DELTA_HF_TEXT_COL")]
+    pub text_col: String,
+
+    /// Column holding the label (written as `label`, a ClassLabel id).
+    #[arg(long, default_value = "label", env = "DELTA_HF_LABEL_COL")]
+    pub label_col: String,
+
+    /// Carry this column through unchanged (repeatable).
+    #[arg(long = "keep-col", value_name = "NAME", env = "DELTA_HF_KEEP_COLS", value_delimiter = ',')]
+    pub keep_cols: Vec<String>,
+
+    /// A DataFusion SQL file that reshapes each split before export.
+    ///
+    /// The query runs once per split. In it, `source` is the split being exported and every
+    /// split is also a table under its own name. It must return the text and label columns
+    /// (and any `--keep-col`), or with `--no-labels` exactly the columns to export.
+    #[arg(long, value_name = "FILE", env = "DELTA_HF_SELECT_SQL")]
+    pub select_sql: Option<PathBuf>,
+
+    /// Export the selected (default: all) columns as they are, with no label map.
+    #[arg(long, env = "DELTA_HF_NO_LABELS")]
+    pub no_labels: bool,
+
+    /// Order of newly assigned label ids.
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_LABEL_ORDER")]
+    pub label_order: LabelOrder,
+
+    /// A file listing the labels, one per line, in id order; a label outside it is an error.
+    #[arg(long, value_name = "FILE", env = "DELTA_HF_LABELS", conflicts_with = "label_order")]
+    pub labels: Option<PathBuf>,
+
+    /// Output directory of the DatasetDict [default: under $HF_DATASETS_CACHE].
+    #[arg(long, short, value_name = "DIR", env = "DELTA_HF_OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// Largest shard, in `datasets` units (`500MB`, `1GB`, `256MiB`, bytes).
+    #[arg(long, default_value = "500MB", env = "DELTA_HF_MAX_SHARD_SIZE")]
+    pub max_shard_size: String,
+
+    /// Exactly this many shards per split (rows split as evenly as possible).
+    #[arg(long, value_name = "N", env = "DELTA_HF_NUM_SHARDS")]
+    pub num_shards: Option<usize>,
+
+    /// A Delta table recording the label map (id, label, per-split counts); created if absent.
+    #[arg(long, value_name = "TABLE", env = "DELTA_HF_LABEL_TABLE")]
+    pub label_table: Option<String>,
+
+    /// How an existing label table's ids are used.
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_LABEL_MAP_MODE")]
+    pub label_map_mode: LabelMapMode,
+
+    /// Where the dataset is staged before it is published [default: a hidden temp dir beside
+    /// the output].
+    #[arg(long, value_name = "DIR", env = "DELTA_HF_WORKING_DIR")]
+    pub working_dir: Option<PathBuf>,
+
+    /// Replace an existing output directory (atomically where the filesystem allows).
+    #[arg(long, env = "DELTA_HF_OVERWRITE")]
+    pub overwrite: bool,
+
+    /// Drop rows whose text or label is null instead of failing.
+    #[arg(long, env = "DELTA_HF_DROP_NULLS")]
+    pub drop_nulls: bool,
+
+    /// Fail when a split has labels the `train` split does not (default: warn).
+    #[arg(long, env = "DELTA_HF_REQUIRE_TRAIN_LABELS")]
+    pub require_train_labels: bool,
+
+    /// Memory limit for DataFusion's operators (e.g. `2GB`); default: no limit.
+    #[arg(long, value_name = "SIZE", env = "DELTA_HF_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+
+    /// Print the run summary as JSON on stdout.
+    #[arg(long, env = "DELTA_HF_JSON")]
+    pub json: bool,
+
+    /// Print nothing but errors (no progress, no summary unless --json).
+    #[arg(long, short, env = "DELTA_HF_QUIET")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoDataArgs {
+    /// Directory to create the demo tables in (`train/` and `eval/`).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Rows in the train table (the eval table gets a fifth of it).
+    #[arg(long, default_value_t = 5000)]
+    pub rows: usize,
+}

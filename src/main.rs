@@ -1,0 +1,77 @@
+//! The `delta-hf` binary: parse, run, map the outcome to an exit code (see `error.rs`).
+
+use clap::Parser;
+use delta_hf::cli::{Cli, Command};
+use delta_hf::error::{Error, ExitCode};
+use delta_hf::settings::PrepareSettings;
+use delta_hf::ui::Ui;
+
+fn main() {
+    let cli = Cli::parse();
+    let quiet = matches!(&cli.command, Command::Prepare(a) if a.quiet);
+    init_logging(quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => exit_with(Error::Internal(format!("cannot start the async runtime: {e}"))),
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            result = run(cli) => match result {
+                Ok(()) => ExitCode::Success,
+                Err(e) => report(e),
+            },
+            _ = tokio::signal::ctrl_c() => report(Error::Interrupted),
+        }
+    });
+    // Do not wait for background writer threads of an interrupted run.
+    runtime.shutdown_background();
+    std::process::exit(code as i32);
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Prepare(args) => {
+            let settings = PrepareSettings::from_args(*args)?;
+            let ui = Ui::new(settings.quiet);
+            let summary = delta_hf::pipeline::prepare(&settings, &ui).await?;
+            if settings.json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+            } else if !settings.quiet {
+                print!("{}", summary.render());
+            }
+            Ok(())
+        }
+        Command::DemoData(args) => {
+            delta_hf::source::demo::write_demo_tables(&args.dir, args.rows).await?;
+            eprintln!("demo tables written to {}/train and {}/eval", args.dir.display(), args.dir.display());
+            Ok(())
+        }
+    }
+}
+
+fn report(e: Error) -> ExitCode {
+    eprintln!("error: {e}");
+    e.exit_code()
+}
+
+fn exit_with(e: Error) -> ! {
+    std::process::exit(report(e) as i32)
+}
+
+fn init_logging(quiet: bool) {
+    // delta-rs logs failures it also returns (e.g. probing a table that does not exist yet);
+    // we report those ourselves, once, with context. DELTA_HF_LOG overrides (e.g. `info`).
+    let default = if quiet {
+        "error,deltalake_core=off,buoyant_kernel=off"
+    } else {
+        "warn,deltalake_core=off,buoyant_kernel=off"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DELTA_HF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,526 @@
+//! `delta-hf prepare`, stage by stage:
+//!
+//! 1. **resolve** — open every split's snapshot (checking its protocol) and the label table,
+//!    and check the output can be written, before any data is read;
+//! 2. **select** — one DataFrame per split with the export columns (`--text-col`,
+//!    `--label-col`, `--keep-col`, or a `--select-sql` query);
+//! 3. **label map** — null checks and a label-only pass (`sql/null_texts.sql`,
+//!    `sql/label_counts.sql`) over every split, then one map for all of them;
+//! 4. **encode + write** — each split streams through the label join (`sql/encode_labels.sql`)
+//!    into the shard writers, partition by partition, in a staging directory;
+//! 5. **publish** — `dataset_dict.json` and `label_map.json`, then an atomic move into place;
+//! 6. **record** — the label table is committed only once the dataset is in place.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::datafusion::common::Column;
+use deltalake::datafusion::common::TableReference;
+use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::settings::{LABEL, PrepareSettings, ShardPolicy, SplitInput, TEXT};
+use crate::sink::hf_dataset::{self, SplitSink};
+use crate::sink::label_table;
+use crate::sink::publish::Staging;
+use crate::source::table::OpenedTable;
+use crate::summary::{LabelTableSummary, SplitSummary, Summary};
+use crate::transform::label_map::{self, LabelCounts, LabelMap, quote_list};
+use crate::transform::sql;
+use crate::ui::Ui;
+
+/// Run `prepare`.
+pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
+    let started = Instant::now();
+    let run_id = uuid::Uuid::new_v4().to_string();
+
+    // 1. resolve
+    let mut tables = Vec::with_capacity(s.splits.len());
+    for split in &s.splits {
+        let t = split.table.open().await?;
+        ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
+        tables.push(t);
+    }
+    let existing_map = match (&s.label_table, s.with_labels) {
+        (Some(t), true) => label_table::read(t).await?,
+        _ => None,
+    };
+    let output = match &s.output {
+        Some(o) => o.clone(),
+        None => default_output(s, &tables)?,
+    };
+    let staging = Staging::create(&output, s.working_dir.as_deref(), s.overwrite)?;
+
+    // 2. select
+    let ctx = sql::session(s.memory_limit)?;
+    for (split, t) in s.splits.iter().zip(&tables) {
+        t.table.update_datafusion_session(&ctx.state())?;
+        let provider = t.table.table_provider().await?;
+        ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
+    }
+    let mut inputs = Vec::with_capacity(s.splits.len());
+    for (split, t) in s.splits.iter().zip(&tables) {
+        inputs.push(select_split(&ctx, s, split, t).await?);
+    }
+
+    // 3. label map
+    let mut dropped = vec![0u64; s.splits.len()];
+    let labelled = if s.with_labels {
+        let (counts, map) = label_pass(&ctx, s, &mut inputs, &mut dropped, existing_map.as_ref(), ui).await?;
+        Some((counts, map))
+    } else {
+        None
+    };
+
+    // 4. encode + write
+    let class_names: Option<&[String]> = labelled.as_ref().map(|(_, m)| m.names.as_slice());
+    if let Some((_, map)) = &labelled {
+        register_label_map(&ctx, map)?;
+    }
+    let mut outputs = Vec::with_capacity(s.splits.len());
+    for (i, split) in s.splits.iter().enumerate() {
+        let df = match labelled {
+            Some(_) => encode(&ctx, inputs[i].clone()).await?,
+            None => inputs[i].clone(),
+        };
+        let known_rows = labelled.as_ref().map(|(c, _)| c.labelled_rows(i));
+        let total_rows = match (s.shards, known_rows) {
+            (ShardPolicy::Count(_), None) => Some(count_rows(&ctx, df.clone()).await?),
+            (_, known) => known,
+        };
+        let schema: Schema = df.schema().as_arrow().clone();
+        let sink =
+            SplitSink::new(staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?;
+        let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
+        let partitions =
+            df.execute_stream_partitioned().await.map_err(|e| scan_error(e, &split.table.name))?;
+        let (out, features) = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
+            Error::DataFusion(e) => scan_error(e, &split.table.name),
+            e => e,
+        })?;
+        bar.finish_and_clear();
+        outputs.push((out, features));
+    }
+
+    // 5. publish
+    let description = describe(s, &tables);
+    let dataset_name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for (out, features) in &outputs {
+        hf_dataset::write_split_metadata(staging.dir(), out, features, &description, &dataset_name)?;
+    }
+    let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    hf_dataset::write_dataset_dict(staging.dir(), &split_names)?;
+    let label_map_json = match &labelled {
+        Some((_, map)) => {
+            hf_dataset::write_json(&staging.dir().join("label_map.json"), &label_map_document(map))?;
+            Some(staging.output().join("label_map.json"))
+        }
+        None => None,
+    };
+    let final_output = staging.output().to_path_buf();
+    staging.publish()?;
+
+    // 6. record
+    let mut label_table_summary = None;
+    if let (Some(table), Some((counts, map))) = (&s.label_table, &labelled) {
+        let sources: Vec<_> = s
+            .splits
+            .iter()
+            .zip(&tables)
+            .map(|(sp, t)| json!({"split": sp.name, "table": t.name(), "version": t.version}))
+            .collect();
+        let metadata = json!({
+            "run_id": run_id,
+            "sources": sources,
+            "output": final_output,
+            "label_map_mode": s.label_map_mode,
+            "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
+        });
+        let version = label_table::write(table, map, counts, metadata).await.map_err(|e| {
+            Error::Output(format!(
+                "the dataset was published at `{}`, but recording the label map failed: {e}",
+                final_output.display()
+            ))
+        })?;
+        label_table_summary = Some(LabelTableSummary { table: table.name.clone(), version });
+    }
+
+    let splits = s
+        .splits
+        .iter()
+        .zip(&tables)
+        .zip(&outputs)
+        .enumerate()
+        .map(|(i, ((sp, t), (out, _)))| SplitSummary {
+            name: sp.name.clone(),
+            table: t.name().to_string(),
+            version: t.version,
+            num_rows: out.num_rows,
+            num_bytes: out.num_bytes,
+            num_shards: out.shards.len(),
+            dropped_rows: dropped[i],
+            rows_per_label: labelled
+                .as_ref()
+                .map(|(c, m)| {
+                    m.names
+                        .iter()
+                        .map(|l| (l.clone(), c.by_label.get(l).map(|v| v[i]).unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(Summary {
+        run_id,
+        output: final_output,
+        splits,
+        labels: labelled.as_ref().map(|(_, m)| m.names.clone()).unwrap_or_default(),
+        num_labels: labelled.as_ref().map(|(_, m)| m.names.len()).unwrap_or(0),
+        new_labels: labelled.as_ref().map(|(_, m)| m.new_labels.clone()).unwrap_or_default(),
+        label_map_origin: labelled.as_ref().map(|(_, m)| {
+            serde_json::to_value(m.origin).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        }),
+        label_map_json,
+        label_table: label_table_summary,
+        warnings: ui.warnings(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A column by its exact name (no parsing of dots or case).
+fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// The DataFrame of one split with the export columns.
+async fn select_split(
+    ctx: &SessionContext,
+    s: &PrepareSettings,
+    split: &SplitInput,
+    table: &OpenedTable,
+) -> Result<DataFrame> {
+    let (base, what, source_name) = match &s.select_sql {
+        Some((path, query)) => {
+            let provider = ctx.table_provider(TableReference::bare(split.name.clone())).await?;
+            ctx.deregister_table("source")?;
+            ctx.register_table("source", provider)?;
+            let df = ctx.sql(query).await.map_err(|e| {
+                Error::Data(format!(
+                    "--select-sql `{}` failed for split `{}` (table `{}`): {e}",
+                    path.display(),
+                    split.name,
+                    table.name()
+                ))
+            })?;
+            (df, "the --select-sql result for split", split.name.clone())
+        }
+        None => {
+            (ctx.table(TableReference::bare(split.name.clone())).await?, "table", table.name().to_string())
+        }
+    };
+    let available: Vec<String> = base.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let need = |c: &str, flag: &'static str| -> Result<()> {
+        if available.iter().any(|a| a == c) {
+            Ok(())
+        } else {
+            Err(Error::MissingColumn {
+                column: c.to_string(),
+                what,
+                table: source_name.clone(),
+                available: available.join(", "),
+                flag,
+            })
+        }
+    };
+    for k in &s.columns.keep {
+        need(k, "--keep-col")?;
+    }
+    if s.with_labels {
+        need(&s.columns.text, "--text-col")?;
+        need(&s.columns.label, "--label-col")?;
+        let mut exprs = vec![
+            column(&s.columns.text).alias(TEXT),
+            cast(column(&s.columns.label), DataType::Utf8).alias(LABEL),
+        ];
+        exprs.extend(s.columns.keep.iter().map(|k| column(k).alias(k)));
+        Ok(base.select(exprs)?)
+    } else if !s.columns.keep.is_empty() {
+        Ok(base.select(s.columns.keep.iter().map(|k| column(k).alias(k)).collect::<Vec<_>>())?)
+    } else {
+        Ok(base)
+    }
+}
+
+/// Null checks, label counts and the map.
+async fn label_pass(
+    ctx: &SessionContext,
+    s: &PrepareSettings,
+    inputs: &mut [DataFrame],
+    dropped: &mut [u64],
+    existing: Option<&(Vec<String>, u64)>,
+    ui: &Ui,
+) -> Result<(LabelCounts, LabelMap)> {
+    let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+
+    // Null texts: cheap when file statistics show there are none.
+    let text_input = union(inputs, &names, TEXT)?;
+    ctx.deregister_table("text_input")?;
+    ctx.register_table("text_input", text_input.into_view())?;
+    let mut null_texts = vec![0u64; names.len()];
+    for b in ctx.sql(sql::NULL_TEXTS).await?.collect().await? {
+        for (split, n) in split_counts(&b)? {
+            if let Some(i) = names.iter().position(|x| *x == split) {
+                null_texts[i] = n;
+            }
+        }
+    }
+    if null_texts.iter().any(|n| *n > 0) {
+        if !s.drop_nulls {
+            return Err(Error::Data(format!(
+                "null values in text column `{}`: {}; pass --drop-nulls to drop those rows, or \
+                 fill them in --select-sql",
+                s.columns.text,
+                per_split(&names, &null_texts)
+            )));
+        }
+        for (i, n) in null_texts.iter().enumerate() {
+            if *n > 0 {
+                inputs[i] = inputs[i].clone().filter(column(TEXT).is_not_null())?;
+                dropped[i] += n;
+            }
+        }
+    }
+
+    // Label counts: a label-only pass over every split.
+    ui.step("counting labels");
+    let label_input = union(inputs, &names, LABEL)?;
+    ctx.deregister_table("label_input")?;
+    ctx.register_table("label_input", label_input.into_view())?;
+    let mut counts = LabelCounts::new(names.clone());
+    for b in ctx.sql(sql::LABEL_COUNTS).await?.collect().await? {
+        let split = as_strings(b.column(0))?;
+        let label = as_strings(b.column(1))?;
+        let n = as_i64(b.column(2))?;
+        for r in 0..b.num_rows() {
+            let l = (!label.is_null(r)).then(|| label.value(r));
+            counts.add(split.value(r), l, n.value(r) as u64)?;
+        }
+    }
+    if counts.nulls.iter().any(|n| *n > 0) {
+        if !s.drop_nulls {
+            return Err(Error::Data(format!(
+                "null values in label column `{}`: {}; pass --drop-nulls to drop those rows",
+                s.columns.label,
+                per_split(&names, &counts.nulls)
+            )));
+        }
+        for (i, n) in counts.nulls.iter().enumerate() {
+            dropped[i] += n;
+        }
+    }
+
+    // Labels outside train.
+    if let Some(train) = names.iter().position(|n| n == "train") {
+        for (i, name) in names.iter().enumerate() {
+            if i == train {
+                continue;
+            }
+            let absent = label_map::absent_from(&counts, i, train);
+            if absent.is_empty() {
+                continue;
+            }
+            let msg = format!(
+                "split `{name}` has {} label{} that `train` never shows: {}",
+                absent.len(),
+                if absent.len() == 1 { "" } else { "s" },
+                quote_list(&absent)
+            );
+            if s.require_train_labels {
+                return Err(Error::Data(format!(
+                    "{msg}; the model cannot learn them (drop --require-train-labels to allow it)"
+                )));
+            }
+            ui.warn(msg);
+        }
+    }
+
+    let table_name = s.label_table.as_ref().map(|t| t.name.as_str()).unwrap_or("");
+    let map = label_map::build(
+        &counts,
+        existing.map(|(names, _)| names.as_slice()),
+        s.labels_file.as_ref().map(|(_, l)| l.as_slice()),
+        s.label_order,
+        s.label_map_mode,
+        table_name,
+    )?;
+    if map.names.is_empty() {
+        ui.warn("no labelled row in any split: the ClassLabel has no names".into());
+    }
+    Ok((counts, map))
+}
+
+/// `SELECT '<split>' AS split, <column> FROM <each split>` unioned.
+fn union(inputs: &[DataFrame], names: &[String], col: &str) -> Result<DataFrame> {
+    let mut out: Option<DataFrame> = None;
+    for (df, name) in inputs.iter().zip(names) {
+        let part = df.clone().select(vec![lit(name.as_str()).alias("split"), column(col).alias(col)])?;
+        out = Some(match out {
+            None => part,
+            Some(acc) => acc.union(part)?,
+        });
+    }
+    out.ok_or_else(|| Error::Internal("no split".into()))
+}
+
+fn split_counts(b: &RecordBatch) -> Result<Vec<(String, u64)>> {
+    let split = as_strings(b.column(0))?;
+    let n = as_i64(b.column(1))?;
+    Ok((0..b.num_rows()).map(|r| (split.value(r).to_string(), n.value(r) as u64)).collect())
+}
+
+fn as_strings(a: &Arc<dyn Array>) -> Result<StringArray> {
+    let c = deltalake::arrow::compute::cast(a, &DataType::Utf8)?;
+    Ok(c.as_any().downcast_ref::<StringArray>().expect("utf8").clone())
+}
+
+fn as_i64(a: &Arc<dyn Array>) -> Result<Int64Array> {
+    let c = deltalake::arrow::compute::cast(a, &DataType::Int64)?;
+    Ok(c.as_any().downcast_ref::<Int64Array>().expect("int64").clone())
+}
+
+fn per_split(names: &[String], counts: &[u64]) -> String {
+    names
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| format!("{n} row{} in `{s}`", if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Register the map as the in-memory table `label_map(label, id)`.
+fn register_label_map(ctx: &SessionContext, map: &LabelMap) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("label", DataType::Utf8, false),
+        Field::new("id", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(map.names.iter())),
+            Arc::new(Int64Array::from_iter_values(0..map.names.len() as i64)),
+        ],
+    )?;
+    ctx.deregister_table("label_map")?;
+    ctx.register_table("label_map", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    Ok(())
+}
+
+/// The split with its labels replaced by ids: `text, label, <kept columns>`.
+async fn encode(ctx: &SessionContext, input: DataFrame) -> Result<DataFrame> {
+    let keep: Vec<String> = input
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| n != TEXT && n != LABEL)
+        .collect();
+    ctx.deregister_table("input")?;
+    ctx.register_table("input", input.into_view())?;
+    let joined = ctx.sql(sql::ENCODE_LABELS).await?;
+    let mut exprs = vec![column(TEXT), column(sql::LABEL_ID_COLUMN).alias(LABEL)];
+    exprs.extend(keep.iter().map(|k| column(k)));
+    Ok(joined.select(exprs)?)
+}
+
+async fn count_rows(ctx: &SessionContext, df: DataFrame) -> Result<u64> {
+    ctx.deregister_table("input")?;
+    ctx.register_table("input", df.into_view())?;
+    let batches = ctx.sql(sql::COUNT_ROWS).await?.collect().await?;
+    Ok(batches.first().map(|b| as_i64(b.column(0)).map(|a| a.value(0) as u64)).transpose()?.unwrap_or(0))
+}
+
+/// A DataFusion failure while scanning: mostly a table that cannot be read.
+fn scan_error(e: deltalake::datafusion::error::DataFusionError, table: &str) -> Error {
+    let text = e.to_string();
+    if text.contains("Unsupported table features")
+        || text.contains("Object at location")
+        || text.contains("Parquet")
+    {
+        Error::TableUnreadable { table: table.to_string(), reason: text }
+    } else {
+        Error::DataFusion(e)
+    }
+}
+
+/// `label_map.json`: what a transformers config takes.
+fn label_map_document(map: &LabelMap) -> serde_json::Value {
+    let id2label: serde_json::Map<String, serde_json::Value> =
+        map.names.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect();
+    let label2id: serde_json::Map<String, serde_json::Value> =
+        map.names.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect();
+    json!({"id2label": id2label, "label2id": label2id, "num_labels": map.names.len()})
+}
+
+fn describe(s: &PrepareSettings, tables: &[OpenedTable]) -> String {
+    let parts: Vec<String> = s
+        .splits
+        .iter()
+        .zip(tables)
+        .map(|(sp, t)| format!("{} = Delta table `{}` at version {}", sp.name, t.name(), t.version))
+        .collect();
+    format!("Exported by delta-hf {} from {}.", env!("CARGO_PKG_VERSION"), parts.join("; "))
+}
+
+/// `$HF_DATASETS_CACHE/delta-hf/<first table name>-<hash of sources, versions and options>`.
+fn default_output(s: &PrepareSettings, tables: &[OpenedTable]) -> Result<PathBuf> {
+    let base = match (
+        std::env::var_os("HF_DATASETS_CACHE"),
+        std::env::var_os("HF_HOME"),
+        std::env::var_os("HOME"),
+    ) {
+        (Some(c), _, _) => PathBuf::from(c),
+        (None, Some(h), _) => PathBuf::from(h).join("datasets"),
+        (None, None, Some(home)) => PathBuf::from(home).join(".cache/huggingface/datasets"),
+        _ => {
+            return Err(Error::Usage(
+                "no --output given and neither HF_DATASETS_CACHE, HF_HOME nor HOME is set".into(),
+            ));
+        }
+    };
+    let mut key = String::new();
+    for (sp, t) in s.splits.iter().zip(tables) {
+        key.push_str(&format!("{}={}@{};", sp.name, t.table_ref.url()?, t.version));
+    }
+    key.push_str(&format!(
+        "{:?}|{:?}|{:?}|{}|{:?}|{:?}",
+        s.columns.text,
+        s.columns.label,
+        s.columns.keep,
+        s.with_labels,
+        s.select_sql.as_ref().map(|x| &x.1),
+        s.label_order
+    ));
+    let stem: String = tables[0]
+        .table_ref
+        .local_path()
+        .and_then(|p| p.file_name())
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .map(|c| if c.is_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+                .collect()
+        })
+        .unwrap_or_else(|| "dataset".into());
+    Ok(base.join("delta-hf").join(format!("{stem}-{:016x}", fnv1a(key.as_bytes()))))
+}
+
+/// FNV-1a: a hash that is the same on every build and platform.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}

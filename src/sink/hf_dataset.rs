@@ -1,0 +1,442 @@
+//! The `save_to_disk` writer: one directory per split with Arrow IPC *stream* shards,
+//! `state.json` and `dataset_info.json`, and `dataset_dict.json` at the root — the layout
+//! `datasets.load_from_disk` opens (contract: `shared/docs/hf-datasets-format.md`).
+//!
+//! Guarantees:
+//! - shards are uncompressed IPC streams named `data-XXXXX-of-YYYYY.arrow`, contiguous in row
+//!   order, listed in that order in `state.json`; a split always has at least one shard (an
+//!   empty split gets a schema-only stream, which `datasets` loads);
+//! - each column has one Arrow type in every shard and split ([`super::features`]), and the
+//!   schema carries the `huggingface` metadata with the same features as `dataset_info.json`;
+//! - with [`ShardPolicy::MaxBytes`] every DataFusion partition is written by its own thread
+//!   into its own shards (rolled before a shard would pass the limit) and the shards are
+//!   numbered in partition order, so the output is deterministic for a given plan; with
+//!   [`ShardPolicy::Count`] the partitions are written in order and cut at even row counts;
+//! - `state.json` gets a fresh random fingerprint on every write (`map()` caches key on it).
+//!
+//! Everything is written under a staging directory; publishing is [`super::publish`]'s job.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use deltalake::arrow::datatypes::{Schema, SchemaRef};
+use deltalake::arrow::ipc::writer::StreamWriter;
+use deltalake::arrow::record_batch::RecordBatch;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::features::{features_json, normalize_batch, normalize_schema};
+use crate::error::{Error, Result};
+use crate::settings::ShardPolicy;
+
+/// Batches bigger than this (in memory) are sliced before conversion, keeping every written
+/// string/binary array far below the 2 GiB limit of 32-bit offsets.
+const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
+
+/// One written shard.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardInfo {
+    pub filename: String,
+    pub num_rows: u64,
+    pub num_bytes: u64,
+}
+
+/// What was written for one split.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitOutput {
+    pub name: String,
+    pub num_rows: u64,
+    pub num_bytes: u64,
+    pub shards: Vec<ShardInfo>,
+}
+
+/// Writes one split's shards into `<root>/<split>/`.
+pub struct SplitSink {
+    name: String,
+    dir: PathBuf,
+    schema: SchemaRef,
+    features: Value,
+    policy: ShardPolicy,
+}
+
+impl SplitSink {
+    /// Prepare `<root>/<split>/` for a stream of batches with `input_schema`.
+    /// `class_label` turns that column into a `ClassLabel` with these names (ordered by id).
+    pub fn new(
+        root: &Path,
+        split: &str,
+        input_schema: &Schema,
+        class_label: Option<(&str, &[String])>,
+        policy: ShardPolicy,
+    ) -> Result<Self> {
+        let dir = root.join(split);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        let out = normalize_schema(input_schema);
+        let features = features_json(&out, class_label)?;
+        let hf_meta = json!({"info": {"features": features}}).to_string();
+        let schema = Arc::new(out.with_metadata([("huggingface".to_string(), hf_meta)].into()));
+        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy })
+    }
+
+    /// The `datasets` features of this split.
+    pub fn features(&self) -> &Value {
+        &self.features
+    }
+
+    /// Write every partition stream; `total_rows` is required for [`ShardPolicy::Count`].
+    pub async fn write(
+        self,
+        partitions: Vec<SendableRecordBatchStream>,
+        total_rows: Option<u64>,
+        progress: ProgressBar,
+    ) -> Result<(SplitOutput, Value)> {
+        let temp_shards = match self.policy {
+            ShardPolicy::MaxBytes(max) => {
+                let mut tasks = Vec::new();
+                for (p, stream) in partitions.into_iter().enumerate() {
+                    let dir = self.dir.clone();
+                    let schema = self.schema.clone();
+                    let progress = progress.clone();
+                    tasks.push(pump(stream, move |rx| write_rolling(rx, &dir, p, &schema, max, &progress)));
+                }
+                let results = futures::future::try_join_all(tasks).await?;
+                results.into_iter().flatten().collect::<Vec<_>>()
+            }
+            ShardPolicy::Count(n) => {
+                let total =
+                    total_rows.ok_or_else(|| Error::Internal("row count unknown for --num-shards".into()))?;
+                let stream = futures::stream::iter(partitions).flatten();
+                let dir = self.dir.clone();
+                let schema = self.schema.clone();
+                let progress = progress.clone();
+                pump(Box::pin(stream), move |rx| {
+                    write_counted(rx, &dir, &schema, even_split(total, n), &progress)
+                })
+                .await?
+            }
+        };
+        let mut temp_shards = temp_shards;
+        if temp_shards.is_empty() {
+            temp_shards.push(write_empty(&self.dir, &self.schema)?);
+        }
+        let n = temp_shards.len();
+        let mut shards = Vec::with_capacity(n);
+        for (i, t) in temp_shards.into_iter().enumerate() {
+            let filename = format!("data-{i:05}-of-{n:05}.arrow");
+            let dest = self.dir.join(&filename);
+            std::fs::rename(&t.path, &dest).map_err(|e| Error::io("cannot rename shard", &t.path, e))?;
+            shards.push(ShardInfo { filename, num_rows: t.rows, num_bytes: t.bytes });
+        }
+        let out = SplitOutput {
+            name: self.name.clone(),
+            num_rows: shards.iter().map(|s| s.num_rows).sum(),
+            num_bytes: shards.iter().map(|s| s.num_bytes).sum(),
+            shards,
+        };
+        Ok((out, self.features))
+    }
+}
+
+/// Feed a DataFusion stream through a bounded channel to `write` running on its own thread.
+async fn pump<S, F, T>(mut stream: S, write: F) -> Result<T>
+where
+    S: futures::Stream<Item = deltalake::datafusion::error::Result<RecordBatch>> + Unpin + Send,
+    F: FnOnce(&mut tokio::sync::mpsc::Receiver<RecordBatch>) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let writer = tokio::task::spawn_blocking(move || write(&mut rx));
+    let mut read_error = None;
+    while let Some(batch) = stream.next().await {
+        match batch {
+            Ok(b) => {
+                if tx.send(b).await.is_err() {
+                    break; // the writer stopped: its error is reported below
+                }
+            }
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer.await.map_err(|e| Error::Internal(format!("writer thread failed: {e}")))?;
+    if let Some(e) = read_error {
+        return Err(e.into());
+    }
+    written
+}
+
+struct TempShard {
+    path: PathBuf,
+    rows: u64,
+    bytes: u64,
+}
+
+/// Counts the bytes that pass through.
+struct Counting<W> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct OpenShard {
+    path: PathBuf,
+    writer: StreamWriter<Counting<BufWriter<File>>>,
+    rows: u64,
+}
+
+impl OpenShard {
+    fn create(path: PathBuf, schema: &SchemaRef) -> Result<Self> {
+        let file = File::create(&path).map_err(|e| Error::io("cannot create shard", &path, e))?;
+        let sink = Counting { inner: BufWriter::with_capacity(8 << 20, file), n: 0 };
+        let writer = StreamWriter::try_new(sink, schema)?;
+        Ok(OpenShard { path, writer, rows: 0 })
+    }
+
+    fn bytes(&self) -> u64 {
+        self.writer.get_ref().n
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(|e| self.io_error(e))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<TempShard> {
+        self.writer.finish().map_err(|e| self.io_error(e))?;
+        let bytes = self.bytes();
+        let mut sink = self.writer.into_inner().map_err(|e| Error::Arrow(e))?;
+        sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
+        let file = sink
+            .inner
+            .into_inner()
+            .map_err(|e| Error::io("cannot write shard", &self.path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io("cannot sync shard", &self.path, e))?;
+        Ok(TempShard { path: self.path, rows: self.rows, bytes })
+    }
+
+    fn io_error(&self, e: deltalake::arrow::error::ArrowError) -> Error {
+        match e {
+            deltalake::arrow::error::ArrowError::IoError(_, io) => {
+                Error::io("cannot write shard", &self.path, io)
+            }
+            e => Error::Arrow(e),
+        }
+    }
+}
+
+/// Split big batches, then convert to the output schema.
+fn prepared(batch: &RecordBatch, schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+    let size = batch.get_array_memory_size();
+    let pieces = if size > MAX_BATCH_BYTES && batch.num_rows() > 1 {
+        let parts = size.div_ceil(MAX_BATCH_BYTES).min(batch.num_rows());
+        let step = batch.num_rows().div_ceil(parts);
+        (0..batch.num_rows()).step_by(step).map(|o| batch.slice(o, step.min(batch.num_rows() - o))).collect()
+    } else {
+        vec![batch.clone()]
+    };
+    pieces.iter().map(|b| normalize_batch(b, schema)).collect()
+}
+
+/// One partition's shards, each rolled over before it would pass `max` bytes.
+fn write_rolling(
+    rx: &mut tokio::sync::mpsc::Receiver<RecordBatch>,
+    dir: &Path,
+    partition: usize,
+    schema: &SchemaRef,
+    max: u64,
+    progress: &ProgressBar,
+) -> Result<Vec<TempShard>> {
+    let mut done = Vec::new();
+    let mut open: Option<OpenShard> = None;
+    while let Some(batch) = rx.blocking_recv() {
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        for b in prepared(&batch, schema)? {
+            // Bytes per row of this batch (slices share buffers, so measure the whole batch).
+            let per_row = (b.get_array_memory_size() as u64).div_ceil(b.num_rows() as u64).max(1);
+            let mut offset = 0;
+            while offset < b.num_rows() {
+                let left = b.num_rows() - offset;
+                if let Some(shard) = &open {
+                    let room = max.saturating_sub(shard.bytes());
+                    if shard.rows > 0 && room < per_row {
+                        done.push(open.take().expect("open shard").finish()?);
+                    }
+                }
+                let shard = match open.as_mut() {
+                    Some(s) => s,
+                    None => {
+                        let path = dir.join(format!(".part-{partition:04}-{:05}.arrow.tmp", done.len()));
+                        open.insert(OpenShard::create(path, schema)?)
+                    }
+                };
+                let room = max.saturating_sub(shard.bytes());
+                // At least one row per shard, however large.
+                let take = ((room / per_row) as usize).clamp(1, left);
+                shard.write(&b.slice(offset, take))?;
+                progress.inc(take as u64);
+                offset += take;
+            }
+        }
+    }
+    if let Some(shard) = open {
+        done.push(shard.finish()?);
+    }
+    Ok(done)
+}
+
+/// Rows per shard when `total` rows are spread over `n` shards (first `total % n` get one more),
+/// never more shards than rows (but at least one).
+pub fn even_split(total: u64, n: usize) -> Vec<u64> {
+    let n = (n as u64).min(total.max(1));
+    (0..n).map(|i| total / n + u64::from(i < total % n)).collect()
+}
+
+/// Shards cut at exact row counts, partitions in order.
+fn write_counted(
+    rx: &mut tokio::sync::mpsc::Receiver<RecordBatch>,
+    dir: &Path,
+    schema: &SchemaRef,
+    plan: Vec<u64>,
+    progress: &ProgressBar,
+) -> Result<Vec<TempShard>> {
+    let mut done: Vec<TempShard> = Vec::new();
+    let mut open: Option<OpenShard> = None;
+    let mut written_rows: u64 = 0;
+    let planned: u64 = plan.iter().sum();
+    while let Some(batch) = rx.blocking_recv() {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let idx = done.len().min(plan.len() - 1);
+            let target = plan[idx];
+            if open.is_none() {
+                let path = dir.join(format!(".counted-{:05}.arrow.tmp", done.len()));
+                open = Some(OpenShard::create(path, schema)?);
+            }
+            let shard = open.as_mut().expect("open shard");
+            // The last planned shard takes whatever remains (the count is exact unless the
+            // table changed under us, which the pinned snapshot prevents).
+            let room = if idx == plan.len() - 1 { u64::MAX } else { target - shard.rows };
+            let take = (room.min((batch.num_rows() - offset) as u64)) as usize;
+            for b in prepared(&batch.slice(offset, take), schema)? {
+                shard.write(&b)?;
+            }
+            offset += take;
+            written_rows += take as u64;
+            progress.inc(take as u64);
+            if idx < plan.len() - 1 && shard.rows == target {
+                done.push(open.take().expect("open shard").finish()?);
+            }
+        }
+    }
+    if let Some(shard) = open {
+        done.push(shard.finish()?);
+    }
+    if written_rows != planned {
+        return Err(Error::Internal(format!(
+            "expected {planned} rows for --num-shards, wrote {written_rows}"
+        )));
+    }
+    Ok(done)
+}
+
+/// A schema-only stream: an empty split that `datasets` still loads.
+fn write_empty(dir: &Path, schema: &SchemaRef) -> Result<TempShard> {
+    OpenShard::create(dir.join(".empty.arrow.tmp"), schema)?.finish()
+}
+
+/// `state.json` and `dataset_info.json` of a written split.
+pub fn write_split_metadata(
+    root: &Path,
+    split: &SplitOutput,
+    features: &Value,
+    description: &str,
+    dataset_name: &str,
+) -> Result<()> {
+    let dir = root.join(&split.name);
+    let files: Vec<Value> = split.shards.iter().map(|s| json!({"filename": s.filename})).collect();
+    let state = json!({
+        "_data_files": files,
+        "_fingerprint": fingerprint(),
+        "_format_columns": null,
+        "_format_kwargs": {},
+        "_format_type": null,
+        "_output_all_columns": false,
+        "_split": split.name,
+    });
+    let info = json!({
+        "builder_name": "delta-hf",
+        "citation": "",
+        "config_name": "default",
+        "dataset_name": dataset_name,
+        "dataset_size": split.num_bytes,
+        "description": description,
+        "features": features,
+        "homepage": "",
+        "license": "",
+        "size_in_bytes": split.num_bytes,
+        "splits": {
+            split.name.clone(): {
+                "name": split.name,
+                "num_bytes": split.num_bytes,
+                "num_examples": split.num_rows,
+                "dataset_name": dataset_name,
+            }
+        },
+        "version": {"version_str": "0.0.0", "major": 0, "minor": 0, "patch": 0},
+    });
+    write_json(&dir.join("dataset_info.json"), &info)?;
+    write_json(&dir.join("state.json"), &state)
+}
+
+/// `dataset_dict.json` listing the splits in the order given.
+pub fn write_dataset_dict(root: &Path, splits: &[String]) -> Result<()> {
+    write_json(&root.join("dataset_dict.json"), &json!({"splits": splits}))
+}
+
+/// Write pretty JSON and fsync it.
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let mut f = File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
+    let text = serde_json::to_string_pretty(value).expect("JSON values serialise");
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// A fresh 16-hex-digit fingerprint.
+fn fingerprint() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::even_split;
+
+    #[test]
+    fn even_split_like_datasets() {
+        assert_eq!(even_split(10, 3), vec![4, 3, 3]);
+        assert_eq!(even_split(2, 5), vec![1, 1]);
+        assert_eq!(even_split(0, 3), vec![0]);
+    }
+}

@@ -1,0 +1,13 @@
+//! Stage 3 of the data flow: where results go.
+//!
+//! - [`features`]: Arrow types → `datasets` features, and the batch conversion that makes every
+//!   column loadable;
+//! - [`hf_dataset`]: the `save_to_disk` writer (shards, `state.json`, `dataset_info.json`,
+//!   `dataset_dict.json`);
+//! - [`publish`]: staging directory → final output, atomically;
+//! - [`label_table`]: the label map recorded as a Delta table.
+
+pub mod features;
+pub mod hf_dataset;
+pub mod label_table;
+pub mod publish;

@@ -1,0 +1,127 @@
+//! The run summary: a plain serialisable struct, printed as a table or as JSON (`--json`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// What one run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub run_id: String,
+    pub output: PathBuf,
+    pub splits: Vec<SplitSummary>,
+    /// ClassLabel names in id order (empty with `--no-labels`).
+    pub labels: Vec<String>,
+    pub num_labels: usize,
+    /// Labels that got new ids in this run.
+    pub new_labels: Vec<String>,
+    /// Where the ids came from: computed, labels-file or label-table.
+    pub label_map_origin: Option<String>,
+    pub label_map_json: Option<PathBuf>,
+    pub label_table: Option<LabelTableSummary>,
+    pub warnings: Vec<String>,
+    pub elapsed_seconds: f64,
+}
+
+/// One split of the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitSummary {
+    pub name: String,
+    pub table: String,
+    pub version: u64,
+    pub num_rows: u64,
+    pub num_bytes: u64,
+    pub num_shards: usize,
+    /// Rows dropped by `--drop-nulls`.
+    pub dropped_rows: u64,
+    /// Rows per label, in id order (empty with `--no-labels`).
+    pub rows_per_label: Vec<(String, u64)>,
+}
+
+/// The label table written.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelTableSummary {
+    pub table: String,
+    pub version: u64,
+}
+
+impl Summary {
+    /// The human-readable form.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "delta-hf prepare: done in {:.1}s (run {})", self.elapsed_seconds, self.run_id);
+        let _ = writeln!(s, "dataset: {}", self.output.display());
+        for sp in &self.splits {
+            let _ = writeln!(
+                s,
+                "  {:<12} {:>10} rows  {:>6} shard{}  {:>10}  from {} (version {}){}",
+                sp.name,
+                sp.num_rows,
+                sp.num_shards,
+                if sp.num_shards == 1 { " " } else { "s" },
+                human_bytes(sp.num_bytes),
+                sp.table,
+                sp.version,
+                if sp.dropped_rows > 0 {
+                    format!(", {} null rows dropped", sp.dropped_rows)
+                } else {
+                    String::new()
+                },
+            );
+        }
+        if !self.labels.is_empty() {
+            let _ = writeln!(
+                s,
+                "labels: {} classes ({})",
+                self.num_labels,
+                self.label_map_origin.as_deref().unwrap_or("computed")
+            );
+            let width = self.labels.iter().map(|l| l.chars().count()).max().unwrap_or(5).clamp(5, 30);
+            let _ = write!(s, "  {:>4}  {:<width$}", "id", "label");
+            for sp in &self.splits {
+                let _ = write!(s, "  {:>10}", sp.name);
+            }
+            let _ = writeln!(s);
+            for (id, label) in self.labels.iter().enumerate() {
+                let _ = write!(s, "  {id:>4}  {label:<width$}");
+                for sp in &self.splits {
+                    let _ = write!(s, "  {:>10}", sp.rows_per_label.get(id).map(|x| x.1).unwrap_or(0));
+                }
+                let _ = writeln!(
+                    s,
+                    "{}",
+                    if self.new_labels.contains(label)
+                        && self.label_map_origin.as_deref() == Some("label-table")
+                    {
+                        "  (new)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        if let Some(p) = &self.label_map_json {
+            let _ = writeln!(s, "label map: {}", p.display());
+        }
+        if let Some(t) = &self.label_table {
+            let _ = writeln!(s, "label table: {} (version {})", t.table, t.version);
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        s
+    }
+}
+
+/// Bytes in binary units with two decimals, as `datasets` prints them ("79.58 MiB").
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.2} {}", UNITS[u]) }
+}

@@ -1,0 +1,216 @@
+//! Failure safety: a failed or killed run leaves no output and no new label-table version,
+//! the previous output survives, and the next run succeeds.
+
+use std::time::{Duration, Instant};
+
+use deltalake::protocol::SaveMode;
+
+use crate::harness::*;
+
+fn label_table_version(lt: &std::path::Path) -> String {
+    py("import sys, deltalake; print(deltalake.DeltaTable(sys.argv[1]).version())", &[lt.to_str().unwrap()])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_failing_second_split_leaves_nothing() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    write_rows(&train, &rows("x", 50, &["a", "b"]), SaveMode::ErrorIfExists);
+    let out = dir.path().join("out");
+    let lt = dir.path().join("lt");
+    let args = |test: &str| {
+        vec![
+            "prepare".to_string(),
+            "--train".into(),
+            train.display().to_string(),
+            "--eval".into(),
+            test.to_string(),
+            "--label-table".into(),
+            lt.display().to_string(),
+            "--output".into(),
+            out.display().to_string(),
+        ]
+    };
+    let o = run(args(dir.path().join("missing").to_str().unwrap()));
+    fails(&o, 3, &["missing"]);
+    assert!(!out.exists() && !lt.exists());
+    assert_eq!(ls(dir.path()), vec!["train"]);
+    // A null label in the second split fails after the first has been scanned.
+    let test = dir.path().join("test");
+    write_text_table(&test, &[(Some("t"), Some("a")), (Some("u"), None)], SaveMode::ErrorIfExists);
+    let o = run(args(test.to_str().unwrap()));
+    fails(&o, 1, &["null", "1 row in `test`", "--drop-nulls"]);
+    assert!(!out.exists() && !lt.exists());
+    // --drop-nulls: the run succeeds and says what it dropped.
+    let mut a = args(test.to_str().unwrap());
+    a.extend(["--drop-nulls".to_string(), "--json".into()]);
+    let s = ok(&run(a));
+    assert_eq!(s["splits"][1]["num_rows"], 1);
+    assert_eq!(s["splits"][1]["dropped_rows"], 1);
+    assert_eq!(label_table_version(&lt), "0");
+    // An existing output is refused without --overwrite, and kept.
+    let o = run(args(test.to_str().unwrap()));
+    fails(&o, 4, &["already exists", "--overwrite"]);
+    assert!(out.join("dataset_dict.json").exists());
+    assert_eq!(label_table_version(&lt), "0");
+}
+
+/// Poll until a shard is being written in a staging directory under `parent`, then freeze the
+/// run with SIGSTOP (so the kill lands mid-write, however fast the machine). False if the run
+/// ended first.
+fn freeze_mid_write(child: &mut std::process::Child, parent: &std::path::Path) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        for staging in ls(parent).iter().filter(|n| n.contains("delta-hf-staging")) {
+            let dir = parent.join(staging);
+            let writing =
+                ls(&dir).iter().any(|split| ls(&dir.join(split)).iter().any(|f| f.ends_with(".tmp")));
+            if writing {
+                // SAFETY: plain kill(2) on our own child's pid.
+                unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    false
+}
+
+/// A table big enough that writing it takes a few hundred milliseconds.
+fn big_table(path: &std::path::Path) {
+    let big: Vec<(String, String)> = (0..300_000)
+        .map(|i| {
+            (
+                format!("some longer review text number {i} {}", "word ".repeat(i % 60)),
+                ["a", "b", "c"][i % 3].to_string(),
+            )
+        })
+        .collect();
+    write_rows(path, &big, SaveMode::ErrorIfExists);
+}
+
+#[test]
+fn sigkill_while_writing_leaves_previous_output_and_no_new_version() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    big_table(&train);
+    let test = dir.path().join("test");
+    write_rows(&test, &rows("t", 10, &["a", "b"]), SaveMode::ErrorIfExists);
+    let out = dir.path().join("out");
+    let lt = dir.path().join("lt");
+    let args = vec![
+        "prepare".to_string(),
+        "--train".into(),
+        train.display().to_string(),
+        "--eval".into(),
+        test.display().to_string(),
+        "--label-table".into(),
+        lt.display().to_string(),
+        "--output".into(),
+        out.display().to_string(),
+        "--overwrite".into(),
+        "--quiet".into(),
+        "--max-shard-size".into(),
+        "256KB".into(),
+    ];
+    // A first complete run.
+    ok(&run(&args));
+    let before: Vec<(String, u64)> = ls(&out.join("train"))
+        .into_iter()
+        .map(|f| {
+            let n = std::fs::metadata(out.join("train").join(&f)).unwrap().len();
+            (f, n)
+        })
+        .collect();
+    let state_before = std::fs::read_to_string(out.join("train/state.json")).unwrap();
+    assert_eq!(label_table_version(&lt), "0");
+    let mut caught = 0;
+    for _ in 0..3 {
+        let mut child = bin().args(&args).spawn().unwrap();
+        let frozen = freeze_mid_write(&mut child, dir.path());
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if !frozen || status.success() {
+            continue;
+        }
+        caught += 1;
+        // The old output is untouched (same files, same state.json with its fingerprint).
+        let now: Vec<(String, u64)> = ls(&out.join("train"))
+            .into_iter()
+            .map(|f| {
+                let n = std::fs::metadata(out.join("train").join(&f)).unwrap().len();
+                (f, n)
+            })
+            .collect();
+        assert_eq!(now, before, "output changed after a kill mid-write");
+        assert_eq!(std::fs::read_to_string(out.join("train/state.json")).unwrap(), state_before);
+        check_py_load(&out);
+        assert_eq!(label_table_version(&lt), "0", "label table changed after a kill");
+    }
+    assert!(caught > 0, "no run could be caught mid-write");
+    // The next run succeeds and removes the killed runs' staging directories.
+    ok(&run(&args));
+    let left: Vec<String> = ls(dir.path()).into_iter().filter(|n| n.contains("staging")).collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+    assert_eq!(label_table_version(&lt), "1");
+    assert_ne!(
+        std::fs::read_to_string(out.join("train/state.json")).unwrap(),
+        state_before,
+        "fresh fingerprint"
+    );
+}
+
+/// A fresh output that is killed mid-write never appears, nor does the label table.
+#[test]
+fn sigkill_on_first_run_leaves_no_output() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    big_table(&train);
+    let out = dir.path().join("out");
+    let lt = dir.path().join("lt");
+    let mut child = bin()
+        .args([
+            "prepare",
+            "--quiet",
+            "--train",
+            train.to_str().unwrap(),
+            "--label-table",
+            lt.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--max-shard-size",
+            "256KB",
+        ])
+        .spawn()
+        .unwrap();
+    assert!(freeze_mid_write(&mut child, dir.path()), "run not caught mid-write");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed first run published an output");
+    assert!(!lt.exists(), "a killed first run created the label table");
+    // The next run succeeds.
+    let o = run([
+        "prepare",
+        "--quiet",
+        "--train",
+        train.to_str().unwrap(),
+        "--label-table",
+        lt.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    assert_eq!(ls(dir.path()), vec!["lt", "out", "train"]);
+}
+
+fn check_py_load(out: &std::path::Path) {
+    py(
+        "import sys, datasets; d = datasets.load_from_disk(sys.argv[1]); assert d['train'].num_rows > 0",
+        &[out.to_str().unwrap()],
+    );
+}

@@ -1,0 +1,227 @@
+//! Test harness: temp dirs, Delta tables written with the real writer, the real binary, and
+//! the Python checkers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::protocol::SaveMode;
+use serde_json::Value;
+
+pub use tempfile::TempDir;
+
+/// The repo root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A golden table folder under `../shared/fixtures/delta-golden/`.
+pub fn golden(name: &str) -> PathBuf {
+    root().join("../shared/fixtures/delta-golden").join(name)
+}
+
+pub fn golden_dir() -> PathBuf {
+    root().join("../shared/fixtures/delta-golden")
+}
+
+/// A fresh temp dir.
+pub fn tmp() -> TempDir {
+    tempfile::Builder::new().prefix("delta-hf-it-").tempdir().expect("temp dir")
+}
+
+/// The binary under test.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_delta-hf"));
+    c.env_remove("DELTA_HF_LOG");
+    c
+}
+
+/// Run `delta-hf` with these arguments.
+pub fn run<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    bin().args(args).output().expect("run delta-hf")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Assert success and return the parsed `--json` summary (if stdout is JSON).
+#[track_caller]
+pub fn ok(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "delta-hf failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// Assert failure with `code` and a message containing every `needle`.
+#[track_caller]
+pub fn fails(o: &Output, code: i32, needles: &[&str]) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "expected exit {code}\nstdout:\n{}\nstderr:\n{err}", stdout(o));
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks `{n}`:\n{err}");
+    }
+    err
+}
+
+/// The Python interpreter with `datasets`, `pyarrow` and `deltalake`.
+pub fn python() -> String {
+    std::env::var("DELTA_HF_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Run a checker in `tests/python/`; panics with its output on failure.
+#[track_caller]
+pub fn check_py(script: &str, args: &[&Path]) {
+    let o = Command::new(python())
+        .arg(root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("run python checker");
+    assert!(
+        o.status.success(),
+        "{script} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
+/// Run Python code, returning stdout (panics on failure).
+#[track_caller]
+pub fn py(code: &str, args: &[&str]) -> String {
+    let o = Command::new(python()).arg("-c").arg(code).args(args).output().expect("run python");
+    assert!(o.status.success(), "python failed:\n{}\n{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+/// A tokio runtime for the table writer.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+/// Write (or append to) a Delta table with a `text` and `label` string column.
+pub fn write_text_table(path: &Path, rows: &[(Option<&str>, Option<&str>)], mode: SaveMode) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("text", DataType::Utf8, true),
+        Field::new("label", DataType::Utf8, true),
+    ]));
+    let texts: StringArray = rows.iter().map(|r| r.0).collect();
+    let labels: StringArray = rows.iter().map(|r| r.1).collect();
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(texts), Arc::new(labels)]).unwrap();
+    write_batches(path, vec![batch], mode);
+}
+
+/// Write batches as a Delta table (one commit).
+pub fn write_batches(path: &Path, batches: Vec<RecordBatch>, mode: SaveMode) {
+    std::fs::create_dir_all(path).unwrap();
+    let url = url::Url::from_directory_path(std::path::absolute(path).unwrap()).unwrap();
+    block_on(async move {
+        DeltaTable::try_from_url(url).await.unwrap().write(batches).with_save_mode(mode).await.unwrap();
+    });
+}
+
+/// A batch from named columns.
+pub fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols.into_iter().map(|c| c.1).collect()).unwrap()
+}
+
+pub fn ints(v: &[i64]) -> ArrayRef {
+    Arc::new(Int64Array::from(v.to_vec()))
+}
+
+pub fn strs(v: &[&str]) -> ArrayRef {
+    Arc::new(StringArray::from(v.to_vec()))
+}
+
+/// Rows for a labelled table: `n` rows cycling through `labels`, texts `"<prefix> <i>"`.
+pub fn rows(prefix: &str, n: usize, labels: &[&str]) -> Vec<(String, String)> {
+    (0..n).map(|i| (format!("{prefix} {i}"), labels[i % labels.len()].to_string())).collect()
+}
+
+/// Write owned rows.
+pub fn write_rows(path: &Path, rows: &[(String, String)], mode: SaveMode) {
+    let r: Vec<(Option<&str>, Option<&str>)> =
+        rows.iter().map(|(t, l)| (Some(t.as_str()), Some(l.as_str()))).collect();
+    write_text_table(path, &r, mode);
+}
+
+/// The expectation file `check_dataset.py` takes.
+pub fn expect_json(
+    dir: &Path,
+    splits: &[(&str, &[(String, String)])],
+    names: &[&str],
+    extra: Value,
+) -> PathBuf {
+    let mut s = serde_json::Map::new();
+    for (name, rows) in splits {
+        s.insert(
+            name.to_string(),
+            serde_json::json!({
+                "texts": rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+                "labels": rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    let mut doc = serde_json::json!({"splits": s, "names": names});
+    if let Value::Object(extra) = extra {
+        for (k, v) in extra {
+            doc[k] = v;
+        }
+    }
+    let p = dir.join(format!("expect-{}.json", rand_suffix()));
+    std::fs::write(&p, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    p
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst).to_string()
+}
+
+/// Copy a directory tree (golden tables are read-only: copy before writing to them).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+            let mut perm = std::fs::metadata(&dst).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&dst, perm).unwrap();
+        }
+    }
+}
+
+/// Names of the entries of a dir (sorted), including hidden ones.
+pub fn ls(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}

@@ -1,0 +1,16 @@
+//! The one integration-test binary: every test runs the real `delta-hf` binary on real Delta
+//! tables (written here with the `deltalake` crate, or the Spark-written golden tables in
+//! `../shared/fixtures/delta-golden/`) and checks the output with independent readers — the
+//! Python `datasets` library's `load_from_disk` and the Python `deltalake` package.
+//!
+//! The Python interpreter is `$DELTA_HF_PYTHON` (default `python3`); it needs the packages in
+//! `tests/python/requirements.txt` (`make test` sets this up).
+
+mod harness;
+
+mod cli;
+mod conformance;
+mod failure;
+mod golden;
+mod label_table;
+mod time_travel;
