@@ -110,8 +110,9 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 5. publish
     let description = describe(s, &tables);
     let dataset_name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
     for (out, features) in &outputs {
-        hf_dataset::write_split_metadata(staging.dir(), out, features, &description, &dataset_name)?;
+        hf_dataset::write_split_metadata(staging.dir(), out, &all, features, &description, &dataset_name)?;
     }
     let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
     hf_dataset::write_dataset_dict(staging.dir(), &split_names)?;

@@ -365,10 +365,12 @@ fn write_empty(dir: &Path, schema: &SchemaRef) -> Result<TempShard> {
     OpenShard::create(dir.join(".empty.arrow.tmp"), schema)?.finish()
 }
 
-/// `state.json` and `dataset_info.json` of a written split.
+/// `state.json` and `dataset_info.json` of a written split. Like `datasets`' own info, the
+/// `splits` map and `dataset_size` describe the whole DatasetDict (`all`), the same in every split.
 pub fn write_split_metadata(
     root: &Path,
     split: &SplitOutput,
+    all: &[SplitOutput],
     features: &Value,
     description: &str,
     dataset_name: &str,
@@ -384,25 +386,33 @@ pub fn write_split_metadata(
         "_output_all_columns": false,
         "_split": split.name,
     });
+    let splits: serde_json::Map<String, Value> = all
+        .iter()
+        .map(|s| {
+            (
+                s.name.clone(),
+                json!({
+                    "name": s.name,
+                    "num_bytes": s.num_bytes,
+                    "num_examples": s.num_rows,
+                    "dataset_name": dataset_name,
+                }),
+            )
+        })
+        .collect();
+    let dataset_size: u64 = all.iter().map(|s| s.num_bytes).sum();
     let info = json!({
         "builder_name": "delta-hf",
         "citation": "",
         "config_name": "default",
         "dataset_name": dataset_name,
-        "dataset_size": split.num_bytes,
+        "dataset_size": dataset_size,
         "description": description,
         "features": features,
         "homepage": "",
         "license": "",
-        "size_in_bytes": split.num_bytes,
-        "splits": {
-            split.name.clone(): {
-                "name": split.name,
-                "num_bytes": split.num_bytes,
-                "num_examples": split.num_rows,
-                "dataset_name": dataset_name,
-            }
-        },
+        "size_in_bytes": dataset_size,
+        "splits": splits,
         "version": {"version_str": "0.0.0", "major": 0, "minor": 0, "patch": 0},
     });
     write_json(&dir.join("dataset_info.json"), &info)?;

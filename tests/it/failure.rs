@@ -214,3 +214,40 @@ fn check_py_load(out: &std::path::Path) {
         &[out.to_str().unwrap()],
     );
 }
+
+/// `--working-dir` on another filesystem (tmpfs): the staged tree is copied next to the output
+/// and renamed into place; nothing is left in either place.
+#[test]
+fn working_dir_on_another_filesystem() {
+    use std::os::unix::fs::MetadataExt;
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = tmp();
+    if !shm.is_dir() || std::fs::metadata(shm).unwrap().dev() == std::fs::metadata(dir.path()).unwrap().dev()
+    {
+        eprintln!("skipped: no second filesystem at /dev/shm");
+        return;
+    }
+    let work = tempfile::Builder::new().prefix("delta-hf-work-").tempdir_in(shm).unwrap();
+    let train = dir.path().join("train");
+    let data = rows("r", 1000, &["a", "b"]);
+    write_rows(&train, &data, SaveMode::ErrorIfExists);
+    let out = dir.path().join("out");
+    for _ in 0..2 {
+        let o = run([
+            "prepare",
+            "--quiet",
+            "--overwrite",
+            "--train",
+            train.to_str().unwrap(),
+            "--working-dir",
+            work.path().to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        ok(&o);
+    }
+    let expect = expect_json(dir.path(), &[("train", &data)], &["a", "b"], serde_json::json!({}));
+    check_py("check_dataset.py", &[&out, &expect]);
+    assert_eq!(ls(work.path()), Vec::<String>::new(), "staging left in the working dir");
+    assert!(ls(dir.path()).iter().all(|n| !n.contains("staging")), "staging left beside the output");
+}
