@@ -29,7 +29,7 @@ use crate::sink::hf_dataset::{self, SplitSink};
 use crate::sink::label_table;
 use crate::sink::publish::Staging;
 use crate::source::table::OpenedTable;
-use crate::summary::{LabelTableSummary, SplitSummary, Summary};
+use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::label_map::{self, LabelCounts, LabelMap, quote_list};
 use crate::transform::sql;
 use crate::ui::Ui;
@@ -38,6 +38,12 @@ use crate::ui::Ui;
 pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let started = Instant::now();
     let run_id = uuid::Uuid::new_v4().to_string();
+    let mut timings = Timings::default();
+    let mut lap = Instant::now();
+    let mut stage = |slot: &mut f64| {
+        *slot = lap.elapsed().as_secs_f64();
+        lap = Instant::now();
+    };
 
     // 1. resolve
     let mut tables = Vec::with_capacity(s.splits.len());
@@ -55,6 +61,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         None => default_output(s, &tables)?,
     };
     let staging = Staging::create(&output, s.working_dir.as_deref(), s.overwrite)?;
+
+    stage(&mut timings.resolve);
 
     // 2. select
     let ctx = sql::session(s.memory_limit)?;
@@ -76,6 +84,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     } else {
         None
     };
+
+    stage(&mut timings.label_map);
 
     // 4. encode + write
     let class_names: Option<&[String]> = labelled.as_ref().map(|(_, m)| m.names.as_slice());
@@ -107,6 +117,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         outputs.push((out, features));
     }
 
+    stage(&mut timings.write);
+
     // 5. publish
     let description = describe(s, &tables);
     let dataset_name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -125,6 +137,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     };
     let final_output = staging.output().to_path_buf();
     staging.publish()?;
+
+    stage(&mut timings.publish);
 
     // 6. record
     let mut label_table_summary = None;
@@ -150,6 +164,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         })?;
         label_table_summary = Some(LabelTableSummary { table: table.name.clone(), version });
     }
+
+    stage(&mut timings.label_table);
 
     let splits = s
         .splits
@@ -190,6 +206,7 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         label_table: label_table_summary,
         warnings: ui.warnings(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
+        timings,
     })
 }
 

@@ -22,6 +22,23 @@ pub struct Summary {
     pub label_table: Option<LabelTableSummary>,
     pub warnings: Vec<String>,
     pub elapsed_seconds: f64,
+    /// Seconds spent in each stage.
+    pub timings: Timings,
+}
+
+/// Seconds per stage of `prepare`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    /// Opening the tables and the label table.
+    pub resolve: f64,
+    /// Null checks, the label-count pass and building the map.
+    pub label_map: f64,
+    /// Encoding and writing every split's shards.
+    pub write: f64,
+    /// Metadata files and the move into place.
+    pub publish: f64,
+    /// The label-table commit.
+    pub label_table: f64,
 }
 
 /// One split of the output.
