@@ -13,4 +13,5 @@ mod conformance;
 mod failure;
 mod golden;
 mod label_table;
+mod scale;
 mod time_travel;
