@@ -20,6 +20,7 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::common::TableReference;
 use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 use serde_json::json;
 
@@ -60,6 +61,7 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         Some(o) => o.clone(),
         None => default_output(s, &tables)?,
     };
+    check_output_apart(&output, s, &tables)?;
     let staging = Staging::create(&output, s.working_dir.as_deref(), s.overwrite)?;
 
     stage(&mut timings.resolve);
@@ -210,6 +212,28 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     })
 }
 
+/// The output must not be, contain or sit inside an input or label table: `--overwrite` would
+/// otherwise replace the data it reads.
+fn check_output_apart(output: &std::path::Path, s: &PrepareSettings, tables: &[OpenedTable]) -> Result<()> {
+    let out = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
+    let mut others: Vec<(&str, &std::path::Path)> =
+        tables.iter().filter_map(|t| t.table_ref.local_path().map(|p| (t.name(), p))).collect();
+    if let Some(lt) = &s.label_table {
+        if let Some(p) = lt.local_path() {
+            others.push((lt.name.as_str(), p));
+        }
+    }
+    for (name, path) in others {
+        if out.starts_with(path) || path.starts_with(&out) {
+            return Err(Error::Usage(format!(
+                "--output `{}` overlaps table `{name}`; write the dataset somewhere else",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A column by its exact name (no parsing of dots or case).
 fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
@@ -227,7 +251,10 @@ async fn select_split(
             let provider = ctx.table_provider(TableReference::bare(split.name.clone())).await?;
             ctx.deregister_table("source")?;
             ctx.register_table("source", provider)?;
-            let df = ctx.sql(query).await.map_err(|e| {
+            // Queries only: no DDL, DML or SET statements from the file.
+            let options =
+                SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+            let df = ctx.sql_with_options(query, options).await.map_err(|e| {
                 Error::Data(format!(
                     "--select-sql `{}` failed for split `{}` (table `{}`): {e}",
                     path.display(),

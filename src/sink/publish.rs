@@ -48,6 +48,14 @@ impl Staging {
                 output.display()
             )));
         }
+        if output.is_dir() && !replaceable(&output) {
+            return Err(Error::Output(format!(
+                "output `{}` exists and does not look like a dataset (no `dataset_dict.json` or \
+                 `state.json`, and not empty); refusing to replace it even with --overwrite. \
+                 Choose another --output or remove it yourself",
+                output.display()
+            )));
+        }
         let parent = output.parent().expect("absolute path with a file name has a parent").to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("cannot create", &parent, e))?;
         remove_stale(&parent, &name);
@@ -129,6 +137,13 @@ impl Drop for Staging {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// `--overwrite` only ever replaces an empty directory or a dataset (`save_to_disk` layout).
+fn replaceable(dir: &Path) -> bool {
+    dir.join("dataset_dict.json").is_file()
+        || dir.join("state.json").is_file()
+        || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
 }
 
 fn staging_name(output_name: &OsString) -> OsString {

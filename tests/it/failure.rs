@@ -251,3 +251,50 @@ fn working_dir_on_another_filesystem() {
     assert_eq!(ls(work.path()), Vec::<String>::new(), "staging left in the working dir");
     assert!(ls(dir.path()).iter().all(|n| !n.contains("staging")), "staging left beside the output");
 }
+
+/// `--overwrite` never replaces a directory that is not a dataset, nor an input table.
+#[test]
+fn overwrite_only_replaces_datasets() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    write_rows(&train, &rows("r", 10, &["a", "b"]), SaveMode::ErrorIfExists);
+    let precious = dir.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), "keep me").unwrap();
+    let o = run([
+        "prepare",
+        "--overwrite",
+        "--train",
+        train.to_str().unwrap(),
+        "--output",
+        precious.to_str().unwrap(),
+    ]);
+    fails(&o, 4, &["does not look like a dataset"]);
+    assert_eq!(std::fs::read_to_string(precious.join("notes.txt")).unwrap(), "keep me");
+    // The output may not be (or contain, or sit inside) a table being read.
+    for out in [train.clone(), dir.path().to_path_buf(), train.join("sub")] {
+        let o = run([
+            "prepare",
+            "--overwrite",
+            "--train",
+            train.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        fails(&o, 2, &["overlaps table"]);
+    }
+    assert!(train.join("_delta_log").is_dir());
+    // --select-sql runs queries only.
+    let q = dir.path().join("q.sql");
+    std::fs::write(&q, "DROP TABLE train").unwrap();
+    let o = run([
+        "prepare",
+        "--train",
+        train.to_str().unwrap(),
+        "--select-sql",
+        q.to_str().unwrap(),
+        "--output",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    fails(&o, 1, &["--select-sql"]);
+}
