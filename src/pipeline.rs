@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
-use deltalake::arrow::datatypes::{DataType, Field, Schema};
+use deltalake::arrow::datatypes::{DataType, Schema};
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::common::TableReference;
-use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 use serde_json::json;
@@ -31,6 +30,7 @@ use crate::sink::label_table;
 use crate::sink::publish::Staging;
 use crate::source::table::OpenedTable;
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
+use crate::transform::encode::LabelId;
 use crate::transform::label_map::{self, LabelCounts, LabelMap, quote_list};
 use crate::transform::sql;
 use crate::ui::Ui;
@@ -70,7 +70,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let ctx = sql::session(s.memory_limit)?;
     for (split, t) in s.splits.iter().zip(&tables) {
         t.table.update_datafusion_session(&ctx.state())?;
-        let provider = t.table.table_provider().await?;
+        // With the session, so the scan follows its settings (Utf8 strings, pushdown).
+        let provider = t.table.table_provider().with_session(Arc::new(ctx.state())).await?;
         ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
     }
     let mut inputs = Vec::with_capacity(s.splits.len());
@@ -92,7 +93,7 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 4. encode + write
     let class_names: Option<&[String]> = labelled.as_ref().map(|(_, m)| m.names.as_slice());
     if let Some((_, map)) = &labelled {
-        register_label_map(&ctx, map)?;
+        register_label_map(&ctx, map);
     }
     let mut outputs = Vec::with_capacity(s.splits.len());
     for (i, split) in s.splits.iter().enumerate() {
@@ -365,7 +366,10 @@ async fn label_pass(
             )));
         }
         for (i, n) in counts.nulls.iter().enumerate() {
-            dropped[i] += n;
+            if *n > 0 {
+                inputs[i] = inputs[i].clone().filter(column(LABEL).is_not_null())?;
+                dropped[i] += n;
+            }
         }
     }
 
@@ -448,22 +452,9 @@ fn per_split(names: &[String], counts: &[u64]) -> String {
         .join(", ")
 }
 
-/// Register the map as the in-memory table `label_map(label, id)`.
-fn register_label_map(ctx: &SessionContext, map: &LabelMap) -> Result<()> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("label", DataType::Utf8, false),
-        Field::new("id", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(map.names.iter())),
-            Arc::new(Int64Array::from_iter_values(0..map.names.len() as i64)),
-        ],
-    )?;
-    ctx.deregister_table("label_map")?;
-    ctx.register_table("label_map", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
-    Ok(())
+/// Register `label_id(label)` for the map.
+fn register_label_map(ctx: &SessionContext, map: &LabelMap) {
+    ctx.register_udf(LabelId::udf(&map.names));
 }
 
 /// The split with its labels replaced by ids: `text, label, <kept columns>`.
@@ -477,10 +468,10 @@ async fn encode(ctx: &SessionContext, input: DataFrame) -> Result<DataFrame> {
         .collect();
     ctx.deregister_table("input")?;
     ctx.register_table("input", input.into_view())?;
-    let joined = ctx.sql(sql::ENCODE_LABELS).await?;
+    let encoded = ctx.sql(sql::ENCODE_LABELS).await?;
     let mut exprs = vec![column(TEXT), column(sql::LABEL_ID_COLUMN).alias(LABEL)];
     exprs.extend(keep.iter().map(|k| column(k)));
-    Ok(joined.select(exprs)?)
+    Ok(encoded.select(exprs)?)
 }
 
 async fn count_rows(ctx: &SessionContext, df: DataFrame) -> Result<u64> {

@@ -149,7 +149,7 @@ where
     F: FnOnce(&mut tokio::sync::mpsc::Receiver<RecordBatch>) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
     let writer = tokio::task::spawn_blocking(move || write(&mut rx));
     let mut read_error = None;
     while let Some(batch) = stream.next().await {

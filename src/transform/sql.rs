@@ -17,14 +17,14 @@ use crate::error::Result;
 pub const LABEL_COUNTS: &str = include_str!("../../sql/label_counts.sql");
 /// Per split null-text counts; see `sql/null_texts.sql`.
 pub const NULL_TEXTS: &str = include_str!("../../sql/null_texts.sql");
-/// The label → id join; see `sql/encode_labels.sql`.
+/// Label strings → ids; see `sql/encode_labels.sql`.
 pub const ENCODE_LABELS: &str = include_str!("../../sql/encode_labels.sql");
 /// The map stored in a label table; see `sql/read_label_map.sql`.
 pub const READ_LABEL_MAP: &str = include_str!("../../sql/read_label_map.sql");
 /// Row count of one split; see `sql/count_rows.sql`.
 pub const COUNT_ROWS: &str = include_str!("../../sql/count_rows.sql");
 
-/// The join output column holding the id (dropped after projection).
+/// The column holding the id (renamed `label` after projection).
 pub const LABEL_ID_COLUMN: &str = "__label_id";
 
 /// The one DataFusion session of a run.
@@ -32,8 +32,9 @@ pub const LABEL_ID_COLUMN: &str = "__label_id";
 /// Settings that keep the export deterministic and streaming:
 /// - no round-robin repartitioning and no repartitioned joins: each scan partition flows
 ///   through the plan in its own order;
-/// - hash joins always collect the (small) label map as the build side;
-/// - an optional memory limit for the aggregation and join operators.
+/// - Parquet strings read as `Utf8`, the type written, instead of `Utf8View` (saves a copy of
+///   every text);
+/// - an optional memory limit for the aggregation operators.
 pub fn session(memory_limit: Option<usize>) -> Result<SessionContext> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let mut config = SessionConfig::new()
@@ -43,9 +44,8 @@ pub fn session(memory_limit: Option<usize>) -> Result<SessionContext> {
         .with_repartition_joins(false)
         .with_repartition_aggregations(true);
     let opts = config.options_mut();
-    opts.optimizer.hash_join_single_partition_threshold = usize::MAX;
-    opts.optimizer.hash_join_single_partition_threshold_rows = usize::MAX;
     opts.execution.parquet.pushdown_filters = true;
+    opts.execution.parquet.schema_force_view_types = false;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
