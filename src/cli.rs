@@ -139,6 +139,11 @@ pub struct PrepareArgs {
     #[arg(long, env = "DELTA_HF_OVERWRITE")]
     pub overwrite: bool,
 
+    /// Flush every shard to disk before publishing, so a machine crash cannot leave a
+    /// published dataset with unwritten data (a killed process never can; this costs time).
+    #[arg(long, env = "DELTA_HF_FSYNC")]
+    pub fsync: bool,
+
     /// Drop rows whose text or label is null instead of failing.
     #[arg(long, env = "DELTA_HF_DROP_NULLS")]
     pub drop_nulls: bool,

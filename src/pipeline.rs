@@ -6,7 +6,7 @@
 //!    `--label-col`, `--keep-col`, or a `--select-sql` query);
 //! 3. **label map** — null checks and a label-only pass (`sql/null_texts.sql`,
 //!    `sql/label_counts.sql`) over every split, then one map for all of them;
-//! 4. **encode + write** — each split streams through the label join (`sql/encode_labels.sql`)
+//! 4. **encode + write** — each split streams through the `label_id` projection (`sql/encode_labels.sql`)
 //!    into the shard writers, partition by partition, in a staging directory;
 //! 5. **publish** — `dataset_dict.json` and `label_map.json`, then an atomic move into place;
 //! 6. **record** — the label table is committed only once the dataset is in place.
@@ -108,7 +108,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         };
         let schema: Schema = df.schema().as_arrow().clone();
         let sink =
-            SplitSink::new(staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?;
+            SplitSink::new(staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?
+                .with_fsync(s.fsync);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let partitions =
             df.execute_stream_partitioned().await.map_err(|e| scan_error(e, &split.table.name))?;

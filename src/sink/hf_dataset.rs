@@ -62,6 +62,7 @@ pub struct SplitSink {
     schema: SchemaRef,
     features: Value,
     policy: ShardPolicy,
+    fsync: bool,
 }
 
 impl SplitSink {
@@ -80,7 +81,13 @@ impl SplitSink {
         let features = features_json(&out, class_label)?;
         let hf_meta = json!({"info": {"features": features}}).to_string();
         let schema = Arc::new(out.with_metadata([("huggingface".to_string(), hf_meta)].into()));
-        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy })
+        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy, fsync: false })
+    }
+
+    /// Flush every shard to stable storage before it counts as written (`--fsync`).
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
     }
 
     /// The `datasets` features of this split.
@@ -95,6 +102,7 @@ impl SplitSink {
         total_rows: Option<u64>,
         progress: ProgressBar,
     ) -> Result<(SplitOutput, Value)> {
+        let fsync = self.fsync;
         let temp_shards = match self.policy {
             ShardPolicy::MaxBytes(max) => {
                 let mut tasks = Vec::new();
@@ -102,7 +110,9 @@ impl SplitSink {
                     let dir = self.dir.clone();
                     let schema = self.schema.clone();
                     let progress = progress.clone();
-                    tasks.push(pump(stream, move |rx| write_rolling(rx, &dir, p, &schema, max, &progress)));
+                    tasks.push(pump(stream, move |rx| {
+                        write_rolling(rx, &dir, p, &schema, fsync, max, &progress)
+                    }));
                 }
                 let results = futures::future::try_join_all(tasks).await?;
                 results.into_iter().flatten().collect::<Vec<_>>()
@@ -115,14 +125,14 @@ impl SplitSink {
                 let schema = self.schema.clone();
                 let progress = progress.clone();
                 pump(Box::pin(stream), move |rx| {
-                    write_counted(rx, &dir, &schema, even_split(total, n), &progress)
+                    write_counted(rx, &dir, &schema, fsync, even_split(total, n), &progress)
                 })
                 .await?
             }
         };
         let mut temp_shards = temp_shards;
         if temp_shards.is_empty() {
-            temp_shards.push(write_empty(&self.dir, &self.schema)?);
+            temp_shards.push(write_empty(&self.dir, &self.schema, self.fsync)?);
         }
         let n = temp_shards.len();
         let mut shards = Vec::with_capacity(n);
@@ -200,14 +210,15 @@ struct OpenShard {
     path: PathBuf,
     writer: StreamWriter<Counting<BufWriter<File>>>,
     rows: u64,
+    fsync: bool,
 }
 
 impl OpenShard {
-    fn create(path: PathBuf, schema: &SchemaRef) -> Result<Self> {
+    fn create(path: PathBuf, schema: &SchemaRef, fsync: bool) -> Result<Self> {
         let file = File::create(&path).map_err(|e| Error::io("cannot create shard", &path, e))?;
         let sink = Counting { inner: BufWriter::with_capacity(8 << 20, file), n: 0 };
         let writer = StreamWriter::try_new(sink, schema)?;
-        Ok(OpenShard { path, writer, rows: 0 })
+        Ok(OpenShard { path, writer, rows: 0, fsync })
     }
 
     fn bytes(&self) -> u64 {
@@ -229,7 +240,9 @@ impl OpenShard {
             .inner
             .into_inner()
             .map_err(|e| Error::io("cannot write shard", &self.path, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io("cannot sync shard", &self.path, e))?;
+        if self.fsync {
+            file.sync_all().map_err(|e| Error::io("cannot sync shard", &self.path, e))?;
+        }
         Ok(TempShard { path: self.path, rows: self.rows, bytes })
     }
 
@@ -262,6 +275,7 @@ fn write_rolling(
     dir: &Path,
     partition: usize,
     schema: &SchemaRef,
+    fsync: bool,
     max: u64,
     progress: &ProgressBar,
 ) -> Result<Vec<TempShard>> {
@@ -287,7 +301,7 @@ fn write_rolling(
                     Some(s) => s,
                     None => {
                         let path = dir.join(format!(".part-{partition:04}-{:05}.arrow.tmp", done.len()));
-                        open.insert(OpenShard::create(path, schema)?)
+                        open.insert(OpenShard::create(path, schema, fsync)?)
                     }
                 };
                 let room = max.saturating_sub(shard.bytes());
@@ -317,6 +331,7 @@ fn write_counted(
     rx: &mut tokio::sync::mpsc::Receiver<RecordBatch>,
     dir: &Path,
     schema: &SchemaRef,
+    fsync: bool,
     plan: Vec<u64>,
     progress: &ProgressBar,
 ) -> Result<Vec<TempShard>> {
@@ -331,7 +346,7 @@ fn write_counted(
             let target = plan[idx];
             if open.is_none() {
                 let path = dir.join(format!(".counted-{:05}.arrow.tmp", done.len()));
-                open = Some(OpenShard::create(path, schema)?);
+                open = Some(OpenShard::create(path, schema, fsync)?);
             }
             let shard = open.as_mut().expect("open shard");
             // The last planned shard takes whatever remains (the count is exact unless the
@@ -361,8 +376,8 @@ fn write_counted(
 }
 
 /// A schema-only stream: an empty split that `datasets` still loads.
-fn write_empty(dir: &Path, schema: &SchemaRef) -> Result<TempShard> {
-    OpenShard::create(dir.join(".empty.arrow.tmp"), schema)?.finish()
+fn write_empty(dir: &Path, schema: &SchemaRef, fsync: bool) -> Result<TempShard> {
+    OpenShard::create(dir.join(".empty.arrow.tmp"), schema, fsync)?.finish()
 }
 
 /// `state.json` and `dataset_info.json` of a written split. Like `datasets`' own info, the
@@ -424,13 +439,12 @@ pub fn write_dataset_dict(root: &Path, splits: &[String]) -> Result<()> {
     write_json(&root.join("dataset_dict.json"), &json!({"splits": splits}))
 }
 
-/// Write pretty JSON and fsync it.
+/// Write pretty JSON.
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     let mut f = File::create(path).map_err(|e| Error::io("cannot create", path, e))?;
     let text = serde_json::to_string_pretty(value).expect("JSON values serialise");
     f.write_all(text.as_bytes())
         .and_then(|_| f.write_all(b"\n"))
-        .and_then(|_| f.sync_all())
         .map_err(|e| Error::io("cannot write", path, e))
 }
 
