@@ -23,8 +23,10 @@ fn main() {
             _ = tokio::signal::ctrl_c() => report(Error::Interrupted),
         }
     });
-    // Do not wait for background writer threads of an interrupted run.
-    runtime.shutdown_background();
+    // An interrupted run's writer threads stop as soon as their input closes; give them a
+    // moment, then remove any staging directory they were still writing into.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    delta_hf::sink::publish::remove_leftovers();
     std::process::exit(code as i32);
 }
 

@@ -19,6 +19,27 @@ use crate::error::{Error, Result};
 
 const STAGING_TAG: &str = ".delta-hf-staging-";
 
+/// Staging directories not yet published or removed, for [`remove_leftovers`].
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Remove every staging directory of this process that is still there. `main` calls it after
+/// the runtime has stopped: an interrupted run's writer threads may still have been finishing
+/// a shard in it when the pipeline was dropped.
+pub fn remove_leftovers() {
+    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+fn track(dir: &Path, live: bool) {
+    let mut l = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    l.retain(|d| d != dir);
+    if live {
+        l.push(dir.to_path_buf());
+    }
+}
+
 /// A staging directory for one output.
 #[derive(Debug)]
 pub struct Staging {
@@ -68,6 +89,7 @@ impl Staging {
         };
         let dir = base.join(staging_name(&name));
         std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging dir", &dir, e))?;
+        track(&dir, true);
         Ok(Staging { dir, output, overwrite, published: false })
     }
 
@@ -96,6 +118,8 @@ impl Staging {
                 }
                 Err(e) => return Err(Error::io("cannot move staged dataset", &self.dir, e)),
             }
+            track(&self.dir, false);
+            track(&sibling, true);
             self.dir = sibling;
         }
         sync_dir(&self.dir);
@@ -133,8 +157,10 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.published {
-            let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.published && std::fs::remove_dir_all(&self.dir).is_ok() {
+            track(&self.dir, false);
+        } else if self.published {
+            track(&self.dir, false);
         }
     }
 }

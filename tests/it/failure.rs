@@ -298,3 +298,35 @@ fn overwrite_only_replaces_datasets() {
     ]);
     fails(&o, 1, &["--select-sql"]);
 }
+
+/// Ctrl-C mid-write: exit 130, the staging directory removed, nothing published.
+#[test]
+fn interrupt_mid_write_cleans_up() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    big_table(&train);
+    let out = dir.path().join("out");
+    let mut child = bin()
+        .args([
+            "prepare",
+            "--train",
+            train.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--max-shard-size",
+            "256KB",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(freeze_mid_write(&mut child, dir.path()), "run not caught mid-write");
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, libc::SIGCONT);
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("interrupted"));
+    assert_eq!(ls(dir.path()), vec!["train"], "something was left behind");
+}
