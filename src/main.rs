@@ -14,13 +14,14 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => exit_with(Error::Internal(format!("cannot start the async runtime: {e}"))),
     };
+    let interrupted = interrupt_signal();
     let code = runtime.block_on(async {
         tokio::select! {
             result = run(cli) => match result {
                 Ok(()) => ExitCode::Success,
                 Err(e) => report(e),
             },
-            _ = tokio::signal::ctrl_c() => report(Error::Interrupted),
+            Ok(()) = interrupted => report(Error::Interrupted),
         }
     });
     // An interrupted run's writer threads stop as soon as their input closes; give them a
@@ -49,6 +50,19 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// Ctrl-C, watched on a thread of its own: the main runtime's workers are busy decoding and may
+/// not poll their I/O driver (where signals arrive) until the run is nearly over.
+fn interrupt_signal() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            let _ = tx.send(());
+        }
+    });
+    rx
 }
 
 fn report(e: Error) -> ExitCode {

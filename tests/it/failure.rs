@@ -299,34 +299,46 @@ fn overwrite_only_replaces_datasets() {
     fails(&o, 1, &["--select-sql"]);
 }
 
-/// Ctrl-C mid-write: exit 130, the staging directory removed, nothing published.
+/// Ctrl-C mid-write: exit 130, the staging directory removed, nothing published. (A run that
+/// finishes before the interrupt lands must then be complete; at least one of three attempts
+/// must be interrupted.)
 #[test]
 fn interrupt_mid_write_cleans_up() {
     let dir = tmp();
     let train = dir.path().join("train");
     big_table(&train);
     let out = dir.path().join("out");
-    let mut child = bin()
-        .args([
-            "prepare",
-            "--train",
-            train.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--max-shard-size",
-            "256KB",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(freeze_mid_write(&mut child, dir.path()), "run not caught mid-write");
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-        libc::kill(child.id() as i32, libc::SIGCONT);
+    let mut interrupted = 0;
+    for _ in 0..3 {
+        let mut child = bin()
+            .args([
+                "prepare",
+                "--train",
+                train.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--max-shard-size",
+                "256KB",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(freeze_mid_write(&mut child, dir.path()), "run not caught mid-write");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+            libc::kill(child.id() as i32, libc::SIGCONT);
+        }
+        let o = child.wait_with_output().unwrap();
+        if o.status.success() {
+            check_py_load(&out);
+            std::fs::remove_dir_all(&out).unwrap();
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+        assert!(stderr(&o).contains("interrupted"));
+        assert_eq!(ls(dir.path()), vec!["train"], "something was left behind");
+        interrupted += 1;
     }
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
-    assert!(stderr(&o).contains("interrupted"));
-    assert_eq!(ls(dir.path()), vec!["train"], "something was left behind");
+    assert!(interrupted > 0, "no run was interrupted");
 }
