@@ -6,6 +6,12 @@ use delta_hf::error::{Error, ExitCode};
 use delta_hf::settings::PrepareSettings;
 use delta_hf::ui::Ui;
 
+/// mimalloc instead of glibc malloc: record batches are allocated on the scan threads and freed
+/// on the writer threads, a pattern that makes glibc's per-thread arenas grow with the table
+/// (peak RSS 1.4 GiB on an 11M-row export vs 0.3 GiB on 1.1M rows). See `make bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let quiet = matches!(&cli.command, Command::Prepare(a) if a.quiet);
