@@ -8,8 +8,12 @@ VENV ?= .venv
 PYTHON ?= python3
 DEMO_DIR ?= demo
 BIN = $(or $(CARGO_TARGET_DIR),target)/debug/delta-hf
+RELEASE_BIN = $(or $(CARGO_TARGET_DIR),target)/release/delta-hf
+# `make bench`: SCALE=1 is 1,000,000 train + 100,000 eval rows; RUNS timed runs per tool.
+SCALE ?= 1
+RUNS ?= 3
 
-.PHONY: help build demo test venv lint clean
+.PHONY: help build demo test venv lint bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +42,10 @@ venv: $(VENV)/.installed ## Create the Python venv the tests use
 
 test: venv ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
 	DELTA_HF_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) test --locked --all-targets -- --test-threads=2
+
+bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor (SCALE=1 RUNS=3) -> bench/results.md
+	$(CARGO) build --release --locked --bin delta-hf
+	$(VENV)/bin/python bench/bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
 
 lint: ## rustfmt and clippy
 	$(CARGO) fmt --check
