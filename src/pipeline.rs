@@ -93,7 +93,7 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 4. encode + write
     let class_names: Option<&[String]> = labelled.as_ref().map(|(_, m)| m.names.as_slice());
     if let Some((_, map)) = &labelled {
-        register_label_map(&ctx, map);
+        ctx.register_udf(LabelId::udf(&map.names));
     }
     let mut outputs = Vec::with_capacity(s.splits.len());
     for (i, split) in s.splits.iter().enumerate() {
@@ -451,11 +451,6 @@ fn per_split(names: &[String], counts: &[u64]) -> String {
         .map(|(s, n)| format!("{n} row{} in `{s}`", if *n == 1 { "" } else { "s" }))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Register `label_id(label)` for the map.
-fn register_label_map(ctx: &SessionContext, map: &LabelMap) {
-    ctx.register_udf(LabelId::udf(&map.names));
 }
 
 /// The split with its labels replaced by ids: `text, label, <kept columns>`.

@@ -30,8 +30,8 @@ pub const LABEL_ID_COLUMN: &str = "__label_id";
 /// The one DataFusion session of a run.
 ///
 /// Settings that keep the export deterministic and streaming:
-/// - no round-robin repartitioning and no repartitioned joins: each scan partition flows
-///   through the plan in its own order;
+/// - no round-robin repartitioning, and no repartitioned joins in a `--select-sql` query: each
+///   scan partition flows through the plan in its own order;
 /// - Parquet strings read as `Utf8`, the type written, instead of `Utf8View` (saves a copy of
 ///   every text);
 /// - an optional memory limit for the aggregation operators.
