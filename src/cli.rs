@@ -156,6 +156,14 @@ pub struct PrepareArgs {
     #[arg(long, value_name = "SIZE", env = "DELTA_HF_MEMORY_LIMIT")]
     pub memory_limit: Option<String>,
 
+    /// Where the label table is created when `--label-table` is a Unity Catalog name that does
+    /// not exist yet (a storage URI; the table is registered as EXTERNAL there).
+    #[arg(long, value_name = "URI", env = "DELTA_HF_LABEL_TABLE_LOCATION")]
+    pub label_table_location: Option<String>,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
     /// Print the run summary as JSON on stdout.
     #[arg(long, env = "DELTA_HF_JSON")]
     pub json: bool,
@@ -163,6 +171,22 @@ pub struct PrepareArgs {
     /// Print nothing but errors (no progress, no summary unless --json).
     #[arg(long, short, env = "DELTA_HF_QUIET")]
     pub quiet: bool,
+}
+
+/// How to reach cloud storage and Unity Catalog (shared by every command that opens tables).
+#[derive(Debug, Clone, Default, Args)]
+pub struct StorageArgs {
+    /// An object-store option `KEY=VALUE` passed to every table and output (repeatable), e.g.
+    /// `AWS_ENDPOINT_URL=http://127.0.0.1:9000`, `AWS_REGION=eu-west-1`.
+    ///
+    /// Keys are those of delta-rs / object_store (`AWS_*`, `AZURE_*`, `GOOGLE_*`); the usual
+    /// credential environment variables are read too, options win over them.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", env = "DELTA_HF_STORAGE_OPTIONS", value_delimiter = ',')]
+    pub storage_options: Vec<String>,
+
+    /// Databricks config profile (a `[section]` of `~/.databrickscfg`) used for Unity Catalog.
+    #[arg(long, value_name = "NAME", env = "DATABRICKS_CONFIG_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
