@@ -56,7 +56,8 @@ pub enum LabelMapMode {
 pub struct PrepareArgs {
     /// A split and its table: `NAME=TABLE[@vN|@TIMESTAMP]` (repeatable, at least one).
     ///
-    /// TABLE is a local path or `file://` URI of a Delta table. A suffix `@v3` reads version 3,
+    /// TABLE is a local path, a `file://`, `s3://`, `abfss://`, `az://` or `gs://` URI, or a Unity
+    /// Catalog name `catalog.schema.table` (or `uc://catalog.schema.table`). A suffix `@v3` reads version 3,
     /// `@2024-05-01T00:00:00Z` the latest version committed at or before that instant.
     /// Split names follow `datasets`' rule: word characters, optionally dot-separated.
     #[arg(long = "split", value_name = "NAME=TABLE", env = "DELTA_HF_SPLITS", value_delimiter = ',')]
@@ -111,8 +112,12 @@ pub struct PrepareArgs {
     pub labels: Option<PathBuf>,
 
     /// Output directory of the DatasetDict [default: under $HF_DATASETS_CACHE].
+    ///
+    /// A local path, an object-store URI (`s3://`, `abfss://`, `az://`, `gs://`) or a Unity
+    /// Catalog volume path `/Volumes/<catalog>/<schema>/<volume>/<dir>`. Non-local outputs are
+    /// staged in --working-dir and uploaded with `dataset_dict.json` last.
     #[arg(long, short, value_name = "DIR", env = "DELTA_HF_OUTPUT")]
-    pub output: Option<PathBuf>,
+    pub output: Option<String>,
 
     /// Largest shard, in `datasets` units (`500MB`, `1GB`, `256MiB`, bytes).
     #[arg(long, default_value = "500MB", env = "DELTA_HF_MAX_SHARD_SIZE")]
@@ -181,7 +186,12 @@ pub struct StorageArgs {
     ///
     /// Keys are those of delta-rs / object_store (`AWS_*`, `AZURE_*`, `GOOGLE_*`); the usual
     /// credential environment variables are read too, options win over them.
-    #[arg(long = "storage-option", value_name = "KEY=VALUE", env = "DELTA_HF_STORAGE_OPTIONS", value_delimiter = ',')]
+    #[arg(
+        long = "storage-option",
+        value_name = "KEY=VALUE",
+        env = "DELTA_HF_STORAGE_OPTIONS",
+        value_delimiter = ','
+    )]
     pub storage_options: Vec<String>,
 
     /// Databricks config profile (a `[section]` of `~/.databrickscfg`) used for Unity Catalog.

@@ -10,6 +10,7 @@
 //! | 3    | a table cannot be read: missing, not a Delta table, corrupt log, unsupported table feature |
 //! | 4    | the output cannot be written: exists without `--overwrite`, I/O failure, label table commit failed |
 //! | 5    | an unexpected internal error (a bug: please report it) |
+//! | 6    | a service or store refused or could not be reached: Unity Catalog or object-store authentication, permission denied, expired credentials, unreachable host |
 //! | 130  | interrupted (Ctrl-C); staging is removed and no output is published |
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub enum ExitCode {
     Table = 3,
     Output = 4,
     Internal = 5,
+    Access = 6,
     Interrupted = 130,
 }
 
@@ -70,6 +72,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A service or object store refused us or could not be reached (auth, permission, network).
+    #[error("{0}")]
+    Access(String),
+
     /// The run was interrupted by a signal.
     #[error("interrupted; nothing was published")]
     Interrupted,
@@ -99,6 +105,7 @@ impl Error {
             Error::TableNotFound { .. } | Error::TableUnreadable { .. } => ExitCode::Table,
             Error::MissingColumn { .. } | Error::Data(_) => ExitCode::Data,
             Error::Output(_) | Error::Io { .. } => ExitCode::Output,
+            Error::Access(_) => ExitCode::Access,
             Error::Interrupted => ExitCode::Interrupted,
             Error::DataFusion(_) | Error::Arrow(_) | Error::Delta(_) | Error::Internal(_) => {
                 ExitCode::Internal

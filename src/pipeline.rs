@@ -8,8 +8,10 @@
 //!    `sql/label_counts.sql`) over every split, then one map for all of them;
 //! 4. **encode + write** — each split streams through the `label_id` projection (`sql/encode_labels.sql`)
 //!    into the shard writers, partition by partition, in a staging directory;
-//! 5. **publish** — `dataset_dict.json` and `label_map.json`, then an atomic move into place;
-//! 6. **record** — the label table is committed only once the dataset is in place.
+//! 5. **record** — the label table is committed once every shard is staged (a concurrent run
+//!    that assigned other ids to new labels makes this run fail here, before publishing);
+//! 6. **publish** — `dataset_dict.json` and `label_map.json`, then an atomic move into place
+//!    (local) or an ordered upload with `dataset_dict.json` last (object store, volume).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,12 +25,15 @@ use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 use serde_json::json;
 
+use crate::cli::LabelMapMode;
 use crate::error::{Error, Result};
 use crate::settings::{LABEL, PrepareSettings, ShardPolicy, SplitInput, TEXT};
 use crate::sink::hf_dataset::{self, SplitSink};
 use crate::sink::label_table;
 use crate::sink::publish::Staging;
-use crate::source::table::OpenedTable;
+use crate::sink::remote::{Dest, OutputSpec};
+use crate::source::storage::Connector;
+use crate::source::table::{Location, OpenedTable};
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::encode::LabelId;
 use crate::transform::label_map::{self, LabelCounts, LabelMap, quote_list};
@@ -47,22 +52,37 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     };
 
     // 1. resolve
+    let cx = Connector::new(&s.storage)?;
     let mut tables = Vec::with_capacity(s.splits.len());
     for split in &s.splits {
-        let t = split.table.open().await?;
+        let t = split.table.open(&cx).await?;
         ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
         tables.push(t);
     }
     let existing_map = match (&s.label_table, s.with_labels) {
-        (Some(t), true) => label_table::read(t).await?,
+        (Some(t), true) => label_table::read(t, &cx).await?,
         _ => None,
     };
     let output = match &s.output {
         Some(o) => o.clone(),
-        None => default_output(s, &tables)?,
+        None => OutputSpec::Local(default_output(s, &tables)?),
     };
-    check_output_apart(&output, s, &tables)?;
-    let staging = Staging::create(&output, s.working_dir.as_deref(), s.overwrite)?;
+    let remote = Dest::resolve(&output, &cx).await?;
+    let staging = match (&output, &remote) {
+        (OutputSpec::Local(dir), _) => {
+            check_output_apart(dir, s, &tables)?;
+            Staging::create(dir, s.working_dir.as_deref(), s.overwrite)?
+        }
+        (_, Some(dest)) => {
+            dest.check(s.overwrite).await?;
+            Staging::scratch(&output.dir_name(), s.working_dir.as_deref())?
+        }
+        (_, None) => return Err(Error::Internal("a remote output resolved to nothing".into())),
+    };
+    let final_output = match &output {
+        OutputSpec::Local(_) => staging.output().display().to_string(),
+        remote => remote.shown(),
+    };
 
     stage(&mut timings.resolve);
 
@@ -123,9 +143,9 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
 
     stage(&mut timings.write);
 
-    // 5. publish
+    // 5. metadata, then record the label map (before publishing: see the module docs)
     let description = describe(s, &tables);
-    let dataset_name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dataset_name = output.dir_name();
     let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
     for (out, features) in &outputs {
         hf_dataset::write_split_metadata(staging.dir(), out, &all, features, &description, &dataset_name)?;
@@ -135,16 +155,11 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let label_map_json = match &labelled {
         Some((_, map)) => {
             hf_dataset::write_json(&staging.dir().join("label_map.json"), &label_map_document(map))?;
-            Some(staging.output().join("label_map.json"))
+            Some(format!("{}/label_map.json", final_output.trim_end_matches('/')))
         }
         None => None,
     };
-    let final_output = staging.output().to_path_buf();
-    staging.publish()?;
 
-    stage(&mut timings.publish);
-
-    // 6. record
     let mut label_table_summary = None;
     if let (Some(table), Some((counts, map))) = (&s.label_table, &labelled) {
         let sources: Vec<_> = s
@@ -160,16 +175,25 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
             "label_map_mode": s.label_map_mode,
             "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
         });
-        let version = label_table::write(table, map, counts, metadata).await.map_err(|e| {
-            Error::Output(format!(
-                "the dataset was published at `{}`, but recording the label map failed: {e}",
-                final_output.display()
-            ))
-        })?;
+        let base_version = existing_map.as_ref().map(|(_, v)| *v);
+        let target = label_table::Target { table, cx: &cx, new_location: s.label_table_location.as_deref() };
+        let check_races = s.label_map_mode != LabelMapMode::Rebuild;
+        let version = label_table::write(&target, map, counts, metadata, base_version, check_races).await?;
         label_table_summary = Some(LabelTableSummary { table: table.name.clone(), version });
     }
 
     stage(&mut timings.label_table);
+
+    // 6. publish
+    match &remote {
+        None => staging.publish()?,
+        Some(dest) => {
+            dest.publish(staging.dir(), s.overwrite, ui).await?;
+            drop(staging);
+        }
+    }
+
+    stage(&mut timings.publish);
 
     let splits = s
         .splits
@@ -479,6 +503,9 @@ async fn count_rows(ctx: &SessionContext, df: DataFrame) -> Result<u64> {
 
 /// A DataFusion failure while scanning: mostly a table that cannot be read.
 fn scan_error(e: deltalake::datafusion::error::DataFusionError, table: &str) -> Error {
+    if let Some(m) = crate::source::table::access_error(&e) {
+        return Error::Access(format!("table `{table}`: {m}"));
+    }
     let text = e.to_string();
     if text.contains("Unsupported table features")
         || text.contains("Object at location")
@@ -538,15 +565,15 @@ fn default_output(s: &PrepareSettings, tables: &[OpenedTable]) -> Result<PathBuf
         s.select_sql.as_ref().map(|x| &x.1),
         s.label_order
     ));
-    let stem: String = tables[0]
-        .table_ref
-        .local_path()
-        .and_then(|p| p.file_name())
+    let last = match &tables[0].table_ref.location {
+        Location::Local(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        Location::Uri(u) => u.path().trim_end_matches('/').rsplit('/').next().map(String::from),
+        Location::Unity(n) => Some(n.name.clone()),
+    };
+    let stem: String = last
+        .filter(|n| !n.is_empty())
         .map(|n| {
-            n.to_string_lossy()
-                .chars()
-                .map(|c| if c.is_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
-                .collect()
+            n.chars().map(|c| if c.is_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
         })
         .unwrap_or_else(|| "dataset".into());
     Ok(base.join("delta-hf").join(format!("{stem}-{:016x}", fnv1a(key.as_bytes()))))

@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{LabelMapMode, LabelOrder, PrepareArgs};
+use crate::cli::{LabelMapMode, LabelOrder, PrepareArgs, StorageArgs};
 use crate::error::{Error, Result};
+use crate::sink::remote::OutputSpec;
 use crate::source::table::{Pin, TableRef, parse_timestamp};
 
 /// One split to export.
@@ -46,9 +47,13 @@ pub struct PrepareSettings {
     pub label_order: LabelOrder,
     /// The `--labels` file and the labels it lists, in order.
     pub labels_file: Option<(PathBuf, Vec<String>)>,
-    pub output: Option<PathBuf>,
+    pub output: Option<OutputSpec>,
     pub shards: ShardPolicy,
     pub label_table: Option<TableRef>,
+    /// Where a new Unity Catalog label table is created.
+    pub label_table_location: Option<String>,
+    /// Storage options and Databricks profile.
+    pub storage: StorageArgs,
     pub label_map_mode: LabelMapMode,
     pub working_dir: Option<PathBuf>,
     pub overwrite: bool,
@@ -171,9 +176,11 @@ impl PrepareSettings {
             with_labels: !a.no_labels,
             label_order: a.label_order,
             labels_file,
-            output: a.output,
+            output: a.output.as_deref().map(OutputSpec::parse).transpose()?,
             shards,
             label_table,
+            label_table_location: a.label_table_location,
+            storage: a.storage,
             label_map_mode: a.label_map_mode,
             working_dir: a.working_dir,
             overwrite: a.overwrite,

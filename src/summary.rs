@@ -1,7 +1,6 @@
 //! The run summary: a plain serialisable struct, printed as a table or as JSON (`--json`).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -9,7 +8,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub run_id: String,
-    pub output: PathBuf,
+    pub output: String,
     pub splits: Vec<SplitSummary>,
     /// ClassLabel names in id order (empty with `--no-labels`).
     pub labels: Vec<String>,
@@ -18,7 +17,7 @@ pub struct Summary {
     pub new_labels: Vec<String>,
     /// Where the ids came from: computed, labels-file or label-table.
     pub label_map_origin: Option<String>,
-    pub label_map_json: Option<PathBuf>,
+    pub label_map_json: Option<String>,
     pub label_table: Option<LabelTableSummary>,
     pub warnings: Vec<String>,
     pub elapsed_seconds: f64,
@@ -68,7 +67,7 @@ impl Summary {
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "delta-hf prepare: done in {:.1}s (run {})", self.elapsed_seconds, self.run_id);
-        let _ = writeln!(s, "dataset: {}", self.output.display());
+        let _ = writeln!(s, "dataset: {}", self.output);
         for sp in &self.splits {
             let _ = writeln!(
                 s,
@@ -119,7 +118,7 @@ impl Summary {
             }
         }
         if let Some(p) = &self.label_map_json {
-            let _ = writeln!(s, "label map: {}", p.display());
+            let _ = writeln!(s, "label map: {p}");
         }
         if let Some(t) = &self.label_table {
             let _ = writeln!(s, "label table: {} (version {})", t.table, t.version);

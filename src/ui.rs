@@ -45,6 +45,23 @@ impl Ui {
         bar
     }
 
+    /// A bar for `len` bytes (uploads); hidden when not drawing.
+    pub fn bytes_bar(&self, len: u64, message: String) -> ProgressBar {
+        if !self.bars {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
     /// A step message (not in quiet mode, only on a terminal or with RUST_LOG).
     pub fn step(&self, message: impl AsRef<str>) {
         tracing::info!("{}", message.as_ref());

@@ -5,9 +5,12 @@
 //! - [`hf_dataset`]: the `save_to_disk` writer (shards, `state.json`, `dataset_info.json`,
 //!   `dataset_dict.json`);
 //! - [`publish`]: staging directory → final output, atomically;
+//! - [`remote`]: staging directory → object store or Unity Catalog volume, in an order that never
+//!   shows a reader a partial dataset;
 //! - [`label_table`]: the label map recorded as a Delta table.
 
 pub mod features;
 pub mod hf_dataset;
 pub mod label_table;
 pub mod publish;
+pub mod remote;

@@ -93,6 +93,25 @@ impl Staging {
         Ok(Staging { dir, output, overwrite, published: false })
     }
 
+    /// A staging directory for an output that is not a local directory (published by
+    /// [`crate::sink::remote`]): in `working_dir`, else the system temp dir. It is always
+    /// removed when dropped.
+    pub fn scratch(name: &str, working_dir: Option<&Path>) -> Result<Self> {
+        let base = match working_dir {
+            Some(w) => {
+                std::fs::create_dir_all(w).map_err(|e| Error::io("cannot create working dir", w, e))?;
+                w.to_path_buf()
+            }
+            None => std::env::temp_dir(),
+        };
+        let name = OsString::from(if name.is_empty() { "dataset" } else { name });
+        remove_stale(&base, &name);
+        let dir = base.join(staging_name(&name));
+        std::fs::create_dir(&dir).map_err(|e| Error::io("cannot create staging dir", &dir, e))?;
+        track(&dir, true);
+        Ok(Staging { dir, output: PathBuf::new(), overwrite: false, published: false })
+    }
+
     /// Where to write.
     pub fn dir(&self) -> &Path {
         &self.dir

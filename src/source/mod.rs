@@ -3,7 +3,14 @@
 //! - [`table`]: a table reference (local path or `file://` URI, optionally pinned to a version or
 //!   timestamp) resolved in one place, opened as a Delta snapshot, its protocol checked before any
 //!   scan so that a table we cannot read correctly is refused with the reason.
+//!   Also object-store URIs and Unity Catalog names.
+//! - [`storage`]: storage options, object stores, and the Unity Catalog client for a run;
+//! - [`unity`]: the Unity Catalog REST API — auth like the Databricks CLI, table/volume lookup,
+//!   credential vending with renewal;
 //! - [`demo`]: the deterministic demo tables `make demo` generates.
 
 pub mod demo;
+pub mod protocol_view;
+pub mod storage;
 pub mod table;
+pub mod unity;

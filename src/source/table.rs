@@ -1,25 +1,32 @@
 //! Resolving and opening Delta tables.
 //!
 //! Every table the tool touches (split inputs, the label-map table) goes through [`TableRef`]:
-//! one place that turns what the user typed into a location, so cloud URIs and Unity Catalog
-//! names can be added here without touching the pipeline.
+//! one place that turns what the user typed — a local path, an object-store URI or a Unity
+//! Catalog name — into a location, and opens it with the right storage and credentials.
 //!
 //! Guarantees:
 //! - a missing location is [`Error::TableNotFound`]; a location without `_delta_log/` or with a
 //!   broken log is [`Error::TableUnreadable`] naming why;
 //! - the protocol is checked *before* scanning: reader features outside [`READABLE_FEATURES`]
-//!   refuse the table and name the feature;
+//!   refuse the table and name the feature (features that change nothing for a reader are read
+//!   through [`ProtocolView`]);
+//! - failures to reach or authenticate to a store or the catalog are [`Error::Access`];
 //! - the snapshot version actually read is recorded in [`OpenedTable::version`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use object_store::ObjectStore;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::source::protocol_view::{HIDDEN_FEATURES, ProtocolView};
+use crate::source::storage::{Connector, redact};
+use crate::source::unity::{UcError, UcName, VendFor, VendedCredentials};
 
 /// Reader features whose semantics this tool (through delta-rs' DataFusion scan) honours, so
 /// that the rows it returns are the rows the table holds.
@@ -29,8 +36,8 @@ pub const READABLE_FEATURES: &[&str] = &["columnMapping", "deletionVectors", "ti
 fn feature_note(feature: &str) -> Option<&'static str> {
     match feature {
         "vacuumProtocolCheck" => Some(
-            "`vacuumProtocolCheck` only constrains VACUUM and changes nothing about the rows, but the \
-             Delta reader in this build (delta-rs 1.1) refuses every table that declares it",
+            "`vacuumProtocolCheck` only constrains VACUUM and is hidden from the reader when it is \
+             declared in a JSON commit, but here the protocol comes from a checkpoint",
         ),
         "typeWidening" | "typeWidening-preview" => Some(
             "`typeWidening` tables may hold files written with narrower types that must be widened on read",
@@ -111,6 +118,20 @@ pub struct TableRef {
 pub enum Location {
     /// A directory on the local filesystem (absolute).
     Local(PathBuf),
+    /// An object-store URI: `s3://`, `s3a://`, `abfss://`, `abfs://`, `az://`, `gs://`.
+    Uri(Url),
+    /// A Unity Catalog table `catalog.schema.table`, resolved through its REST API.
+    Unity(UcName),
+}
+
+/// Object-store schemes a table or output may use.
+pub const CLOUD_SCHEMES: &[&str] = &["s3", "s3a", "abfss", "abfs", "az", "azure", "adl", "gs"];
+
+/// What a run will do with a table, which decides the credentials Unity Catalog is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
 }
 
 impl TableRef {
@@ -130,10 +151,13 @@ impl TableRef {
         Self::parse_location(spec)
     }
 
-    /// Parse a location with no pin.
+    /// Parse a location with no pin: a local path, a `file://` or object-store URI, or a Unity
+    /// Catalog name (`catalog.schema.table` or `uc://catalog.schema.table`). A bare three-part
+    /// name is taken as a Unity Catalog name unless a local directory of that name exists
+    /// (write `./a.b.c` to mean the directory).
     pub fn parse_location(loc: &str) -> Result<Self> {
         let location = if let Some((scheme, _)) = loc.split_once("://") {
-            match scheme {
+            match scheme.to_ascii_lowercase().as_str() {
                 "file" => {
                     let url = Url::parse(loc)
                         .map_err(|e| Error::Usage(format!("invalid table URI `{loc}`: {e}")))?;
@@ -142,13 +166,28 @@ impl TableRef {
                     })?;
                     Location::Local(path)
                 }
+                "uc" => Location::Unity(UcName::parse(loc).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "`{loc}` is not a Unity Catalog name: use uc://catalog.schema.table"
+                    ))
+                })?),
+                s if CLOUD_SCHEMES.contains(&s) => {
+                    let url = Url::parse(loc)
+                        .map_err(|e| Error::Usage(format!("invalid table URI `{loc}`: {e}")))?;
+                    if url.host_str().is_none_or(str::is_empty) {
+                        return Err(Error::Usage(format!("table URI `{loc}` names no bucket or container")));
+                    }
+                    Location::Uri(url)
+                }
                 other => {
                     return Err(Error::Usage(format!(
-                        "table `{loc}`: the `{other}://` scheme is not supported by this build; \
-                         use a local path or a file:// URI"
+                        "table `{loc}`: the `{other}://` scheme is not supported; use a local path, \
+                         file://, s3://, abfss://, az://, gs:// or a Unity Catalog name catalog.schema.table"
                     )));
                 }
             }
+        } else if let Some(name) = UcName::parse(loc).filter(|_| !Path::new(loc).exists()) {
+            Location::Unity(name)
         } else {
             let path = expand_tilde(loc);
             let abs =
@@ -166,11 +205,14 @@ impl TableRef {
         self
     }
 
-    /// The table's URL (`file:///abs/path`).
+    /// A stable identifier of the location (`file:///abs/path/`, the URI, `uc://c.s.t`).
     pub fn url(&self) -> Result<Url> {
         match &self.location {
             Location::Local(p) => Url::from_directory_path(p)
                 .map_err(|_| Error::Usage(format!("table path `{}` is not absolute", p.display()))),
+            Location::Uri(u) => Ok(u.clone()),
+            Location::Unity(n) => Url::parse(&format!("uc://{n}"))
+                .map_err(|e| Error::Usage(format!("`{n}` is not a valid Unity Catalog name: {e}"))),
         }
     }
 
@@ -178,11 +220,93 @@ impl TableRef {
     pub fn local_path(&self) -> Option<&Path> {
         match &self.location {
             Location::Local(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A builder for the table's storage: local, by URI with the storage options, or through
+    /// Unity Catalog with vended credentials. `None` when a Unity Catalog table does not exist.
+    async fn builder(&self, cx: &Connector, access: Access, view: bool) -> Result<Option<DeltaTableBuilder>> {
+        // `view`: read through a [`ProtocolView`] (see its docs), which needs our own store.
+        let wrap = |store: Arc<dyn ObjectStore>| -> Arc<dyn ObjectStore> {
+            if view { Arc::new(ProtocolView::new(store)) } else { store }
+        };
+        let local_store = || wrap(Arc::new(object_store::local::LocalFileSystem::new()));
+        match &self.location {
+            Location::Local(_) => {
+                let url = self.url()?;
+                let b = DeltaTableBuilder::from_url(url.clone()).map_err(|e| self.unreadable(e))?;
+                Ok(Some(if view { b.with_storage_backend(local_store(), url) } else { b }))
+            }
+            Location::Uri(url) => {
+                let mut b = DeltaTableBuilder::from_url(url.clone())
+                    .map_err(|e| self.unreadable(e))?
+                    .with_storage_options(cx.options().clone());
+                if view {
+                    b = b.with_storage_backend(wrap(cx.store(url, None)?), url.clone());
+                }
+                Ok(Some(b))
+            }
+            Location::Unity(name) => {
+                let uc = cx.unity().await?;
+                let info = match uc.get_table(name).await {
+                    Ok(info) => info,
+                    Err(UcError::NotFound(_)) => return Ok(None),
+                    Err(UcError::Other(e)) => return Err(e),
+                };
+                let ty = info.table_type.as_deref().unwrap_or("").to_ascii_uppercase();
+                if matches!(ty.as_str(), "VIEW" | "MATERIALIZED_VIEW" | "STREAMING_TABLE" | "METRIC_VIEW") {
+                    return Err(self.unreadable(format!(
+                        "it is a {ty} in Unity Catalog, whose rows are computed by Databricks and not \
+                         stored as a Delta table; materialise it (`CREATE TABLE ... AS SELECT * FROM {name}`) \
+                         and read the copy"
+                    )));
+                }
+                if let Some(f) =
+                    info.data_source_format.as_deref().filter(|f| !f.eq_ignore_ascii_case("DELTA"))
+                {
+                    return Err(self.unreadable(format!(
+                        "its data source format is {f}; only DELTA tables can be read"
+                    )));
+                }
+                let location = info
+                    .storage_location
+                    .as_deref()
+                    .filter(|l| !l.is_empty())
+                    .ok_or_else(|| self.unreadable("Unity Catalog gives no storage location for it"))?;
+                let url = Url::parse(location).map_err(|e| {
+                    self.unreadable(format!("its storage location `{location}` is not a URL: {e}"))
+                })?;
+                let operation = match access {
+                    Access::Read => "READ",
+                    Access::ReadWrite => "READ_WRITE",
+                };
+                let vended = VendedCredentials::new(
+                    uc,
+                    format!("table `{name}`"),
+                    VendFor::Table { table_id: info.table_id.clone(), operation },
+                )
+                .await?;
+                let builder = DeltaTableBuilder::from_url(url.clone()).map_err(|e| self.unreadable(e))?;
+                if url.scheme() == "file" {
+                    return Ok(Some(if view {
+                        builder.with_storage_backend(local_store(), url)
+                    } else {
+                        builder
+                    }));
+                }
+                let store = wrap(cx.store(&url, Some(vended))?);
+                Ok(Some(builder.with_storage_backend(store, url).with_storage_options(cx.options().clone())))
+            }
         }
     }
 
     /// Open the pinned snapshot, check that it can be read correctly, and return it.
-    pub async fn open(&self) -> Result<OpenedTable> {
+    pub async fn open(&self, cx: &Connector) -> Result<OpenedTable> {
+        self.open_with(cx, Access::Read).await
+    }
+
+    async fn open_with(&self, cx: &Connector, access: Access) -> Result<OpenedTable> {
         if let Some(dir) = self.local_path() {
             if !dir.exists() {
                 return Err(Error::TableNotFound {
@@ -201,22 +325,121 @@ impl TableRef {
                 });
             }
         }
-        let mut builder = DeltaTableBuilder::from_url(self.url()?).map_err(|e| self.unreadable(e))?;
-        match &self.pin {
-            Some(Pin::Version(v)) => builder = builder.with_version(*v as _),
-            Some(Pin::Timestamp(t)) => builder = builder.with_timestamp(*t),
-            None => {}
+        let mut view = false;
+        loop {
+            let Some(mut builder) = self.builder(cx, access, view).await? else {
+                return Err(self.not_in_catalog(cx).await);
+            };
+            match &self.pin {
+                Some(Pin::Version(v)) => builder = builder.with_version(*v as _),
+                Some(Pin::Timestamp(t)) => builder = builder.with_timestamp(*t),
+                None => {}
+            }
+            let table = builder.load().await.map_err(|e| self.load_error(e))?;
+            let opened = OpenedTable::new(self.clone(), table)?;
+            let unsupported = opened.unsupported_features()?;
+            // Only features that change nothing for a reader: load again through the view.
+            if !view
+                && !unsupported.is_empty()
+                && unsupported.iter().all(|f| HIDDEN_FEATURES.contains(&f.as_str()))
+            {
+                tracing::debug!("{}: reading through a protocol view hiding {unsupported:?}", self.name);
+                view = true;
+                continue;
+            }
+            opened.check_protocol()?;
+            return Ok(opened);
         }
-        let table = builder.load().await.map_err(|e| self.load_error(e))?;
-        let opened = OpenedTable::new(self.clone(), table)?;
-        opened.check_protocol()?;
-        Ok(opened)
+    }
+
+    async fn not_in_catalog(&self, cx: &Connector) -> Error {
+        let host = match cx.unity().await {
+            Ok(uc) => uc.host().to_string(),
+            Err(e) => return e,
+        };
+        Error::TableNotFound {
+            table: self.name.clone(),
+            detail: format!(
+                "Unity Catalog at {host} has no such table (or you may not see it); check the \
+                 catalog.schema.table spelling and your USE CATALOG / USE SCHEMA privileges"
+            ),
+        }
+    }
+
+    /// The table for writing: its latest version if it exists, else an empty table handle at
+    /// its location (created by the first write). For a Unity Catalog name that does not exist
+    /// yet, the table is created at `new_location` (or the schema's storage root) and must be
+    /// registered after the first commit with [`Created::register`].
+    pub async fn open_for_write(
+        &self,
+        cx: &Connector,
+        new_location: Option<&str>,
+    ) -> Result<(DeltaTable, Option<Created>)> {
+        if let Location::Local(dir) = &self.location {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create table directory", dir, e))?;
+        }
+        let (builder, created) = match self.builder(cx, Access::ReadWrite, false).await? {
+            Some(b) => (b, None),
+            None => {
+                let Location::Unity(name) = &self.location else {
+                    unreachable!("only UC tables can be absent here")
+                };
+                let uc = cx.unity().await?;
+                let location = match new_location {
+                    Some(l) => l.trim_end_matches('/').to_string(),
+                    None => match uc.schema_storage_root(name).await? {
+                        Some(root) => format!("{}/{}", root.trim_end_matches('/'), name.name),
+                        None => {
+                            return Err(Error::Usage(format!(
+                                "label table `{name}` does not exist and schema `{}.{}` has no storage \
+                                 root; name a storage location for it with --label-table-location",
+                                name.catalog, name.schema
+                            )));
+                        }
+                    },
+                };
+                let url = Url::parse(&location).map_err(|e| {
+                    Error::Usage(format!("--label-table-location `{location}` is not a storage URI: {e}"))
+                })?;
+                let mut b = DeltaTableBuilder::from_url(url.clone()).map_err(|e| self.unreadable(e))?;
+                if url.scheme() != "file" {
+                    let vended = VendedCredentials::new(
+                        uc,
+                        format!("new table location `{}`", redact(&url)),
+                        VendFor::Path { url: location.clone(), operation: "PATH_CREATE_TABLE" },
+                    )
+                    .await?;
+                    b = b
+                        .with_storage_backend(cx.store(&url, Some(vended))?, url)
+                        .with_storage_options(cx.options().clone());
+                }
+                (b, Some(Created { name: name.clone(), location }))
+            }
+        };
+        let mut table = builder.build().map_err(|e| self.unreadable(e))?;
+        match table.load().await {
+            Ok(()) => {}
+            Err(DeltaTableError::NotATable(_)) => {}
+            Err(e) => return Err(self.load_error(e)),
+        }
+        Ok((table, created))
     }
 
     /// Whether a Delta table exists at this location (for tables we may create).
-    pub async fn exists(&self) -> Result<bool> {
+    pub async fn exists(&self, cx: &Connector) -> Result<bool> {
         match &self.location {
             Location::Local(p) => Ok(p.join("_delta_log").is_dir()),
+            Location::Uri(_) => match self.builder(cx, Access::Read, false).await?.expect("URI").load().await
+            {
+                Ok(_) => Ok(true),
+                Err(DeltaTableError::NotATable(_)) => Ok(false),
+                Err(e) => Err(self.load_error(e)),
+            },
+            Location::Unity(name) => match cx.unity().await?.get_table(name).await {
+                Ok(_) => Ok(true),
+                Err(UcError::NotFound(_)) => Ok(false),
+                Err(UcError::Other(e)) => Err(e),
+            },
         }
     }
 
@@ -225,8 +448,17 @@ impl TableRef {
     }
 
     fn load_error(&self, e: DeltaTableError) -> Error {
+        if let Some(access) = access_error(&e) {
+            return Error::Access(format!("table `{}`: {access}", self.name));
+        }
         let reason = match &e {
             DeltaTableError::NotATable(_) => {
+                if !matches!(self.location, Location::Local(_)) {
+                    return Error::TableNotFound {
+                        table: self.name.clone(),
+                        detail: "no Delta table there: its location has no `_delta_log/` commits".into(),
+                    };
+                }
                 "not a Delta table: its `_delta_log/` holds no commit".to_string()
             }
             DeltaTableError::InvalidVersion(v) => {
@@ -244,6 +476,78 @@ impl TableRef {
         };
         Error::TableUnreadable { table: self.name.clone(), reason }
     }
+}
+
+/// A Unity Catalog table created by this run, to register once its first commit exists.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub name: UcName,
+    pub location: String,
+}
+
+impl Created {
+    /// Register the table as EXTERNAL at its location with `columns` (name, UC type, nullable).
+    pub async fn register(&self, cx: &Connector, columns: &[(String, &str, bool)]) -> Result<()> {
+        cx.unity().await?.create_external_table(&self.name, &self.location, columns).await.map_err(|e| {
+            match e {
+                UcError::NotFound(m) => Error::Output(format!("cannot register table `{}`: {m}", self.name)),
+                UcError::Other(e) => e,
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// When a storage or catalog failure is about access (credentials, permissions, network), the
+/// message for it; walks the error's sources.
+pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(Error::Access(m)) = err.downcast_ref::<Error>() {
+            return Some(m.clone());
+        }
+        if let Some(os) = err.downcast_ref::<object_store::Error>() {
+            match os {
+                object_store::Error::PermissionDenied { path, .. } => {
+                    return Some(format!(
+                        "the object store denied access to `{path}`; check the credentials (AWS_*, AZURE_*, \
+                         GOOGLE_* or --storage-option) and their permissions"
+                    ));
+                }
+                object_store::Error::Unauthenticated { path, .. } => {
+                    return Some(format!(
+                        "the object store did not accept the credentials for `{path}` (missing, wrong or \
+                         expired); check AWS_*/AZURE_*/GOOGLE_* or --storage-option"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = err.downcast_ref::<reqwest::Error>()
+            && (r.is_connect() || r.is_timeout())
+        {
+            return Some("cannot reach the object store (connection failed or timed out); check the endpoint and network".into());
+        }
+        cur = err.source();
+    }
+    let text = e.to_string();
+    if text.contains("Connection refused")
+        || text.contains("dns error")
+        || text.contains("error sending request")
+    {
+        return Some(
+            "cannot reach the object store (connection failed); check the endpoint and network".into(),
+        );
+    }
+    if text.contains("ExpiredToken")
+        || text.contains("InvalidAccessKeyId")
+        || text.contains("SignatureDoesNotMatch")
+    {
+        return Some(
+            "the object store rejected the credentials (expired or invalid); renew them and retry".into(),
+        );
+    }
+    None
 }
 
 /// Kernel errors carry `Debug` dumps and prefixes; keep what a user can act on.
@@ -297,6 +601,19 @@ impl OpenedTable {
         &self.table_ref.name
     }
 
+    /// Reader features of the protocol outside [`READABLE_FEATURES`].
+    pub fn unsupported_features(&self) -> Result<Vec<String>> {
+        let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
+        Ok(snapshot
+            .protocol()
+            .reader_features()
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f.to_string())
+            .filter(|f| !READABLE_FEATURES.contains(&f.as_str()))
+            .collect())
+    }
+
     /// Refuse tables whose protocol asks for reader features we cannot honour.
     pub fn check_protocol(&self) -> Result<()> {
         let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
@@ -311,13 +628,7 @@ impl OpenedTable {
                 ),
             });
         }
-        let unsupported: Vec<String> = protocol
-            .reader_features()
-            .unwrap_or_default()
-            .iter()
-            .map(|f| f.to_string())
-            .filter(|f| !READABLE_FEATURES.contains(&f.as_str()))
-            .collect();
+        let unsupported = self.unsupported_features()?;
         if !unsupported.is_empty() {
             let notes: Vec<&str> = unsupported.iter().filter_map(|f| feature_note(f)).collect();
             return Err(Error::TableUnreadable {

@@ -9,6 +9,7 @@
 mod harness;
 
 mod cli;
+mod cloud;
 mod conformance;
 mod failure;
 mod golden;

@@ -1,0 +1,452 @@
+//! Publishing a staged dataset where there is no atomic rename: object stores (`s3://`,
+//! `abfss://`, `gs://`) and Unity Catalog volumes (`/Volumes/<catalog>/<schema>/<volume>/...`).
+//!
+//! The dataset is first written completely to a local staging directory (`--working-dir`, else
+//! the system temp dir). Then, in this order:
+//! 1. with `--overwrite`, the old dataset is made unloadable *first* — `dataset_dict.json`, then
+//!    every split's `state.json` — and only then are its remaining files deleted, so no reader
+//!    can ever load a mix of old and new shards;
+//! 2. the shards are uploaded (large files as multipart uploads, a few files at a time);
+//! 3. each split's `dataset_info.json` and the top-level extras, then each split's `state.json`;
+//! 4. `dataset_dict.json` last: a dataset is loadable exactly when it is complete.
+//!
+//! A run that dies during 2–4 leaves files but no `dataset_dict.json` (so `load_from_disk`
+//! refuses the path); the next run with `--overwrite` replaces them.
+//!
+//! Volumes: on a Databricks cluster `/Volumes/...` is a FUSE mount with no rename, append or
+//! random writes — there files are copied whole and sequentially in the order above. Off a
+//! cluster the volume is resolved through Unity Catalog (`GET volumes/{name}`), and the files
+//! go to its storage location with temporary `WRITE_VOLUME` credentials.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::source::storage::{Connector, redact};
+use crate::source::table::CLOUD_SCHEMES;
+use crate::source::unity::{UcError, UcName, VendFor, VendedCredentials};
+use crate::ui::Ui;
+
+/// Files up to this size are uploaded in one request; larger ones as multipart uploads.
+const SINGLE_PUT_MAX: u64 = 16 * 1024 * 1024;
+/// Part size of multipart uploads.
+const PART_SIZE: usize = 16 * 1024 * 1024;
+/// Files uploaded at the same time.
+const PARALLEL_FILES: usize = 4;
+
+/// Where a dataset goes, as the user wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// A local directory.
+    Local(PathBuf),
+    /// An object-store URI.
+    Uri(Url),
+    /// `/Volumes/<catalog>/<schema>/<volume>/<path>`.
+    Volume { volume: UcName, path: String, shown: String },
+}
+
+impl OutputSpec {
+    pub fn parse(s: &str) -> Result<Self> {
+        if let Some(rest) = s.strip_prefix("/Volumes/") {
+            let mut parts = rest.splitn(4, '/');
+            let (c, sc, v) = (parts.next(), parts.next(), parts.next());
+            let path = parts.next().unwrap_or("").trim_matches('/').to_string();
+            return match (c, sc, v) {
+                (Some(c), Some(sc), Some(v))
+                    if !c.is_empty() && !sc.is_empty() && !v.is_empty() && !path.is_empty() =>
+                {
+                    Ok(OutputSpec::Volume {
+                        volume: UcName { catalog: c.into(), schema: sc.into(), name: v.into() },
+                        path,
+                        shown: s.trim_end_matches('/').to_string(),
+                    })
+                }
+                _ => Err(Error::Usage(format!(
+                    "--output `{s}`: a volume output is /Volumes/<catalog>/<schema>/<volume>/<directory>"
+                ))),
+            };
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            let scheme = scheme.to_ascii_lowercase();
+            if scheme == "file" {
+                let url = Url::parse(s).map_err(|e| Error::Usage(format!("--output `{s}`: {e}")))?;
+                let p = url
+                    .to_file_path()
+                    .map_err(|_| Error::Usage(format!("--output `{s}` is not a local path")))?;
+                return Ok(OutputSpec::Local(p));
+            }
+            if CLOUD_SCHEMES.contains(&scheme.as_str()) {
+                let url = Url::parse(s.trim_end_matches('/'))
+                    .map_err(|e| Error::Usage(format!("--output `{s}`: {e}")))?;
+                if url.path().trim_matches('/').is_empty() {
+                    return Err(Error::Usage(format!(
+                        "--output `{s}`: name a directory inside the bucket, not the bucket itself"
+                    )));
+                }
+                return Ok(OutputSpec::Uri(url));
+            }
+            return Err(Error::Usage(format!(
+                "--output `{s}`: the `{scheme}://` scheme is not supported; use a local path, /Volumes/..., \
+                 s3://, abfss://, az:// or gs://"
+            )));
+        }
+        Ok(OutputSpec::Local(PathBuf::from(s)))
+    }
+
+    /// How it is shown in messages and the summary.
+    pub fn shown(&self) -> String {
+        match self {
+            OutputSpec::Local(p) => p.display().to_string(),
+            OutputSpec::Uri(u) => redact(u),
+            OutputSpec::Volume { shown, .. } => shown.clone(),
+        }
+    }
+
+    /// The last path component (the dataset's directory name).
+    pub fn dir_name(&self) -> String {
+        let s = match self {
+            OutputSpec::Local(p) => {
+                return p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            }
+            OutputSpec::Uri(u) => u.path().to_string(),
+            OutputSpec::Volume { path, .. } => path.clone(),
+        };
+        s.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
+    }
+}
+
+/// Where the files of a non-local output are put.
+pub enum Dest {
+    /// An object store, under `prefix`.
+    Store { store: Arc<dyn ObjectStore>, prefix: ObjPath, shown: String },
+    /// A mounted volume (FUSE): whole files, written sequentially, no renames.
+    Mount { dir: PathBuf, shown: String },
+}
+
+/// Where `/Volumes` is mounted on a cluster (`DELTA_HF_VOLUMES_MOUNT` overrides it).
+fn volumes_mount() -> PathBuf {
+    std::env::var_os("DELTA_HF_VOLUMES_MOUNT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/Volumes"))
+}
+
+impl Dest {
+    /// Resolve a remote output; `None` for a local one (published by rename instead).
+    pub async fn resolve(spec: &OutputSpec, cx: &Connector) -> Result<Option<Dest>> {
+        match spec {
+            OutputSpec::Local(_) => Ok(None),
+            OutputSpec::Uri(url) => {
+                let store = cx.store(url, None)?;
+                let prefix = ObjPath::from_url_path(url.path())
+                    .map_err(|e| Error::Usage(format!("--output `{}`: {e}", redact(url))))?;
+                Ok(Some(Dest::Store { store, prefix, shown: redact(url) }))
+            }
+            OutputSpec::Volume { volume, path, shown } => {
+                let mount = volumes_mount().join(&volume.catalog).join(&volume.schema).join(&volume.name);
+                if mount.is_dir() {
+                    return Ok(Some(Dest::Mount { dir: mount.join(path), shown: shown.clone() }));
+                }
+                let uc = cx.unity().await?;
+                let info = uc.get_volume(volume).await.map_err(|e| match e {
+                    UcError::NotFound(_) => Error::Output(format!(
+                        "--output `{shown}`: Unity Catalog at {} has no volume `{volume}` (or you may not see \
+                         it); create it (`CREATE VOLUME {volume}`) or check the path",
+                        uc.host()
+                    )),
+                    UcError::Other(e) => e,
+                })?;
+                let root = Url::parse(info.storage_location.trim_end_matches('/')).map_err(|e| {
+                    Error::Output(format!("volume `{volume}` has a storage location that is not a URL: {e}"))
+                })?;
+                let vended = VendedCredentials::new(
+                    uc,
+                    format!("volume `{volume}`"),
+                    VendFor::Volume { volume_id: info.volume_id.clone(), operation: "WRITE_VOLUME" },
+                )
+                .await?;
+                let full = format!("{}/{}", root.path().trim_end_matches('/'), path);
+                if root.scheme() == "file" {
+                    return Ok(Some(Dest::Mount { dir: PathBuf::from(&full), shown: shown.clone() }));
+                }
+                let store = cx.store(&root, Some(vended))?;
+                let prefix = ObjPath::from_url_path(&full)
+                    .map_err(|e| Error::Usage(format!("--output `{shown}`: {e}")))?;
+                Ok(Some(Dest::Store { store, prefix, shown: shown.clone() }))
+            }
+        }
+    }
+
+    fn shown(&self) -> &str {
+        match self {
+            Dest::Store { shown, .. } | Dest::Mount { shown, .. } => shown,
+        }
+    }
+
+    /// Relative paths of every file under the destination.
+    async fn list(&self) -> Result<Vec<String>> {
+        match self {
+            Dest::Store { store, prefix, .. } => {
+                let objects: Vec<_> = store
+                    .list(Some(prefix))
+                    .try_collect()
+                    .await
+                    .map_err(|e| self.store_error("cannot list", e))?;
+                let base = format!("{prefix}/");
+                Ok(objects
+                    .into_iter()
+                    .filter_map(|o| o.location.as_ref().strip_prefix(&base).map(String::from))
+                    .collect())
+            }
+            Dest::Mount { dir, .. } => {
+                let mut out = Vec::new();
+                if dir.is_dir() {
+                    walk(dir, dir, &mut out)?;
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn store_error(&self, what: &str, e: object_store::Error) -> Error {
+        match crate::source::table::access_error(&e) {
+            Some(m) => Error::Access(format!("--output `{}`: {m}", self.shown())),
+            None => Error::Output(format!("{what} `{}`: {e}", self.shown())),
+        }
+    }
+
+    /// Before any work: refuse an existing output without `--overwrite`, and never replace
+    /// something that is not a dataset.
+    pub async fn check(&self, overwrite: bool) -> Result<()> {
+        let existing = self.list().await?;
+        if existing.is_empty() {
+            return Ok(());
+        }
+        if !overwrite {
+            return Err(Error::Output(format!(
+                "output `{}` already exists; pass --overwrite to replace it, or choose another --output",
+                self.shown()
+            )));
+        }
+        let is_dataset = existing.iter().any(|p| {
+            p == "dataset_dict.json"
+                || p == "state.json"
+                || p.ends_with("/state.json")
+                || p.ends_with(".arrow")
+        });
+        if !is_dataset {
+            return Err(Error::Output(format!(
+                "output `{}` holds files that do not look like a dataset (no `dataset_dict.json`, `state.json` \
+                 or `.arrow` shards); refusing to replace it even with --overwrite",
+                self.shown()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Put the staged tree at the destination, in the order described in the module docs.
+    pub async fn publish(&self, staged: &Path, overwrite: bool, ui: &Ui) -> Result<()> {
+        let mut files = Vec::new();
+        walk(staged, staged, &mut files)?;
+        let rank = |p: &str| match p {
+            "dataset_dict.json" => 3,
+            _ if p == "state.json" || p.ends_with("/state.json") => 2,
+            _ if p.ends_with(".arrow") => 0,
+            _ => 1,
+        };
+        files.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+
+        let existing = self.list().await?;
+        if !existing.is_empty() {
+            if !overwrite {
+                return Err(Error::Output(format!(
+                    "output `{}` appeared while this run was writing; pass --overwrite to replace it",
+                    self.shown()
+                )));
+            }
+            let mut old = existing;
+            old.sort_by(|a, b| rank(b).cmp(&rank(a)).then(a.cmp(b)));
+            for p in &old {
+                self.delete(p).await?;
+            }
+        }
+
+        let total: u64 =
+            files.iter().map(|f| std::fs::metadata(staged.join(f)).map(|m| m.len()).unwrap_or(0)).sum();
+        let bar = ui.bytes_bar(total, format!("uploading to {}", self.shown()));
+        for group in [0, 1, 2, 3] {
+            let batch: Vec<&String> = files.iter().filter(|f| rank(f) == group).collect();
+            let parallel = if matches!(self, Dest::Mount { .. }) { 1 } else { PARALLEL_FILES };
+            futures::stream::iter(batch.into_iter().map(|f| {
+                let bar = bar.clone();
+                async move {
+                    let n = self.put(&staged.join(f), f).await?;
+                    bar.inc(n);
+                    Ok::<_, Error>(())
+                }
+            }))
+            .buffer_unordered(parallel)
+            .try_collect::<Vec<()>>()
+            .await?;
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    async fn delete(&self, rel: &str) -> Result<()> {
+        match self {
+            Dest::Store { store, prefix, .. } => match store.delete(&join(prefix, rel)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.store_error("cannot delete the old output in", e)),
+            },
+            Dest::Mount { dir, .. } => {
+                let p = dir.join(rel);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(Error::io("cannot delete the old output file", p, e)),
+                }
+            }
+        }
+    }
+
+    /// Copy one file; returns its size.
+    async fn put(&self, local: &Path, rel: &str) -> Result<u64> {
+        let len = std::fs::metadata(local).map_err(|e| Error::io("cannot read staged file", local, e))?.len();
+        match self {
+            Dest::Mount { dir, .. } => {
+                let to = dir.join(rel);
+                let local = local.to_path_buf();
+                tokio::task::spawn_blocking(move || copy_whole(&local, &to))
+                    .await
+                    .map_err(|e| Error::Internal(format!("copy task failed: {e}")))??;
+            }
+            Dest::Store { store, prefix, .. } => {
+                let location = join(prefix, rel);
+                if len <= SINGLE_PUT_MAX {
+                    let bytes = tokio::fs::read(local)
+                        .await
+                        .map_err(|e| Error::io("cannot read staged file", local, e))?;
+                    store
+                        .put(&location, bytes.into())
+                        .await
+                        .map_err(|e| self.store_error("cannot upload to", e))?;
+                } else {
+                    let upload = store
+                        .put_multipart(&location)
+                        .await
+                        .map_err(|e| self.store_error("cannot start an upload to", e))?;
+                    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    let mut file = std::fs::File::open(local)
+                        .map_err(|e| Error::io("cannot read staged file", local, e))?;
+                    let mut buf = vec![0u8; PART_SIZE];
+                    loop {
+                        let n = read_full(&mut file, &mut buf)
+                            .map_err(|e| Error::io("cannot read staged file", local, e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        writer
+                            .wait_for_capacity(2)
+                            .await
+                            .map_err(|e| self.store_error("cannot upload to", e))?;
+                        writer.write(&buf[..n]);
+                    }
+                    writer
+                        .finish()
+                        .await
+                        .map_err(|e| self.store_error("cannot complete the upload to", e))?;
+                }
+            }
+        }
+        Ok(len)
+    }
+}
+
+fn join(prefix: &ObjPath, rel: &str) -> ObjPath {
+    rel.split('/').fold(prefix.clone(), |p, part| p.join(part))
+}
+
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Write `to` once, front to back (what a FUSE volume supports), creating its directory.
+fn copy_whole(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create directory", parent, e))?;
+    }
+    let mut src = std::fs::File::open(from).map_err(|e| Error::io("cannot read staged file", from, e))?;
+    let mut dst = std::fs::File::create(to).map_err(|e| Error::io("cannot write", to, e))?;
+    std::io::copy(&mut src, &mut dst).map_err(|e| Error::io("cannot write", to, e))?;
+    Ok(())
+}
+
+/// Relative paths (with `/`) of the files under `dir`.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("cannot list", dir, e))?;
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).expect("under root");
+            out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_outputs() {
+        assert!(matches!(OutputSpec::parse("out/ds").unwrap(), OutputSpec::Local(_)));
+        match OutputSpec::parse("/Volumes/main/ml/vol/datasets/reviews/").unwrap() {
+            OutputSpec::Volume { volume, path, .. } => {
+                assert_eq!(volume.to_string(), "main.ml.vol");
+                assert_eq!(path, "datasets/reviews");
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(OutputSpec::parse("/Volumes/main/ml/vol").is_err());
+        assert!(OutputSpec::parse("s3://bucket").is_err());
+        assert_eq!(OutputSpec::parse("s3://b/x/ds").unwrap().dir_name(), "ds");
+        assert!(OutputSpec::parse("ftp://b/x").is_err());
+    }
+
+    #[tokio::test]
+    async fn mount_publish_replaces_whole_dataset_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let staged = tmp.path().join("staged");
+        std::fs::create_dir_all(staged.join("train")).unwrap();
+        std::fs::write(staged.join("train/data-00000-of-00001.arrow"), b"new").unwrap();
+        std::fs::write(staged.join("train/state.json"), b"{}").unwrap();
+        std::fs::write(staged.join("dataset_dict.json"), b"{}").unwrap();
+        let out = tmp.path().join("vol/ds");
+        std::fs::create_dir_all(out.join("train")).unwrap();
+        std::fs::write(out.join("train/data-00000-of-00002.arrow"), b"old").unwrap();
+        std::fs::write(out.join("train/data-00001-of-00002.arrow"), b"old").unwrap();
+        std::fs::write(out.join("dataset_dict.json"), b"{}").unwrap();
+        let dest = Dest::Mount { dir: out.clone(), shown: "ds".into() };
+        assert!(dest.check(false).await.is_err());
+        dest.check(true).await.unwrap();
+        dest.publish(&staged, true, &Ui::new(true)).await.unwrap();
+        let mut files = dest.list().await.unwrap();
+        files.sort();
+        assert_eq!(files, ["dataset_dict.json", "train/data-00000-of-00001.arrow", "train/state.json"]);
+        assert_eq!(std::fs::read(out.join("train/data-00000-of-00001.arrow")).unwrap(), b"new");
+    }
+}

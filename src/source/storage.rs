@@ -1,0 +1,184 @@
+//! How to reach storage: the user's object-store options, the Unity Catalog client, and object
+//! stores built from them (for tables opened through Unity Catalog and for remote outputs).
+//!
+//! Options come from `--storage-option KEY=VALUE` (repeatable) and win over the usual
+//! environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`), which object_store reads itself.
+//! Credentials vended by Unity Catalog are plugged in as object_store credential providers
+//! that renew them before they expire ([`VendedCredentials`]).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
+use object_store::azure::{AzureConfigKey, AzureCredential, MicrosoftAzureBuilder};
+use object_store::gcp::{GcpCredential, GoogleCloudStorageBuilder, GoogleConfigKey};
+use url::Url;
+
+use crate::cli::StorageArgs;
+use crate::error::{Error, Result};
+use crate::source::unity::{UnityClient, UnityConfig, VendedCredentials};
+
+/// Storage options and the (lazily signed-in) Unity Catalog client, shared by a run.
+#[derive(Debug, Default)]
+pub struct Connector {
+    options: HashMap<String, String>,
+    profile: Option<String>,
+    unity: tokio::sync::OnceCell<Arc<UnityClient>>,
+}
+
+impl Connector {
+    pub fn new(args: &StorageArgs) -> Result<Self> {
+        let mut options = HashMap::new();
+        for kv in &args.storage_options {
+            let Some((k, v)) = kv.split_once('=') else {
+                return Err(Error::Usage(format!(
+                    "--storage-option expects KEY=VALUE, got `{}`",
+                    kv.split(['=', ' ']).next().unwrap_or_default()
+                )));
+            };
+            let k = k.trim();
+            if k.is_empty() {
+                return Err(Error::Usage("--storage-option has an empty KEY".into()));
+            }
+            options.insert(k.to_string(), v.to_string());
+        }
+        Ok(Connector { options, profile: args.profile.clone(), unity: Default::default() })
+    }
+
+    /// The user's storage options, as given.
+    pub fn options(&self) -> &HashMap<String, String> {
+        &self.options
+    }
+
+    /// The Unity Catalog client, signed in on first use.
+    pub async fn unity(&self) -> Result<Arc<UnityClient>> {
+        self.unity
+            .get_or_try_init(|| async {
+                let config = UnityConfig::resolve(self.profile.as_deref())?;
+                Ok(Arc::new(UnityClient::new(config)?))
+            })
+            .await
+            .cloned()
+    }
+
+    /// An object store whose root is the bucket / container of `url` (a table or output
+    /// location), configured from the environment and the options, and — when `vended` is
+    /// given — signing with Unity Catalog's renewable credentials.
+    pub fn store(&self, url: &Url, vended: Option<Arc<VendedCredentials>>) -> Result<Arc<dyn ObjectStore>> {
+        let bad = |e: object_store::Error| {
+            Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url)))
+        };
+        let root = format!("{}://{}", url.scheme(), url.authority());
+        match url.scheme() {
+            "s3" | "s3a" => {
+                let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{}", url.authority()));
+                for (k, v) in &self.options {
+                    if let Ok(key) = AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase()) {
+                        b = b.with_config(key, v);
+                    }
+                }
+                if let Some(v) = vended {
+                    b = b.with_credentials(Arc::new(AwsVended(v)));
+                }
+                Ok(Arc::new(b.build().map_err(bad)?))
+            }
+            "abfss" | "abfs" | "az" | "adl" | "azure" => {
+                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &self.options {
+                    if let Ok(key) = AzureConfigKey::from_str(&k.to_ascii_lowercase()) {
+                        b = b.with_config(key, v);
+                    }
+                }
+                if let Some(v) = vended {
+                    b = b.with_credentials(Arc::new(AzureVended(v)));
+                }
+                Ok(Arc::new(b.build().map_err(bad)?))
+            }
+            "gs" => {
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(root);
+                for (k, v) in &self.options {
+                    if let Ok(key) = GoogleConfigKey::from_str(&k.to_ascii_lowercase()) {
+                        b = b.with_config(key, v);
+                    }
+                }
+                if let Some(v) = vended {
+                    b = b.with_credentials(Arc::new(GcpVended(v)));
+                }
+                Ok(Arc::new(b.build().map_err(bad)?))
+            }
+            "file" => Ok(Arc::new(object_store::local::LocalFileSystem::new())),
+            other => Err(Error::Usage(format!(
+                "storage location `{}`: the `{other}://` scheme is not supported; use s3://, abfss://, gs:// \
+                 or a local path",
+                redact(url)
+            ))),
+        }
+    }
+}
+
+/// A URL without query string or user info (Azure SAS tokens travel in queries).
+pub fn redact(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+fn store_error(e: Error) -> object_store::Error {
+    object_store::Error::Generic { store: "Unity Catalog", source: Box::new(e) }
+}
+
+#[derive(Debug)]
+struct AwsVended(Arc<VendedCredentials>);
+
+#[async_trait::async_trait]
+impl object_store::CredentialProvider for AwsVended {
+    type Credential = AwsCredential;
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        let v = self.0.get().await.map_err(store_error)?;
+        let k = v.aws.ok_or_else(|| {
+            store_error(Error::Access("Unity Catalog vended no AWS credentials for an s3:// location".into()))
+        })?;
+        Ok(Arc::new(AwsCredential {
+            key_id: k.access_key_id,
+            secret_key: k.secret_access_key.expose().to_string(),
+            token: k.session_token.map(|t| t.expose().to_string()),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct AzureVended(Arc<VendedCredentials>);
+
+#[async_trait::async_trait]
+impl object_store::CredentialProvider for AzureVended {
+    type Credential = AzureCredential;
+    async fn get_credential(&self) -> object_store::Result<Arc<AzureCredential>> {
+        let v = self.0.get().await.map_err(store_error)?;
+        let sas = v.azure_sas.ok_or_else(|| {
+            store_error(Error::Access("Unity Catalog vended no SAS token for an Azure location".into()))
+        })?;
+        let pairs = url::form_urlencoded::parse(sas.expose().trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+        Ok(Arc::new(AzureCredential::SASToken(pairs)))
+    }
+}
+
+#[derive(Debug)]
+struct GcpVended(Arc<VendedCredentials>);
+
+#[async_trait::async_trait]
+impl object_store::CredentialProvider for GcpVended {
+    type Credential = GcpCredential;
+    async fn get_credential(&self) -> object_store::Result<Arc<GcpCredential>> {
+        let v = self.0.get().await.map_err(store_error)?;
+        let t = v.gcp_token.ok_or_else(|| {
+            store_error(Error::Access("Unity Catalog vended no OAuth token for a gs:// location".into()))
+        })?;
+        Ok(Arc::new(GcpCredential { bearer: t.expose().to_string() }))
+    }
+}
