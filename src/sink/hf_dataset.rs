@@ -251,7 +251,7 @@ impl OpenShard {
     fn finish(mut self) -> Result<TempShard> {
         self.writer.finish().map_err(|e| self.io_error(e))?;
         let bytes = self.bytes();
-        let mut sink = self.writer.into_inner().map_err(|e| Error::Arrow(e))?;
+        let mut sink = self.writer.into_inner().map_err(Error::Arrow)?;
         sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
         let file = sink
             .inner
