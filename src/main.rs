@@ -13,6 +13,7 @@ use delta_hf::ui::Ui;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    no_huge_pages();
     let cli = Cli::parse();
     let quiet = matches!(&cli.command, Command::Prepare(a) if a.quiet);
     init_logging(quiet);
@@ -69,6 +70,17 @@ fn interrupt_signal() -> tokio::sync::oneshot::Receiver<()> {
         }
     });
     rx
+}
+
+/// No transparent huge pages for this process. mimalloc asks for them, and with a dozen threads
+/// each holding partly used 2 MiB pages they add ~50 MiB to the peak RSS of an export (and the
+/// kernel zeroes every one of them in full). Best effort: without it the run is the same.
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process; no memory is passed.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
 
 fn report(e: Error) -> ExitCode {

@@ -6,8 +6,9 @@
 //!    `--label-col`, `--keep-col`, or a `--select-sql` query);
 //! 3. **label map** — null checks and a label-only pass (`sql/null_texts.sql`,
 //!    `sql/label_counts.sql`) over every split, then one map for all of them;
-//! 4. **encode + write** — each split streams through the `label_id` projection (`sql/encode_labels.sql`)
-//!    into the shard writers, partition by partition, in a staging directory;
+//! 4. **encode + write** — every split streams through the `label_id` projection
+//!    (`sql/encode_labels.sql`) into the shard writers, all splits and partitions at once (one
+//!    decoding partition per core), in a staging directory;
 //! 5. **record** — the label table is committed once every shard is staged (a concurrent run
 //!    that assigned other ids to new labels makes this run fail here, before publishing);
 //! 6. **publish** — `dataset_dict.json` and `label_map.json`, then an atomic move into place
@@ -24,6 +25,7 @@ use deltalake::datafusion::common::TableReference;
 use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast, lit};
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use crate::cli::LabelMapMode;
 use crate::error::{Error, Result};
@@ -115,7 +117,11 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     if let Some((_, map)) = &labelled {
         ctx.register_udf(LabelId::udf(&map.names));
     }
-    let mut outputs = Vec::with_capacity(s.splits.len());
+    // Every split's partitions are planned first, then all are written at once: each partition
+    // decodes on its own task and writes on its own thread, so the cores stay busy to the end.
+    // At most one partition per core decodes at a time (more would only hold more row groups).
+    let decoders = Arc::new(Semaphore::new(ctx.state().config().target_partitions()));
+    let mut writes = Vec::with_capacity(s.splits.len());
     for (i, split) in s.splits.iter().enumerate() {
         let df = match labelled {
             Some(_) => encode(&ctx, inputs[i].clone()).await?,
@@ -129,17 +135,21 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         let schema: Schema = df.schema().as_arrow().clone();
         let sink =
             SplitSink::new(staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?
-                .with_fsync(s.fsync);
+                .with_fsync(s.fsync)
+                .with_decoders(decoders.clone());
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let partitions =
             df.execute_stream_partitioned().await.map_err(|e| scan_error(e, &split.table.name))?;
-        let (out, features) = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
-            Error::DataFusion(e) => scan_error(e, &split.table.name),
-            e => e,
-        })?;
-        bar.finish_and_clear();
-        outputs.push((out, features));
+        writes.push(async move {
+            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
+                Error::DataFusion(e) => scan_error(e, &split.table.name),
+                e => e,
+            });
+            bar.finish_and_clear();
+            written
+        });
     }
+    let outputs = futures::future::try_join_all(writes).await?;
 
     stage(&mut timings.write);
 

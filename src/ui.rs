@@ -7,19 +7,26 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress and warnings for one run.
 #[derive(Debug)]
 pub struct Ui {
     quiet: bool,
     bars: bool,
+    /// Splits are written at the same time: their bars share the terminal.
+    multi: MultiProgress,
     warnings: Mutex<Vec<String>>,
 }
 
 impl Ui {
     pub fn new(quiet: bool) -> Self {
-        Ui { quiet, bars: !quiet && std::io::stderr().is_terminal(), warnings: Mutex::new(Vec::new()) }
+        Ui {
+            quiet,
+            bars: !quiet && std::io::stderr().is_terminal(),
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            warnings: Mutex::new(Vec::new()),
+        }
     }
 
     /// A bar for `len` rows (a counter when unknown); hidden when not drawing.
@@ -40,6 +47,7 @@ impl Ui {
                     .expect("valid template"),
             ),
         };
+        let bar = self.multi.add(bar);
         bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
@@ -66,7 +74,7 @@ impl Ui {
     pub fn step(&self, message: impl AsRef<str>) {
         tracing::info!("{}", message.as_ref());
         if self.bars {
-            eprintln!("{}", message.as_ref());
+            let _ = self.multi.println(message.as_ref());
         }
     }
 

@@ -8,9 +8,10 @@
 //!   empty split gets a schema-only stream, which `datasets` loads);
 //! - each column has one Arrow type in every shard and split ([`super::features`]), and the
 //!   schema carries the `huggingface` metadata with the same features as `dataset_info.json`;
-//! - with [`ShardPolicy::MaxBytes`] every DataFusion partition is written by its own thread
-//!   into its own shards (rolled before a shard would pass the limit) and the shards are
-//!   numbered in partition order, so the output is deterministic for a given plan; with
+//! - with [`ShardPolicy::MaxBytes`] every DataFusion partition is decoded by a task of its own
+//!   and written by a thread of its own into its own shards (rolled before a shard would pass
+//!   the limit) and the shards are numbered in partition order, so the output is deterministic
+//!   for a given plan; with
 //!   [`ShardPolicy::Count`] the partitions are written in order and cut at even row counts;
 //! - `state.json` gets a fresh random fingerprint on every write (`map()` caches key on it).
 //!
@@ -29,6 +30,8 @@ use futures::StreamExt;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use super::features::{features_json, normalize_batch, normalize_schema};
 use crate::error::{Error, Result};
@@ -37,6 +40,11 @@ use crate::settings::ShardPolicy;
 /// Batches bigger than this (in memory) are sliced before conversion, keeping every written
 /// string/binary array far below the 2 GiB limit of 32-bit offsets.
 const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
+
+/// The shard writer's buffer gathers the small pieces of the IPC stream (message headers,
+/// offsets, ids); a batch's text buffer is larger and goes to the file in one `write` of its
+/// own instead of being copied through the buffer.
+const WRITE_BUFFER: usize = 256 * 1024;
 
 /// One written shard.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +71,7 @@ pub struct SplitSink {
     features: Value,
     policy: ShardPolicy,
     fsync: bool,
+    decoders: Arc<Semaphore>,
 }
 
 impl SplitSink {
@@ -81,12 +90,20 @@ impl SplitSink {
         let features = features_json(&out, class_label)?;
         let hf_meta = json!({"info": {"features": features}}).to_string();
         let schema = Arc::new(out.with_metadata([("huggingface".to_string(), hf_meta)].into()));
-        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy, fsync: false })
+        let decoders = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy, fsync: false, decoders })
     }
 
     /// Flush every shard to stable storage before it counts as written (`--fsync`).
     pub fn with_fsync(mut self, fsync: bool) -> Self {
         self.fsync = fsync;
+        self
+    }
+
+    /// Decode this split's partitions only with a permit of `decoders`, which the sinks of
+    /// other splits written at the same time may share (default: no limit).
+    pub fn with_decoders(mut self, decoders: Arc<Semaphore>) -> Self {
+        self.decoders = decoders;
         self
     }
 
@@ -110,7 +127,7 @@ impl SplitSink {
                     let dir = self.dir.clone();
                     let schema = self.schema.clone();
                     let progress = progress.clone();
-                    tasks.push(pump(stream, move |rx| {
+                    tasks.push(pump(stream, self.decoders.clone(), move |rx| {
                         write_rolling(rx, &dir, p, &schema, fsync, max, &progress)
                     }));
                 }
@@ -124,7 +141,7 @@ impl SplitSink {
                 let dir = self.dir.clone();
                 let schema = self.schema.clone();
                 let progress = progress.clone();
-                pump(Box::pin(stream), move |rx| {
+                pump(Box::pin(stream), self.decoders.clone(), move |rx| {
                     write_counted(rx, &dir, &schema, fsync, even_split(total, n), &progress)
                 })
                 .await?
@@ -153,33 +170,33 @@ impl SplitSink {
 }
 
 /// Feed a DataFusion stream through a bounded channel to `write` running on its own thread.
-async fn pump<S, F, T>(mut stream: S, write: F) -> Result<T>
+///
+/// The stream is polled by a task of its own, once it holds one of the `decoders` permits: the
+/// partitions of every split decode in parallel on the runtime's workers, but never more at once
+/// than there are permits (each in-flight Parquet row group holds its compressed column chunks
+/// in memory). Dropping this future aborts the task, which closes the channel and lets the
+/// writer finish.
+async fn pump<S, F, T>(mut stream: S, decoders: Arc<Semaphore>, write: F) -> Result<T>
 where
-    S: futures::Stream<Item = deltalake::datafusion::error::Result<RecordBatch>> + Unpin + Send,
+    S: futures::Stream<Item = deltalake::datafusion::error::Result<RecordBatch>> + Unpin + Send + 'static,
     F: FnOnce(&mut tokio::sync::mpsc::Receiver<RecordBatch>) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
     let writer = tokio::task::spawn_blocking(move || write(&mut rx));
-    let mut read_error = None;
-    while let Some(batch) = stream.next().await {
-        match batch {
-            Ok(b) => {
-                if tx.send(b).await.is_err() {
-                    break; // the writer stopped: its error is reported below
-                }
-            }
-            Err(e) => {
-                read_error = Some(e);
-                break;
+    let mut reader = JoinSet::new();
+    reader.spawn(async move {
+        let _permit = decoders.acquire_owned().await.expect("the semaphore is never closed");
+        while let Some(batch) = stream.next().await {
+            if tx.send(batch?).await.is_err() {
+                break; // the writer stopped: its error is reported below
             }
         }
-    }
-    drop(tx);
+        Ok::<_, deltalake::datafusion::error::DataFusionError>(())
+    });
+    let read = reader.join_next().await.expect("one reader task");
     let written = writer.await.map_err(|e| Error::Internal(format!("writer thread failed: {e}")))?;
-    if let Some(e) = read_error {
-        return Err(e.into());
-    }
+    read.map_err(|e| Error::Internal(format!("reader task failed: {e}")))??;
     written
 }
 
@@ -216,7 +233,7 @@ struct OpenShard {
 impl OpenShard {
     fn create(path: PathBuf, schema: &SchemaRef, fsync: bool) -> Result<Self> {
         let file = File::create(&path).map_err(|e| Error::io("cannot create shard", &path, e))?;
-        let sink = Counting { inner: BufWriter::with_capacity(8 << 20, file), n: 0 };
+        let sink = Counting { inner: BufWriter::with_capacity(WRITE_BUFFER, file), n: 0 };
         let writer = StreamWriter::try_new(sink, schema)?;
         Ok(OpenShard { path, writer, rows: 0, fsync })
     }
@@ -234,7 +251,7 @@ impl OpenShard {
     fn finish(mut self) -> Result<TempShard> {
         self.writer.finish().map_err(|e| self.io_error(e))?;
         let bytes = self.bytes();
-        let mut sink = self.writer.into_inner().map_err(|e| Error::Arrow(e))?;
+        let mut sink = self.writer.into_inner().map_err(Error::Arrow)?;
         sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
         let file = sink
             .inner

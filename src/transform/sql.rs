@@ -39,7 +39,7 @@ pub fn session(memory_limit: Option<usize>) -> Result<SessionContext> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let mut config = SessionConfig::new()
         .with_target_partitions(threads)
-        .with_batch_size(4096)
+        .with_batch_size(2048)
         .with_round_robin_repartition(false)
         .with_repartition_joins(false)
         .with_repartition_aggregations(true);
