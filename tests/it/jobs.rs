@@ -589,3 +589,108 @@ fn wrapper_reports_a_missing_binary_and_runs_without_credentials() {
     assert!(stderr(&run.output).contains("no Databricks credentials"), "{}", stderr(&run.output));
     assert!(!run.env.keys().any(|k| k.starts_with("DATABRICKS_")), "{:?}", run.env.keys());
 }
+
+/// A loopback stand-in for a workspace's discovery endpoints, as much as the Databricks SDK asks
+/// while it resolves its configuration: host metadata, OIDC discovery and the token endpoint
+/// (anything else is 404). Serves at most 50 requests; returns its base URL.
+fn workspace_stub() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let b = base.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let (status, json) = match path.as_str() {
+                "/.well-known/databricks-config" => {
+                    ("200 OK", format!(r#"{{"oidc_endpoint":"{b}/oidc","workspace_id":"1234"}}"#))
+                }
+                "/oidc/.well-known/oauth-authorization-server" => (
+                    "200 OK",
+                    format!(
+                        r#"{{"authorization_endpoint":"{b}/oidc/v1/authorize","token_endpoint":"{b}/oidc/v1/token"}}"#
+                    ),
+                ),
+                "/oidc/v1/token" => (
+                    "200 OK",
+                    r#"{"access_token":"stub-access","token_type":"Bearer","expires_in":3600}"#.to_string(),
+                ),
+                _ => ("404 Not Found", r#"{"error_code":"NOT_FOUND","message":"not here"}"#.to_string()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                json.len()
+            );
+        }
+    });
+    base
+}
+
+#[test]
+fn wrapper_takes_credentials_from_the_databricks_sdk() {
+    // On a cluster nothing is in the environment and the SDK knows the run's credentials; here
+    // the SDK reads them from ~/.databrickscfg (the same resolution chain). Needs `databricks-sdk`
+    // in the test venv (tests/python/requirements.txt).
+    let dir = tmp();
+    let host = workspace_stub();
+    let bin = stand_in(dir.path(), 0);
+    let args = s(&["--binary", &bin.display().to_string(), "--", "prepare", "--train", "main.ml.t"]);
+    let cfg = dir.path().join("home/.databrickscfg");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    let secrets = [SENTINEL_TOKEN, SENTINEL_SECRET, "stub-access"];
+
+    // A personal access token: handed over as DATABRICKS_TOKEN.
+    std::fs::write(&cfg, format!("[DEFAULT]\nhost = {host}\ntoken = {SENTINEL_TOKEN}\n")).unwrap();
+    let run = run_wrapper(dir.path(), &args, &[]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert!(stderr(&run.output).contains("a token from the Databricks SDK (pat)"), "{}", stderr(&run.output));
+    assert_eq!(run.env.get("DATABRICKS_HOST"), Some(&host));
+    assert_eq!(run.env.get("DATABRICKS_TOKEN").map(String::as_str), Some(SENTINEL_TOKEN));
+    assert_eq!(run.argv, s(&["prepare", "--train", "main.ml.t"]));
+    assert_no_secret(
+        "the wrapper's output",
+        &format!("{}{}", stdout(&run.output), stderr(&run.output)),
+        &secrets,
+    );
+
+    // OAuth M2M: the client id and secret themselves, so delta-hf can refresh its own tokens.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[DEFAULT]\nhost = {host}\nclient_id = {SENTINEL_CLIENT_ID}\nclient_secret = {SENTINEL_SECRET}\n"
+        ),
+    )
+    .unwrap();
+    let run = run_wrapper(dir.path(), &args, &[]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert!(stderr(&run.output).contains("OAuth M2M from the Databricks SDK"), "{}", stderr(&run.output));
+    assert_eq!(run.env.get("DATABRICKS_HOST"), Some(&host));
+    assert_eq!(run.env.get("DATABRICKS_CLIENT_ID").map(String::as_str), Some(SENTINEL_CLIENT_ID));
+    assert_eq!(run.env.get("DATABRICKS_CLIENT_SECRET").map(String::as_str), Some(SENTINEL_SECRET));
+    assert!(!run.env.contains_key("DATABRICKS_TOKEN"));
+    assert_no_secret("the child's argv", &run.argv.join(" "), &secrets);
+    assert_no_secret(
+        "the wrapper's output",
+        &format!("{}{}", stdout(&run.output), stderr(&run.output)),
+        &secrets,
+    );
+}
