@@ -133,6 +133,7 @@ def main(argv):
             "warning: no Databricks credentials (DATABRICKS_HOST with DATABRICKS_TOKEN or "
             "DATABRICKS_CLIENT_ID/SECRET, or the Databricks SDK); Unity Catalog names will fail"
         )
+    # Not the arguments themselves: a `--storage-option` may carry a key.
     log(f"running {exe} {forwarded[0]} ({len(forwarded) - 1} arguments)")
     child = subprocess.Popen([exe, *forwarded], env=env)
 

@@ -1,9 +1,9 @@
 """Parse every file of the Databricks bundle folder (`jobs/`) and print them as JSON.
 
-YAML files are read with PyYAML's safe loader, Python files are compiled (`ast.parse`, which
-writes no bytecode), Markdown is taken as text. Any other kind of file is an error, so a new
-kind of job file cannot slip past tests/it/jobs.rs unchecked. Output: {"relative/path":
-{"kind": "yaml" | "python" | "text", "doc": <the parsed YAML, or null>}}.
+YAML files are read with PyYAML's safe loader, Python files are compiled with Python 3.10's
+grammar (`ast.parse`, which writes no bytecode), Markdown is taken as text. Any other kind of
+file is an error, so a new kind of job file cannot slip past tests/it/jobs.rs unchecked.
+Output: {"relative/path": {"kind": "yaml" | "python" | "text", "doc": <parsed YAML or null>}}.
 """
 
 import ast
@@ -29,7 +29,8 @@ def main(root):
             if name.endswith((".yml", ".yaml")):
                 out[rel] = {"kind": "yaml", "doc": yaml.safe_load(text)}
             elif name.endswith(".py"):
-                ast.parse(text, filename=path)
+                # Python 3.10 is the oldest on a supported Databricks runtime (13.3 LTS).
+                ast.parse(text, filename=path, feature_version=(3, 10))
                 out[rel] = {"kind": "python", "doc": None}
             elif name.endswith(".md"):
                 out[rel] = {"kind": "text", "doc": None}
