@@ -12,8 +12,18 @@ RELEASE_BIN = $(or $(CARGO_TARGET_DIR),target)/release/delta-hf
 # `make bench`: SCALE=1 is 1,000,000 train + 100,000 eval rows; RUNS timed runs per tool.
 SCALE ?= 1
 RUNS ?= 3
+# `make dist`: a release binary for Databricks runtimes. zig links it against glibc DIST_GLIBC
+# (manylinux_2_28), so it runs on any glibc from 2.28 on (every Ubuntu-based Databricks runtime)
+# rather than only on the build host's. The tools come from crates.io and PyPI and are cached
+# outside the clone.
+DIST_TOOLS ?= $(HOME)/.cache/delta-hf/dist-tools
+DIST_TARGET = x86_64-unknown-linux-gnu
+DIST_GLIBC ?= 2.28
+CARGO_ZIGBUILD_VERSION = 0.24.1
+ZIGLANG_VERSION = 0.15.2
+DIST_BIN = dist/delta-hf-x86_64-linux-gnu
 
-.PHONY: help build demo test venv lint bench clean
+.PHONY: help build demo test venv lint bench dist clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +56,27 @@ test: venv ## Run the whole test suite (unit + integration, checked with Python 
 bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor (SCALE=1 RUNS=3) -> bench/results.md
 	$(CARGO) build --release --locked --bin delta-hf
 	$(VENV)/bin/python bench/bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
+
+dist: ## Release binary for Databricks (Linux x86_64, glibc <= 2.28) -> dist/, with .sha256
+	@# cargo-zigbuild (crates.io) drives `zig cc` (PyPI's ziglang) as linker and C compiler.
+	$(DIST_TOOLS)/bin/cargo-zigbuild --version 2>/dev/null | grep -qF ' $(CARGO_ZIGBUILD_VERSION)' || \
+	  $(CARGO) install --locked --root $(DIST_TOOLS) --version $(CARGO_ZIGBUILD_VERSION) cargo-zigbuild
+	test -x $(DIST_TOOLS)/venv/bin/python || $(PYTHON) -m venv $(DIST_TOOLS)/venv
+	$(DIST_TOOLS)/venv/bin/python -m ziglang version 2>/dev/null | grep -qxF '$(ZIGLANG_VERSION)' || \
+	  $(DIST_TOOLS)/venv/bin/pip install --quiet 'ziglang==$(ZIGLANG_VERSION)'
+	PATH="$(DIST_TOOLS)/bin:$$PATH" CARGO_ZIGBUILD_PYTHON_PATH=$(DIST_TOOLS)/venv/bin/python \
+	  $(CARGO) zigbuild --release --locked --bin delta-hf --target $(DIST_TARGET).$(DIST_GLIBC)
+	mkdir -p dist
+	cp $(or $(CARGO_TARGET_DIR),target)/$(DIST_TARGET)/release/delta-hf $(DIST_BIN)
+	@# The newest glibc symbol version the binary needs must not be newer than DIST_GLIBC.
+	@readelf -h $(DIST_BIN) | grep -q 'Advanced Micro Devices X86-64' || { echo "$(DIST_BIN) is not an x86-64 ELF"; exit 1; }
+	@need=$$(objdump -T $(DIST_BIN) | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -uV | tail -n1); \
+	  echo "$(DIST_BIN) needs glibc $$need (limit $(DIST_GLIBC))"; \
+	  test "$$(printf '%s\n' "$$need" '$(DIST_GLIBC)' | sort -V | tail -n1)" = '$(DIST_GLIBC)' || \
+	  { echo "error: $(DIST_BIN) needs glibc $$need, newer than $(DIST_GLIBC)"; exit 1; }
+	cd dist && sha256sum $(notdir $(DIST_BIN)) > $(notdir $(DIST_BIN)).sha256
+	./$(DIST_BIN) --version
+	@echo "Upload: databricks fs cp $(DIST_BIN) dbfs:/Volumes/<catalog>/<schema>/<volume>/bin/delta-hf --overwrite"
 
 lint: ## rustfmt and clippy
 	$(CARGO) fmt --check

@@ -1,0 +1,43 @@
+"""Parse every file of the Databricks bundle folder (`jobs/`) and print them as JSON.
+
+YAML files are read with PyYAML's safe loader, Python files are compiled with Python 3.10's
+grammar (`ast.parse`, which writes no bytecode), Markdown is taken as text. Any other kind of
+file is an error, so a new kind of job file cannot slip past tests/it/jobs.rs unchecked.
+Output: {"relative/path": {"kind": "yaml" | "python" | "text", "doc": <parsed YAML or null>}}.
+"""
+
+import ast
+import json
+import os
+import sys
+
+import yaml
+
+# Local state of the Databricks CLI and Python's caches are not part of the bundle.
+SKIP_DIRS = {".databricks", "__pycache__"}
+
+
+def main(root):
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            if name.endswith((".yml", ".yaml")):
+                out[rel] = {"kind": "yaml", "doc": yaml.safe_load(text)}
+            elif name.endswith(".py"):
+                # Python 3.10 is the oldest on a supported Databricks runtime (13.3 LTS).
+                ast.parse(text, filename=path, feature_version=(3, 10))
+                out[rel] = {"kind": "python", "doc": None}
+            elif name.endswith(".md"):
+                out[rel] = {"kind": "text", "doc": None}
+            else:
+                sys.exit(f"{rel}: no checker for this kind of file (teach tests/python/load_jobs.py)")
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
