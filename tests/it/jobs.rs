@@ -433,9 +433,8 @@ fn check_task(
     }
     let out = a.output.as_ref().unwrap_or_else(|| panic!("{ctx}: no --output"));
     assert!(
-        out.starts_with("/Volumes/") && out.components().count() >= 6,
-        "{ctx}: --output should be /Volumes/<catalog>/<schema>/<volume>/<dir>, got {}",
-        out.display()
+        out.starts_with("/Volumes/") && std::path::Path::new(out).components().count() >= 6,
+        "{ctx}: --output should be /Volumes/<catalog>/<schema>/<volume>/<dir>, got {out}"
     );
     let wd =
         a.working_dir.as_ref().unwrap_or_else(|| panic!("{ctx}: no --working-dir (a volume has no rename)"));
