@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::cli::{LabelMapMode, LabelOrder, PrepareArgs};
 use crate::error::{Error, Result};
+use crate::source::labels_from::LabelsFrom;
 use crate::source::table::{Pin, TableRef, parse_timestamp};
 
 /// One split to export.
@@ -46,6 +47,8 @@ pub struct PrepareSettings {
     pub label_order: LabelOrder,
     /// The `--labels` file and the labels it lists, in order.
     pub labels_file: Option<(PathBuf, Vec<String>)>,
+    /// `--labels-from`: resolved (read) when the run starts.
+    pub labels_from: Option<LabelsFrom>,
     pub output: Option<PathBuf>,
     pub shards: ShardPolicy,
     pub label_table: Option<TableRef>,
@@ -145,9 +148,9 @@ impl PrepareSettings {
                     )));
                 }
             }
-        } else if a.label_table.is_some() || labels_file.is_some() {
+        } else if a.label_table.is_some() || labels_file.is_some() || a.labels_from.is_some() {
             return Err(Error::Usage(
-                "--no-labels exports no label map: drop --label-table / --labels".into(),
+                "--no-labels exports no label map: drop --label-table / --labels / --labels-from".into(),
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -158,6 +161,7 @@ impl PrepareSettings {
         }
 
         let label_table = a.label_table.as_deref().map(TableRef::parse_location).transpose()?;
+        let labels_from = a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?;
         let memory_limit = a
             .memory_limit
             .as_deref()
@@ -171,6 +175,7 @@ impl PrepareSettings {
             with_labels: !a.no_labels,
             label_order: a.label_order,
             labels_file,
+            labels_from,
             output: a.output,
             shards,
             label_table,

@@ -5,8 +5,10 @@
 //! - [`hf_dataset`]: the `save_to_disk` writer (shards, `state.json`, `dataset_info.json`,
 //!   `dataset_dict.json`);
 //! - [`publish`]: staging directory → final output, atomically;
-//! - [`label_table`]: the label map recorded as a Delta table.
+//! - [`label_table`]: the label map recorded as a Delta table;
+//! - [`delta_table`]: a Delta table streamed from a DataFusion plan (`pull`'s per-split tables).
 
+pub mod delta_table;
 pub mod features;
 pub mod hf_dataset;
 pub mod label_table;

@@ -3,7 +3,12 @@
 //! - [`table`]: a table reference (local path or `file://` URI, optionally pinned to a version or
 //!   timestamp) resolved in one place, opened as a Delta snapshot, its protocol checked before any
 //!   scan so that a table we cannot read correctly is refused with the reason.
+//! - [`hub`]: Hugging Face Hub datasets (card, sizes, split files, verified downloads into the HF
+//!   cache) for `size` and `pull`.
+//! - [`labels_from`]: `prepare --labels-from` (a dataset card's ClassLabel names, or a label table).
 //! - [`demo`]: the deterministic demo tables `make demo` generates.
 
 pub mod demo;
+pub mod hub;
+pub mod labels_from;
 pub mod table;

@@ -12,6 +12,7 @@ mod cli;
 mod conformance;
 mod failure;
 mod golden;
+mod hub;
 mod label_table;
 mod scale;
 mod time_travel;
