@@ -195,7 +195,12 @@ pub struct StorageArgs {
     ///
     /// Keys are those of delta-rs / object_store (`AWS_*`, `AZURE_*`, `GOOGLE_*`); the usual
     /// credential environment variables are read too, options win over them.
-    #[arg(long = "storage-option", value_name = "KEY=VALUE", env = "DELTA_HF_STORAGE_OPTIONS", value_delimiter = ',')]
+    #[arg(
+        long = "storage-option",
+        value_name = "KEY=VALUE",
+        env = "DELTA_HF_STORAGE_OPTIONS",
+        value_delimiter = ','
+    )]
     pub storage_options: Vec<String>,
 
     /// Databricks config profile (a `[section]` of `~/.databrickscfg`) used for Unity Catalog.
@@ -225,7 +230,12 @@ pub struct SizeArgs {
     pub hub: HubDatasetArgs,
 
     /// Base URL of the dataset viewer API asked for sizes the card does not give (`/size`).
-    #[arg(long, value_name = "URL", default_value = "https://datasets-server.huggingface.co", env = "DELTA_HF_VIEWER_ENDPOINT")]
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://datasets-server.huggingface.co",
+        env = "DELTA_HF_VIEWER_ENDPOINT"
+    )]
     pub viewer_endpoint: String,
 
     /// Do not ask the dataset viewer (card and file listing only).
@@ -248,7 +258,12 @@ pub struct PullArgs {
 
     /// Write split SPLIT to TABLE (repeatable); with it, only the named splits are pulled
     /// unless --to is given too (then --to places the others).
-    #[arg(long = "split-table", value_name = "SPLIT=TABLE", env = "DELTA_HF_SPLIT_TABLES", value_delimiter = ',')]
+    #[arg(
+        long = "split-table",
+        value_name = "SPLIT=TABLE",
+        env = "DELTA_HF_SPLIT_TABLES",
+        value_delimiter = ','
+    )]
     pub split_tables: Vec<String>,
 
     /// Replace existing tables (a new version of each; the old stays readable by time travel).

@@ -18,7 +18,8 @@ use std::time::Duration;
 use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::common::{Column, ScalarValue};
 use deltalake::datafusion::logical_expr::{Expr, cast, lit, when};
-use deltalake::datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use deltalake::datafusion::prelude::{ParquetReadOptions, SessionContext};
+use deltalake::delta_datafusion::DeltaSessionContext;
 use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -77,7 +78,11 @@ impl PullSummary {
             self.config,
             self.revision,
             self.commit,
-            if self.files_from == "repo" { String::new() } else { format!(", files from {}", self.files_from) },
+            if self.files_from == "repo" {
+                String::new()
+            } else {
+                format!(", files from {}", self.files_from)
+            },
             if self.from_cache { ", from the local cache" } else { "" }
         );
         for s in &self.splits {
@@ -110,7 +115,9 @@ pub async fn pull(a: &PullArgs, ui: &Ui) -> Result<PullSummary> {
     let mut explicit: Vec<(String, String)> = Vec::new();
     for s in &a.split_tables {
         let (split, table) = s.split_once('=').ok_or_else(|| {
-            Error::Usage(format!("--split-table `{s}` must be SPLIT=TABLE, e.g. --split-table train=/data/imdb_train"))
+            Error::Usage(format!(
+                "--split-table `{s}` must be SPLIT=TABLE, e.g. --split-table train=/data/imdb_train"
+            ))
         })?;
         explicit.push((split.trim().to_string(), table.trim().to_string()));
     }
@@ -124,7 +131,8 @@ pub async fn pull(a: &PullArgs, ui: &Ui) -> Result<PullSummary> {
     let mut files_from = "repo".to_string();
     let config;
     let mut splits: Vec<SplitFiles>;
-    let own = if a.parquet_branch { None } else { own_parquet_splits(&card, a.hub.config.as_deref(), &snap)? };
+    let own =
+        if a.parquet_branch { None } else { own_parquet_splits(&card, a.hub.config.as_deref(), &snap)? };
     match own {
         Some((c, s)) => {
             config = c;
@@ -196,7 +204,12 @@ pub async fn pull(a: &PullArgs, ui: &Ui) -> Result<PullSummary> {
     // 2. download
     let all: Vec<_> = splits.iter().flat_map(|s| s.files.iter().cloned()).collect();
     let total: u64 = all.iter().map(|f| f.size).sum();
-    ui.step(format!("downloading {} files ({}) of {repo} at {}", all.len(), size_str(Some(total)), files_snap.sha));
+    ui.step(format!(
+        "downloading {} files ({}) of {repo} at {}",
+        all.len(),
+        size_str(Some(total)),
+        files_snap.sha
+    ));
     let bar = bytes_bar(ui, total);
     let paths = download::download_all(&hub, repo, &files_snap.sha, &all, a.max_workers, &bar).await;
     bar.finish_and_clear();
@@ -210,15 +223,23 @@ pub async fn pull(a: &PullArgs, ui: &Ui) -> Result<PullSummary> {
             paths[offset..offset + s.files.len()].iter().map(|p| p.display().to_string()).collect();
         offset += s.files.len();
         let rows = parquet_rows(&split_paths)?;
-        let ctx = SessionContext::new_with_config(
-            SessionConfig::new().with_target_partitions(1).with_batch_size(8192).set_bool(
-                "datafusion.execution.parquet.schema_force_view_types",
-                false,
-            ),
-        );
-        let mut df = ctx.read_parquet(split_paths.clone(), ParquetReadOptions::default()).await.map_err(|e| {
-            Error::Hub(format!("the files of split `{}` of `{repo}` are not readable Parquet: {e}", s.split))
-        })?;
+        // delta-rs' session (its planner runs the write), one partition so rows keep file order.
+        let overrides: std::collections::HashMap<String, String> = [
+            ("datafusion.execution.target_partitions", "1"),
+            ("datafusion.execution.batch_size", "8192"),
+            ("datafusion.execution.parquet.schema_force_view_types", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let ctx: SessionContext = DeltaSessionContext::new_with_session_overrides(&overrides)?.into_inner();
+        let mut df =
+            ctx.read_parquet(split_paths.clone(), ParquetReadOptions::default()).await.map_err(|e| {
+                Error::Hub(format!(
+                    "the files of split `{}` of `{repo}` are not readable Parquet: {e}",
+                    s.split
+                ))
+            })?;
         let present: Vec<(String, Vec<String>)> = class_labels
             .iter()
             .filter(|(name, _)| {
@@ -289,7 +310,8 @@ fn own_parquet_splits(
     };
     let splits: Vec<SplitFiles> =
         files::map_config(card, &config, &snap.files)?.into_iter().filter(|s| !s.files.is_empty()).collect();
-    let all_parquet = !splits.is_empty() && splits.iter().all(|s| s.files.iter().all(|f| f.path.ends_with(".parquet")));
+    let all_parquet =
+        !splits.is_empty() && splits.iter().all(|s| s.files.iter().all(|f| f.path.ends_with(".parquet")));
     Ok(all_parquet.then_some((config, splits)))
 }
 
@@ -328,9 +350,11 @@ fn bytes_bar(ui: &Ui, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_message("downloading");
     bar.enable_steady_tick(Duration::from_millis(200));

@@ -3,9 +3,9 @@
 
 use crate::cli::SizeArgs;
 use crate::error::Result;
+use crate::source::hub::card::Card;
 use crate::source::hub::client::{Hub, HubEnv};
 use crate::source::hub::size::{self, SizeReport};
-use crate::source::hub::card::Card;
 
 /// The parquet branch, the Hub's own conversion of every config.
 pub const PARQUET_BRANCH: &str = "refs/convert/parquet";

@@ -92,7 +92,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let mut dropped = vec![0u64; s.splits.len()];
     let labelled = if s.with_labels {
         let (counts, map) =
-            label_pass(&ctx, s, &mut inputs, &mut dropped, existing_map.as_ref(), listed.as_ref(), ui).await?;
+            label_pass(&ctx, s, &mut inputs, &mut dropped, existing_map.as_ref(), listed.as_ref(), ui)
+                .await?;
         Some((counts, map))
     } else {
         None

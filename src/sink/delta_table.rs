@@ -38,7 +38,10 @@ pub async fn check_target(table: &TableRef, overwrite: bool) -> Result<()> {
         )));
     }
     if let Location::Local(dir) = &table.location {
-        if dir.exists() && !dir.join("_delta_log").is_dir() && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        if dir.exists()
+            && !dir.join("_delta_log").is_dir()
+            && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+        {
             return Err(Error::Output(format!(
                 "`{}` exists and is not a Delta table; pick an empty or new location",
                 dir.display()
@@ -75,7 +78,8 @@ pub async fn write(
     if overwrite {
         builder = builder.with_schema_mode(SchemaMode::Overwrite);
     }
-    let written = builder.await.map_err(|e| Error::Output(format!("cannot write table `{}`: {e}", table.name)))?;
+    let written =
+        builder.await.map_err(|e| Error::Output(format!("cannot write table `{}`: {e}", table.name)))?;
     Ok(written.version().unwrap_or_default() as u64)
 }
 

@@ -42,8 +42,9 @@ impl LabelsFrom {
                 Some((r, v)) if !v.is_empty() => (r, v.to_string()),
                 _ => (rest, "main".to_string()),
             };
-            validate_repo_id(repo)
-                .map_err(|_| Error::Usage(format!("--labels-from `{spec}`: `{repo}` is not a dataset id (OWNER/NAME)")))?;
+            validate_repo_id(repo).map_err(|_| {
+                Error::Usage(format!("--labels-from `{spec}`: `{repo}` is not a dataset id (OWNER/NAME)"))
+            })?;
             return Ok(LabelsFrom::Card { spec: spec.to_string(), repo: repo.to_string(), revision, config });
         }
         Ok(LabelsFrom::Table(TableRef::parse_location(spec)?))
@@ -70,14 +71,21 @@ impl LabelsFrom {
                         "--labels-from `{spec}`: the card of `{repo}` (config `{config}`, commit {}) has \
                          no ClassLabel feature{} in its dataset_info",
                         snap.sha,
-                        if label_col.is_empty() { String::new() } else { format!(" named `{label_col}` (or a single one)") }
+                        if label_col.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" named `{label_col}` (or a single one)")
+                        }
                     ))
                 })?
             }
             LabelsFrom::Table(t) => {
                 let opened = t.open().await?;
                 let cols = opened.column_names();
-                if cols.iter().any(|c| c == "id") && cols.iter().any(|c| c == "label") && cols.len() <= 2 + cols.iter().filter(|c| c.starts_with("count_")).count() {
+                if cols.iter().any(|c| c == "id")
+                    && cols.iter().any(|c| c == "label")
+                    && cols.len() <= 2 + cols.iter().filter(|c| c.starts_with("count_")).count()
+                {
                     label_table::read(t).await?.map(|(names, _)| names).unwrap_or_default()
                 } else {
                     let meta = delta_table::latest_metadata(t).await?;
@@ -88,7 +96,11 @@ impl LabelsFrom {
                         .map(|m| {
                             m.iter()
                                 .filter_map(|(k, v)| {
-                                    let names = v.as_array()?.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()?;
+                                    let names = v
+                                        .as_array()?
+                                        .iter()
+                                        .map(|x| x.as_str().map(str::to_string))
+                                        .collect::<Option<Vec<_>>>()?;
                                     Some((k.clone(), names))
                                 })
                                 .collect()

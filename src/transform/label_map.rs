@@ -117,7 +117,8 @@ pub fn build(
         let listed_set: HashSet<&String> = listed.labels.iter().collect();
         let outside: Vec<&String> = data_labels.iter().copied().filter(|l| !listed_set.contains(l)).collect();
         if !outside.is_empty() {
-            let hint = if outside.len() == 1 { listed.hint.clone() } else { listed.hint.replace(" it ", " them ") };
+            let hint =
+                if outside.len() == 1 { listed.hint.clone() } else { listed.hint.replace(" it ", " them ") };
             return Err(Error::Data(format!(
                 "{} label{} in the data {} not in {}: {}; {hint}",
                 outside.len(),

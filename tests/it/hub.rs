@@ -180,7 +180,11 @@ fn size_of_a_multi_config_card() {
     // The viewer is not asked when the card has every figure.
     assert!(!emu.requests().contains("/size?"), "{}", emu.requests());
     // The token is sent (never printed).
-    assert!(emu.requests().lines().any(|l| l.starts_with("GET /api/datasets/acme/reviews") && l.ends_with(" token")));
+    assert!(
+        emu.requests()
+            .lines()
+            .any(|l| l.starts_with("GET /api/datasets/acme/reviews") && l.ends_with(" token"))
+    );
 
     // The human form, one config.
     let o = run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/reviews", "--config", "fr"]);
@@ -205,14 +209,18 @@ fn size_without_card_sizes_falls_back_to_viewer_then_tree() {
     assert_eq!(c["config"], "default");
     assert_eq!(c["download_size"], json!({"bytes": 123456789, "human": "117.74 MiB", "source": "viewer"}));
     assert_eq!(c["dataset_size"], json!({"bytes": 6543210, "human": "6.24 MiB", "source": "viewer"}));
-    assert_eq!(c["splits"][0], json!({"name": "train", "num_rows": 30, "num_bytes": 3300, "human": "3.22 KiB", "source": "viewer"}));
+    assert_eq!(
+        c["splits"][0],
+        json!({"name": "train", "num_rows": 30, "num_bytes": 3300, "human": "3.22 KiB", "source": "viewer"})
+    );
     assert_eq!(c["files"][0]["path"], "train.csv");
     assert_eq!(c["files"][0]["split"], "train");
     assert_eq!(c["files"][1]["path"], "test.csv");
     assert_eq!(c["files"][1]["split"], "test");
 
     // Without the viewer: the download size is the sum of the data files, the rest unknown.
-    let o = run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/nosizes", "--json", "--no-viewer"]);
+    let o =
+        run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/nosizes", "--json", "--no-viewer"]);
     let r = ok(&o);
     let c = &r["sizes"][0];
     let sum: u64 = c["files"].as_array().unwrap().iter().map(|f| f["size"].as_u64().unwrap()).sum();
@@ -305,7 +313,8 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
     );
     let s = ok(&o);
     assert_eq!(s["labels"], json!(EN_NAMES));
-    let expect = expect_json(dir.path(), &[("train", &train_rows), ("test", &test_rows)], &EN_NAMES, json!({}));
+    let expect =
+        expect_json(dir.path(), &[("train", &train_rows), ("test", &test_rows)], &EN_NAMES, json!({}));
     check_py("check_dataset.py", &[&out, &expect]);
 
     // The same order from the pulled table's commit metadata.
@@ -329,19 +338,29 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
     let nosizes = dir.path().join("nosizes");
     let s = ok(&run_cmd(
         hub_cmd(&emu.endpoint(), home.path()),
-        &["pull", "acme/nosizes", "--split-table", &format!("test={}", nosizes.join("t").display()), "--json"],
+        &[
+            "pull",
+            "acme/nosizes",
+            "--split-table",
+            &format!("test={}", nosizes.join("t").display()),
+            "--json",
+        ],
     ));
     assert_eq!(s["files_from"], "refs/convert/parquet");
     assert_eq!(s["splits"].as_array().unwrap().len(), 1);
     assert_eq!(s["splits"][0]["rows"], 12);
     let (rows, _, _) = delta_rows_raw(&nosizes.join("t"));
-    let want: Vec<(String, i64)> = (0..12).map(|i| (text_of("default", "test", i), label_of("default", "test", i) as i64)).collect();
+    let want: Vec<(String, i64)> =
+        (0..12).map(|i| (text_of("default", "test", i), label_of("default", "test", i) as i64)).collect();
     assert_eq!(rows, want);
 
     // The Hub goes away: the same pull is served from the cache, same commit, same rows.
     emu.stop();
     let again = dir.path().join("again");
-    let o = run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["pull", "acme/reviews", "--to", p(&again), "--json"]);
+    let o = run_cmd(
+        hub_cmd(&emu.endpoint(), home.path()),
+        &["pull", "acme/reviews", "--to", p(&again), "--json"],
+    );
     let s = ok(&o);
     assert_eq!(s["from_cache"], true);
     assert_eq!(s["commit"], commit.as_str());
@@ -413,13 +432,18 @@ fn corrupt_download_is_detected_and_nothing_is_written() {
     let err = fails(&o, 3, &["en/test-00000-of-00001.parquet", "failed verification", "sha256"]);
     assert!(err.contains("nothing was written"), "{err}");
     // Fetched twice (one retry), and no table exists, not even the valid split's.
-    let gets = emu.requests().lines().filter(|l| l.starts_with("GET ") && l.contains("resolve/") && l.contains("en/test-")).count();
+    let gets = emu
+        .requests()
+        .lines()
+        .filter(|l| l.starts_with("GET ") && l.contains("resolve/") && l.contains("en/test-"))
+        .count();
     assert_eq!(gets, 2, "{}", emu.requests());
     assert!(!tables.join("train/_delta_log").exists());
     assert!(!tables.join("test/_delta_log").exists());
     // The bad file is not left in the cache as valid: no snapshot link, no blob of its sha256.
     let repo = home.path().join("hub/datasets--acme--corrupt");
-    let snaps: Vec<PathBuf> = std::fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap().path()).collect();
+    let snaps: Vec<PathBuf> =
+        std::fs::read_dir(repo.join("snapshots")).unwrap().map(|e| e.unwrap().path()).collect();
     for s in &snaps {
         assert!(!s.join("en/test-00000-of-00001.parquet").exists(), "corrupt file left in {}", s.display());
         assert!(s.join("en/train-00000-of-00002.parquet").exists());

@@ -57,7 +57,9 @@ impl Card {
                 let data_files = match c.get("data_files") {
                     None | Some(Value::Null) => Vec::new(),
                     Some(v) => parse_data_files(v).map_err(|why| {
-                        Error::Hub(format!("the dataset card's config `{name}` has unusable data_files: {why}"))
+                        Error::Hub(format!(
+                            "the dataset card's config `{name}` has unusable data_files: {why}"
+                        ))
                     })?,
                 };
                 out.configs.push(ConfigSpec { name, data_files, default });
@@ -229,7 +231,11 @@ fn names_of(v: Option<&Value>) -> Option<Vec<String>> {
                 .map(|(k, v)| Some((k.trim().parse().ok()?, v.as_str()?.to_string())))
                 .collect::<Option<_>>()?;
             pairs.sort();
-            pairs.iter().enumerate().all(|(i, (id, _))| *id == i as u64).then(|| pairs.into_iter().map(|p| p.1).collect())
+            pairs
+                .iter()
+                .enumerate()
+                .all(|(i, (id, _))| *id == i as u64)
+                .then(|| pairs.into_iter().map(|p| p.1).collect())
         }
         _ => None,
     }

@@ -131,7 +131,8 @@ impl Hub {
         if let Some(t) = &env.token {
             builder = builder.token(t.0.clone());
         }
-        let client = builder.build().map_err(|e| Error::Usage(format!("HF_ENDPOINT `{}`: {e}", env.endpoint)))?;
+        let client =
+            builder.build().map_err(|e| Error::Usage(format!("HF_ENDPOINT `{}`: {e}", env.endpoint)))?;
         Ok(Hub { env, client, http })
     }
 
@@ -209,7 +210,12 @@ impl Hub {
     }
 
     /// The recursive tree at `sha`, following `Link: <..>; rel="next"` pages.
-    async fn list_files(&self, repo: &str, revision: &str, sha: &str) -> std::result::Result<Vec<HubFile>, Fetch> {
+    async fn list_files(
+        &self,
+        repo: &str,
+        revision: &str,
+        sha: &str,
+    ) -> std::result::Result<Vec<HubFile>, Fetch> {
         let mut url = format!("{}/api/datasets/{repo}/tree/{sha}?recursive=true", self.env.endpoint);
         let mut files = Vec::new();
         for _page in 0..10_000 {
@@ -218,10 +224,17 @@ impl Hub {
             let status = resp.status();
             if !status.is_success() {
                 let code = header(resp.headers(), "x-error-code");
-                return Err(Fetch::Failed(self.status_error(status.as_u16(), code.as_deref(), repo, revision)));
+                return Err(Fetch::Failed(self.status_error(
+                    status.as_u16(),
+                    code.as_deref(),
+                    repo,
+                    revision,
+                )));
             }
             let entries: Vec<Value> = resp.json().await.map_err(|e| {
-                Fetch::Failed(Error::Hub(format!("the tree listing of dataset `{repo}` is not valid JSON: {e}")))
+                Fetch::Failed(Error::Hub(format!(
+                    "the tree listing of dataset `{repo}` is not valid JSON: {e}"
+                )))
             })?;
             for e in entries {
                 if e["type"] != "file" {
@@ -286,7 +299,10 @@ impl Hub {
         let path = self.manifest_path(repo, &sha);
         let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
         let mut s: RepoSnapshot = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Hub(format!("cached snapshot `{}` is corrupt ({e}); delete it and re-run online", path.display()))
+            Error::Hub(format!(
+                "cached snapshot `{}` is corrupt ({e}); delete it and re-run online",
+                path.display()
+            ))
         })?;
         s.revision = revision.to_string();
         s.from_cache = true;
@@ -303,10 +319,17 @@ impl Hub {
             HFError::AuthRequired { context } | HFError::Forbidden { context } => Fetch::Failed(
                 self.status_error(context.status.as_u16(), context.error_code.as_deref(), repo, revision),
             ),
-            HFError::RepoNotFound { .. } => Fetch::Failed(self.status_error(404, Some("RepoNotFound"), repo, revision)),
+            HFError::RepoNotFound { .. } => {
+                Fetch::Failed(self.status_error(404, Some("RepoNotFound"), repo, revision))
+            }
             HFError::RevisionNotFound { context, .. } => {
                 let code = context.as_ref().and_then(|c| c.error_code.clone());
-                Fetch::Failed(self.status_error(404, code.as_deref().or(Some("RevisionNotFound")), repo, revision))
+                Fetch::Failed(self.status_error(
+                    404,
+                    code.as_deref().or(Some("RevisionNotFound")),
+                    repo,
+                    revision,
+                ))
             }
             other => Fetch::Failed(Error::Hub(format!("dataset `{repo}`: {other}"))),
         }
@@ -370,7 +393,10 @@ pub fn validate_repo_id(repo: &str) -> Result<()> {
     let parts: Vec<&str> = repo.split('/').collect();
     let ok = (1..=2).contains(&parts.len())
         && parts.iter().all(|p| {
-            !p.is_empty() && *p != "." && *p != ".." && p.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
+            !p.is_empty()
+                && *p != "."
+                && *p != ".."
+                && p.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
         });
     if ok {
         Ok(())
@@ -393,7 +419,9 @@ fn next_link(h: &reqwest::header::HeaderMap) -> Option<String> {
     let link = header(h, "link")?;
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
-        params.contains("rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        params
+            .contains("rel=\"next\"")
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
     })
 }
 

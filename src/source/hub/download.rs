@@ -74,7 +74,10 @@ async fn fetch_one(hub: &Hub, repo: &str, sha: &str, f: &HubFile, bar: &Progress
             Err(why) => {
                 evict(&path);
                 bar.set_position(bar.position().saturating_sub(f.size));
-                tracing::warn!("{} of dataset `{repo}` failed verification (attempt {attempt}): {why}", f.path);
+                tracing::warn!(
+                    "{} of dataset `{repo}` failed verification (attempt {attempt}): {why}",
+                    f.path
+                );
                 last_error = why;
             }
         }
@@ -94,7 +97,8 @@ pub fn verify(path: &Path, f: &HubFile) -> std::result::Result<(), String> {
         return Err(format!("size {} bytes, the listing says {}", meta.len(), f.size));
     }
     if let Some(expected) = &f.sha256 {
-        let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let mut file =
+            std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -131,7 +135,9 @@ fn download_error(hub: &Hub, e: HFError, repo: &str, sha: &str, path: &str) -> E
         HFError::AuthRequired { context } | HFError::Forbidden { context } => {
             hub.status_error(context.status.as_u16(), context.error_code.as_deref(), repo, sha)
         }
-        HFError::EntryNotFound { .. } => Error::Hub(format!("`{path}` of dataset `{repo}` (commit {sha}) is missing on the Hub")),
+        HFError::EntryNotFound { .. } => {
+            Error::Hub(format!("`{path}` of dataset `{repo}` (commit {sha}) is missing on the Hub"))
+        }
         HFError::Request { .. } => Error::Hub(format!(
             "cannot download `{path}` of dataset `{repo}`: the Hub at {} cannot be reached and the file is not cached",
             hub.env.endpoint

@@ -58,7 +58,8 @@ pub fn map_config(card: &Card, config: &str, files: &[HubFile]) -> Result<Vec<Sp
         let mut out = Vec::new();
         for (split, patterns) in &spec.data_files {
             let set = glob_set(patterns, config)?;
-            let matched: Vec<HubFile> = data.iter().filter(|f| set.is_match(&f.path)).map(|f| (*f).clone()).collect();
+            let matched: Vec<HubFile> =
+                data.iter().filter(|f| set.is_match(&f.path)).map(|f| (*f).clone()).collect();
             out.push(SplitFiles { split: split.clone(), files: matched, partial: false });
         }
         return Ok(out);
@@ -79,7 +80,9 @@ fn glob_set(patterns: &[String], config: &str) -> Result<GlobSet> {
     for p in patterns {
         let p = p.trim_start_matches("./");
         let g = GlobBuilder::new(p).literal_separator(true).build().map_err(|e| {
-            Error::Hub(format!("the dataset card's config `{config}` has an invalid data_files pattern `{p}`: {e}"))
+            Error::Hub(format!(
+                "the dataset card's config `{config}` has an invalid data_files pattern `{p}`: {e}"
+            ))
         })?;
         b.add(g);
     }
@@ -129,7 +132,11 @@ fn by_patterns(files: &[&HubFile]) -> Vec<SplitFiles> {
     if files.is_empty() {
         return Vec::new();
     }
-    vec![SplitFiles { split: "train".into(), files: files.iter().map(|f| (*f).clone()).collect(), partial: false }]
+    vec![SplitFiles {
+        split: "train".into(),
+        files: files.iter().map(|f| (*f).clone()).collect(),
+        partial: false,
+    }]
 }
 
 fn push(out: &mut Vec<SplitFiles>, split: &str, f: &HubFile) {
@@ -226,7 +233,12 @@ mod tests {
 
     #[test]
     fn standard_patterns() {
-        let files = [f("README.md"), f("data/train-00000-of-00002.parquet"), f("data/train-00001-of-00002.parquet"), f("data/test-00000-of-00001.parquet")];
+        let files = [
+            f("README.md"),
+            f("data/train-00000-of-00002.parquet"),
+            f("data/train-00001-of-00002.parquet"),
+            f("data/test-00000-of-00001.parquet"),
+        ];
         let s = map_config(&Card::default(), "default", &files).unwrap();
         assert_eq!(s[0].split, "train");
         assert_eq!(s[0].files.len(), 2);
@@ -261,7 +273,12 @@ mod tests {
 
     #[test]
     fn parquet_branch() {
-        let files = [f("a/train/0000.parquet"), f("a/train/0001.parquet"), f("a/partial-test/0000.parquet"), f("b/train/0000.parquet")];
+        let files = [
+            f("a/train/0000.parquet"),
+            f("a/train/0001.parquet"),
+            f("a/partial-test/0000.parquet"),
+            f("b/train/0000.parquet"),
+        ];
         let s = map_parquet_branch("a", &files);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].files.len(), 2);

@@ -101,7 +101,8 @@ pub struct SizeReport {
 /// `Unknown size`.
 pub fn size_str(bytes: Option<u64>) -> String {
     let Some(b) = bytes.filter(|b| *b > 0) else { return "Unknown size".into() };
-    const UNITS: &[(&str, u64)] = &[("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    const UNITS: &[(&str, u64)] =
+        &[("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (name, unit) in UNITS {
         let v = b as f64 / *unit as f64;
         if v >= 1.0 {
@@ -122,25 +123,44 @@ struct ViewerSizes {
 async fn viewer_sizes(hub: &Hub, viewer: &str, dataset: &str) -> std::result::Result<ViewerSizes, String> {
     let url = format!("{}/size?dataset={}", viewer.trim_end_matches('/'), dataset);
     let resp = hub.get(&url).send().await.map_err(|e| {
-        format!("dataset viewer at {viewer} not reachable ({})", if e.is_timeout() { "timed out" } else { "connection failed" })
+        format!(
+            "dataset viewer at {viewer} not reachable ({})",
+            if e.is_timeout() { "timed out" } else { "connection failed" }
+        )
     })?;
     if !resp.status().is_success() {
-        return Err(format!("dataset viewer at {viewer} answered HTTP {} for `{dataset}`", resp.status().as_u16()));
+        return Err(format!(
+            "dataset viewer at {viewer} answered HTTP {} for `{dataset}`",
+            resp.status().as_u16()
+        ));
     }
     let v: Value = resp.json().await.map_err(|e| format!("dataset viewer answer is not JSON: {e}"))?;
     let size = &v["size"];
     let mut out = ViewerSizes { partial: v["partial"].as_bool().unwrap_or(false), ..Default::default() };
     for c in size["configs"].as_array().into_iter().flatten() {
         let Some(name) = c["config"].as_str() else { continue };
-        out.configs.push((name.to_string(), c["num_bytes_original_files"].as_u64(), c["num_bytes_memory"].as_u64()));
+        out.configs.push((
+            name.to_string(),
+            c["num_bytes_original_files"].as_u64(),
+            c["num_bytes_memory"].as_u64(),
+        ));
     }
     if let Some(c) = size.get("config").and_then(|c| c["config"].as_str()) {
         let c0 = &size["config"];
-        out.configs.push((c.to_string(), c0["num_bytes_original_files"].as_u64(), c0["num_bytes_memory"].as_u64()));
+        out.configs.push((
+            c.to_string(),
+            c0["num_bytes_original_files"].as_u64(),
+            c0["num_bytes_memory"].as_u64(),
+        ));
     }
     for s in size["splits"].as_array().into_iter().flatten() {
         let (Some(c), Some(n)) = (s["config"].as_str(), s["split"].as_str()) else { continue };
-        out.splits.push((c.to_string(), n.to_string(), s["num_rows"].as_u64(), s["num_bytes_memory"].as_u64()));
+        out.splits.push((
+            c.to_string(),
+            n.to_string(),
+            s["num_rows"].as_u64(),
+            s["num_bytes_memory"].as_u64(),
+        ));
     }
     Ok(out)
 }
@@ -164,23 +184,27 @@ pub async fn report(
         configs.push(super::card::DEFAULT_CONFIG.to_string());
     }
     let chosen: Vec<String> = match only_config {
-        Some(c) => vec![card.choose_config(Some(c), &snap.repo).or_else(|e| {
-            if configs.iter().any(|x| x == c) { Ok(c.to_string()) } else { Err(e) }
-        })?],
+        Some(c) => vec![
+            card.choose_config(Some(c), &snap.repo)
+                .or_else(|e| if configs.iter().any(|x| x == c) { Ok(c.to_string()) } else { Err(e) })?,
+        ],
         None => configs.clone(),
     };
     let mut notes = Vec::new();
     let need_viewer = chosen.iter().any(|c| {
-        card.info(c).is_none_or(|i| i.download_size.is_none() || i.dataset_size.is_none() || i.splits.is_empty())
+        card.info(c)
+            .is_none_or(|i| i.download_size.is_none() || i.dataset_size.is_none() || i.splits.is_empty())
     });
     let viewer_data = match viewer {
-        Some(v) if need_viewer && !hub.env.offline && snap.revision == "main" => match viewer_sizes(hub, v, &snap.repo).await {
-            Ok(s) => Some(s),
-            Err(e) => {
-                notes.push(e);
-                None
+        Some(v) if need_viewer && !hub.env.offline && snap.revision == "main" => {
+            match viewer_sizes(hub, v, &snap.repo).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    notes.push(e);
+                    None
+                }
             }
-        },
+        }
         Some(_) if need_viewer && snap.revision != "main" => {
             notes.push(format!("the dataset viewer only knows `main`, not revision `{}`", snap.revision));
             None
@@ -211,7 +235,8 @@ pub async fn report(
             _ => Figure::unknown(),
         };
         let mut splits: Vec<SplitSize> = Vec::new();
-        let mut names: Vec<String> = info.map(|i| i.splits.iter().map(|s| s.name.clone()).collect()).unwrap_or_default();
+        let mut names: Vec<String> =
+            info.map(|i| i.splits.iter().map(|s| s.name.clone()).collect()).unwrap_or_default();
         if let Some(v) = &viewer_data {
             for s in v.splits.iter().filter(|s| s.0 == *config) {
                 if !names.contains(&s.1) {
@@ -226,9 +251,12 @@ pub async fn report(
         }
         for name in names {
             let card_split = info.and_then(|i| i.splits.iter().find(|s| s.name == name));
-            let viewer_split = viewer_data.as_ref().and_then(|v| v.splits.iter().find(|s| s.0 == *config && s.1 == name));
+            let viewer_split =
+                viewer_data.as_ref().and_then(|v| v.splits.iter().find(|s| s.0 == *config && s.1 == name));
             let (num_rows, num_bytes, source) = match (card_split, viewer_split) {
-                (Some(c), _) if c.num_examples.is_some() || c.num_bytes.is_some() => (c.num_examples, c.num_bytes, Some(Source::Card)),
+                (Some(c), _) if c.num_examples.is_some() || c.num_bytes.is_some() => {
+                    (c.num_examples, c.num_bytes, Some(Source::Card))
+                }
                 (_, Some(v)) => (v.2, v.3, Some(Source::Viewer)),
                 _ => (None, None, None),
             };
@@ -237,11 +265,24 @@ pub async fn report(
         let mut files: Vec<FileRow> = Vec::new();
         for s in &split_files {
             for f in &s.files {
-                files.push(FileRow { path: f.path.clone(), size: f.size, human: size_str(Some(f.size)), split: s.split.clone() });
+                files.push(FileRow {
+                    path: f.path.clone(),
+                    size: f.size,
+                    human: size_str(Some(f.size)),
+                    split: s.split.clone(),
+                });
             }
         }
-        let partial = viewer_data.as_ref().is_some_and(|v| v.partial) || split_files.iter().any(|s| s.partial);
-        sizes.push(ConfigSize { config: config.clone(), download_size, dataset_size, splits, files, partial });
+        let partial =
+            viewer_data.as_ref().is_some_and(|v| v.partial) || split_files.iter().any(|s| s.partial);
+        sizes.push(ConfigSize {
+            config: config.clone(),
+            download_size,
+            dataset_size,
+            splits,
+            files,
+            partial,
+        });
     }
     Ok(SizeReport {
         dataset: snap.repo.clone(),
@@ -269,7 +310,12 @@ impl SizeReport {
         );
         let _ = writeln!(o, "configs: {}", self.configs.join(", "));
         for c in &self.sizes {
-            let _ = writeln!(o, "\nconfig {}{}", c.config, if c.partial { " (partial: estimated from part of the data)" } else { "" });
+            let _ = writeln!(
+                o,
+                "\nconfig {}{}",
+                c.config,
+                if c.partial { " (partial: estimated from part of the data)" } else { "" }
+            );
             let src = |f: &Figure| f.source.map(|s| format!(" ({})", s.describe())).unwrap_or_default();
             let _ = writeln!(o, "  download size: {}{}", c.download_size.human, src(&c.download_size));
             let _ = writeln!(o, "  dataset size:  {}{}", c.dataset_size.human, src(&c.dataset_size));
@@ -277,7 +323,10 @@ impl SizeReport {
                 let _ = writeln!(o, "  splits:");
                 let w = c.splits.iter().map(|s| s.name.len()).max().unwrap_or(0);
                 for s in &c.splits {
-                    let rows = s.num_rows.map(|n| format!("{} rows", thousands(n))).unwrap_or_else(|| "unknown rows".into());
+                    let rows = s
+                        .num_rows
+                        .map(|n| format!("{} rows", thousands(n)))
+                        .unwrap_or_else(|| "unknown rows".into());
                     let _ = writeln!(
                         o,
                         "    {:<w$}  {:>16}  {:>12}{}",
