@@ -1,4 +1,4 @@
-//! The command line: `delta-hf prepare` and its flags.
+//! The command line: `delta-hf prepare`, `size`, `pull` and their flags.
 //!
 //! Every flag a job sets can also come from an environment variable (named on each flag, all
 //! `DELTA_HF_*`); precedence is command line > environment > default. The first doc line of a
@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Export Delta tables as a `load_from_disk`-ready DatasetDict, with a shared label map.
     Prepare(Box<PrepareArgs>),
+    /// Show a Hugging Face Hub dataset's sizes, splits, configs and data files.
+    Size(SizeArgs),
+    /// Download a Hub dataset's Parquet files (verified, cached) into one Delta table per split.
+    Pull(Box<PullArgs>),
     /// Generate the deterministic demo Delta tables used by `make demo`.
     #[command(name = "demo-data")]
     DemoData(DemoDataArgs),
@@ -111,6 +115,16 @@ pub struct PrepareArgs {
     #[arg(long, value_name = "FILE", env = "DELTA_HF_LABELS", conflicts_with = "label_order")]
     pub labels: Option<PathBuf>,
 
+    /// Take the label order from a Hub dataset card or a label table; a label outside it is an error.
+    ///
+    /// `hf://datasets/OWNER/NAME[@REVISION][:CONFIG]` uses the ClassLabel names of the card's
+    /// `dataset_info` (the feature named by --label-col, else the only ClassLabel), so ids match
+    /// the published dataset. Anything else is a Delta table: a label table (`id`, `label`
+    /// columns, as `--label-table` writes), or a table written by `delta-hf pull` (its ClassLabel
+    /// names are in the commit metadata).
+    #[arg(long, value_name = "CARD|TABLE", env = "DELTA_HF_LABELS_FROM", conflicts_with_all = ["labels", "label_order"])]
+    pub labels_from: Option<String>,
+
     /// Output directory of the DatasetDict [default: under $HF_DATASETS_CACHE].
     ///
     /// A local path, an object-store URI (`s3://`, `abfss://`, `az://`, `gs://`) or a Unity
@@ -197,6 +211,90 @@ pub struct StorageArgs {
     /// Databricks config profile (a `[section]` of `~/.databrickscfg`) used for Unity Catalog.
     #[arg(long, value_name = "NAME", env = "DATABRICKS_CONFIG_PROFILE")]
     pub profile: Option<String>,
+}
+
+/// Which Hub dataset, config and revision (shared by `size` and `pull`).
+#[derive(Debug, Clone, Args)]
+pub struct HubDatasetArgs {
+    /// The dataset repo id, `OWNER/NAME` (e.g. `stanfordnlp/imdb`).
+    #[arg(value_name = "DATASET")]
+    pub dataset: String,
+
+    /// The config (subset) [default: the card's default, or the only one].
+    #[arg(long, value_name = "NAME", env = "DELTA_HF_HUB_CONFIG")]
+    pub config: Option<String>,
+
+    /// Branch, tag or commit sha to read.
+    #[arg(long, value_name = "REV", default_value = "main", env = "DELTA_HF_HUB_REVISION")]
+    pub revision: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    #[command(flatten)]
+    pub hub: HubDatasetArgs,
+
+    /// Base URL of the dataset viewer API asked for sizes the card does not give (`/size`).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://datasets-server.huggingface.co",
+        env = "DELTA_HF_VIEWER_ENDPOINT"
+    )]
+    pub viewer_endpoint: String,
+
+    /// Do not ask the dataset viewer (card and file listing only).
+    #[arg(long, env = "DELTA_HF_NO_VIEWER")]
+    pub no_viewer: bool,
+
+    /// Print the report as JSON on stdout.
+    #[arg(long, env = "DELTA_HF_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub hub: HubDatasetArgs,
+
+    /// Write each split to the Delta table `PREFIX/<split>` (a local directory or URI prefix;
+    /// `uc://catalog.schema` gives `catalog.schema.<split>`, `uc://c.s.stem` gives `c.s.stem_<split>`).
+    #[arg(long, value_name = "PREFIX", env = "DELTA_HF_PULL_TO")]
+    pub to: Option<String>,
+
+    /// Write split SPLIT to TABLE (repeatable); with it, only the named splits are pulled
+    /// unless --to is given too (then --to places the others).
+    #[arg(
+        long = "split-table",
+        value_name = "SPLIT=TABLE",
+        env = "DELTA_HF_SPLIT_TABLES",
+        value_delimiter = ','
+    )]
+    pub split_tables: Vec<String>,
+
+    /// Replace existing tables (a new version of each; the old stays readable by time travel).
+    #[arg(long, env = "DELTA_HF_OVERWRITE")]
+    pub overwrite: bool,
+
+    /// Read the `refs/convert/parquet` branch (the Hub's Parquet conversion) even when the
+    /// repo's own files are Parquet.
+    #[arg(long, env = "DELTA_HF_PARQUET_BRANCH")]
+    pub parquet_branch: bool,
+
+    /// How many files are downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 8, env = "DELTA_HF_MAX_WORKERS")]
+    pub max_workers: usize,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long, env = "DELTA_HF_JSON")]
+    pub json: bool,
+
+    /// Print nothing but errors (no progress, no summary unless --json).
+    #[arg(long, short, env = "DELTA_HF_QUIET")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

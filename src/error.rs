@@ -7,7 +7,7 @@
 //! | 0    | success |
 //! | 1    | the input data is not usable as asked: null labels/texts, labels outside `--labels`, new labels in `--label-map-mode strict`, missing columns, bad `--select-sql` |
 //! | 2    | the command line is wrong: unknown flag, bad value (clap's own usage errors also exit 2) |
-//! | 3    | a table cannot be read: missing, not a Delta table, corrupt log, unsupported table feature |
+//! | 3    | a table or Hub dataset cannot be read: missing, not a Delta table, corrupt log, unsupported table feature; Hub dataset not found, gated, revision missing, unreachable and not cached, download failing its checksum |
 //! | 4    | the output cannot be written: exists without `--overwrite`, I/O failure, label table commit failed |
 //! | 5    | an unexpected internal error (a bug: please report it) |
 //! | 6    | a service or store refused or could not be reached: Unity Catalog or object-store authentication, permission denied, expired credentials, unreachable host |
@@ -59,6 +59,11 @@ pub enum Error {
     #[error("{0}")]
     Data(String),
 
+    /// A Hugging Face Hub dataset cannot be read: not found, gated, missing revision, Hub
+    /// unreachable with nothing cached, a download failing its checksum.
+    #[error("{0}")]
+    Hub(String),
+
     /// The output cannot be written or published.
     #[error("{0}")]
     Output(String),
@@ -102,7 +107,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
-            Error::TableNotFound { .. } | Error::TableUnreadable { .. } => ExitCode::Table,
+            Error::TableNotFound { .. } | Error::TableUnreadable { .. } | Error::Hub(_) => ExitCode::Table,
             Error::MissingColumn { .. } | Error::Data(_) => ExitCode::Data,
             Error::Output(_) | Error::Io { .. } => ExitCode::Output,
             Error::Access(_) => ExitCode::Access,

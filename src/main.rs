@@ -15,7 +15,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     no_huge_pages();
     let cli = Cli::parse();
-    let quiet = matches!(&cli.command, Command::Prepare(a) if a.quiet);
+    let quiet = match &cli.command {
+        Command::Prepare(a) => a.quiet,
+        Command::Pull(a) => a.quiet,
+        _ => false,
+    };
     init_logging(quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -47,6 +51,25 @@ async fn run(cli: Cli) -> Result<(), Error> {
             if settings.json {
                 println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
             } else if !settings.quiet {
+                print!("{}", summary.render());
+            }
+            Ok(())
+        }
+        Command::Size(args) => {
+            let report = delta_hf::hub_size::size(&args).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(())
+        }
+        Command::Pull(args) => {
+            let ui = Ui::new(args.quiet);
+            let summary = delta_hf::hub_pull::pull(&args, &ui).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
+            } else if !args.quiet {
                 print!("{}", summary.render());
             }
             Ok(())

@@ -38,7 +38,7 @@ use crate::source::storage::Connector;
 use crate::source::table::{Location, OpenedTable};
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::encode::LabelId;
-use crate::transform::label_map::{self, LabelCounts, LabelMap, quote_list};
+use crate::transform::label_map::{self, LabelCounts, LabelMap, ListedLabels, quote_list};
 use crate::transform::sql;
 use crate::ui::Ui;
 
@@ -61,6 +61,15 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
         tables.push(t);
     }
+    let listed = match (&s.labels_file, &s.labels_from, s.with_labels) {
+        (Some((_, labels)), _, true) => Some(ListedLabels::from_file(labels.clone())),
+        (None, Some(from), true) => {
+            let l = from.resolve(&s.columns.label, &cx).await?;
+            ui.step(format!("label order from {}: {} labels", from.spec(), l.labels.len()));
+            Some(l)
+        }
+        _ => None,
+    };
     let existing_map = match (&s.label_table, s.with_labels) {
         (Some(t), true) => label_table::read(t, &cx).await?,
         _ => None,
@@ -104,7 +113,9 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 3. label map
     let mut dropped = vec![0u64; s.splits.len()];
     let labelled = if s.with_labels {
-        let (counts, map) = label_pass(&ctx, s, &mut inputs, &mut dropped, existing_map.as_ref(), ui).await?;
+        let (counts, map) =
+            label_pass(&ctx, s, &mut inputs, &mut dropped, existing_map.as_ref(), listed.as_ref(), ui)
+                .await?;
         Some((counts, map))
     } else {
         None
@@ -344,6 +355,7 @@ async fn label_pass(
     inputs: &mut [DataFrame],
     dropped: &mut [u64],
     existing: Option<&(Vec<String>, u64)>,
+    listed: Option<&ListedLabels>,
     ui: &Ui,
 ) -> Result<(LabelCounts, LabelMap)> {
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
@@ -437,7 +449,7 @@ async fn label_pass(
     let map = label_map::build(
         &counts,
         existing.map(|(names, _)| names.as_slice()),
-        s.labels_file.as_ref().map(|(_, l)| l.as_slice()),
+        listed,
         s.label_order,
         s.label_map_mode,
         table_name,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::cli::{LabelMapMode, LabelOrder, PrepareArgs, StorageArgs};
 use crate::error::{Error, Result};
 use crate::sink::remote::OutputSpec;
+use crate::source::labels_from::LabelsFrom;
 use crate::source::table::{Pin, TableRef, parse_timestamp};
 
 /// One split to export.
@@ -47,6 +48,8 @@ pub struct PrepareSettings {
     pub label_order: LabelOrder,
     /// The `--labels` file and the labels it lists, in order.
     pub labels_file: Option<(PathBuf, Vec<String>)>,
+    /// `--labels-from`: resolved (read) when the run starts.
+    pub labels_from: Option<LabelsFrom>,
     pub output: Option<OutputSpec>,
     pub shards: ShardPolicy,
     pub label_table: Option<TableRef>,
@@ -150,9 +153,9 @@ impl PrepareSettings {
                     )));
                 }
             }
-        } else if a.label_table.is_some() || labels_file.is_some() {
+        } else if a.label_table.is_some() || labels_file.is_some() || a.labels_from.is_some() {
             return Err(Error::Usage(
-                "--no-labels exports no label map: drop --label-table / --labels".into(),
+                "--no-labels exports no label map: drop --label-table / --labels / --labels-from".into(),
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -163,6 +166,7 @@ impl PrepareSettings {
         }
 
         let label_table = a.label_table.as_deref().map(TableRef::parse_location).transpose()?;
+        let labels_from = a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?;
         let memory_limit = a
             .memory_limit
             .as_deref()
@@ -176,6 +180,7 @@ impl PrepareSettings {
             with_labels: !a.no_labels,
             label_order: a.label_order,
             labels_file,
+            labels_from,
             output: a.output.as_deref().map(OutputSpec::parse).transpose()?,
             shards,
             label_table,

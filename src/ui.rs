@@ -70,6 +70,11 @@ impl Ui {
         bar
     }
 
+    /// Whether progress bars are drawn.
+    pub fn draws_bars(&self) -> bool {
+        self.bars
+    }
+
     /// A step message (not in quiet mode, only on a terminal or with RUST_LOG).
     pub fn step(&self, message: impl AsRef<str>) {
         tracing::info!("{}", message.as_ref());

@@ -7,8 +7,10 @@
 //! - [`publish`]: staging directory → final output, atomically;
 //! - [`remote`]: staging directory → object store or Unity Catalog volume, in an order that never
 //!   shows a reader a partial dataset;
-//! - [`label_table`]: the label map recorded as a Delta table.
+//! - [`label_table`]: the label map recorded as a Delta table;
+//! - [`delta_table`]: a Delta table streamed from a DataFusion plan (`pull`'s per-split tables).
 
+pub mod delta_table;
 pub mod features;
 pub mod hf_dataset;
 pub mod label_table;

@@ -7,9 +7,14 @@
 //! - [`storage`]: storage options, object stores, and the Unity Catalog client for a run;
 //! - [`unity`]: the Unity Catalog REST API — auth like the Databricks CLI, table/volume lookup,
 //!   credential vending with renewal;
+//! - [`hub`]: Hugging Face Hub datasets (card, sizes, split files, verified downloads into the HF
+//!   cache) for `size` and `pull`.
+//! - [`labels_from`]: `prepare --labels-from` (a dataset card's ClassLabel names, or a label table).
 //! - [`demo`]: the deterministic demo tables `make demo` generates.
 
 pub mod demo;
+pub mod hub;
+pub mod labels_from;
 pub mod protocol_view;
 pub mod storage;
 pub mod table;

@@ -82,31 +82,54 @@ pub struct LabelMap {
     pub origin: MapOrigin,
 }
 
+/// A fixed label list in id order (`--labels FILE` or `--labels-from`), and where it came from.
+#[derive(Debug, Clone)]
+pub struct ListedLabels {
+    /// For messages: "the --labels file `x`", "--labels-from `hf://...`".
+    pub source: String,
+    /// What to do about a label outside the list.
+    pub hint: String,
+    pub labels: Vec<String>,
+}
+
+impl ListedLabels {
+    /// The `--labels FILE` list.
+    pub fn from_file(labels: Vec<String>) -> Self {
+        ListedLabels {
+            source: "the --labels file".into(),
+            hint: "add it to the file (one per line) or filter the rows with --select-sql".into(),
+            labels,
+        }
+    }
+}
+
 /// Build the map.
 pub fn build(
     counts: &LabelCounts,
     existing: Option<&[String]>,
-    labels_file: Option<&[String]>,
+    listed: Option<&ListedLabels>,
     order: LabelOrder,
     mode: LabelMapMode,
     label_table_name: &str,
 ) -> Result<LabelMap> {
     let data_labels: Vec<&String> = counts.by_label.keys().collect();
-    if let Some(listed) = labels_file {
-        let listed_set: HashSet<&String> = listed.iter().collect();
+    if let Some(listed) = listed {
+        let listed_set: HashSet<&String> = listed.labels.iter().collect();
         let outside: Vec<&String> = data_labels.iter().copied().filter(|l| !listed_set.contains(l)).collect();
         if !outside.is_empty() {
+            let hint =
+                if outside.len() == 1 { listed.hint.clone() } else { listed.hint.replace(" it ", " them ") };
             return Err(Error::Data(format!(
-                "{} label{} in the data {} not in the --labels file: {}; add {} to the file \
-                 (one per line) or filter the rows with --select-sql",
+                "{} label{} in the data {} not in {}: {}; {hint}",
                 outside.len(),
                 plural(outside.len()),
                 if outside.len() == 1 { "is" } else { "are" },
+                listed.source,
                 quote_list(&outside),
-                if outside.len() == 1 { "it" } else { "them" },
             )));
         }
     }
+    let labels_file = listed.map(|l| l.labels.as_slice());
     let existing = match mode {
         LabelMapMode::Rebuild => None,
         _ => existing,
@@ -255,6 +278,7 @@ mod tests {
     fn labels_file_must_cover_data() {
         let c = counts(&[("train", "a", 1), ("train", "q", 1)]);
         let listed = vec!["b".to_string(), "a".to_string()];
+        let listed = ListedLabels::from_file(listed);
         let e = build(&c, None, Some(&listed), LabelOrder::CodePoint, LabelMapMode::Extend, "t");
         assert!(e.unwrap_err().to_string().contains("`q`"));
     }

@@ -13,6 +13,7 @@ mod cloud;
 mod conformance;
 mod failure;
 mod golden;
+mod hub;
 mod jobs;
 mod label_table;
 mod scale;

@@ -1,0 +1,125 @@
+//! Stage 3 for `pull`: a Delta table written from a DataFusion plan, streamed.
+//!
+//! Every table `pull` creates or replaces goes through [`write`] (and is checked first by
+//! [`check_target`]), so the table plumbing — local paths now, cloud URIs and Unity Catalog
+//! names through [`TableRef`] — lives in one place.
+//!
+//! Semantics:
+//! - the plan's record batches stream into Parquet files as they are produced (DataFusion's
+//!   scan → delta-rs' writer); nothing holds the whole input in memory;
+//! - one commit per table: `WRITE` in mode `ErrorIfExists` for a new table, `Overwrite` (schema
+//!   replaced too) with `--overwrite`; a failed write commits nothing, so the table shows either
+//!   its previous version or the complete new one;
+//! - the commit metadata carries `delta_hf` (what was written from where), readable with
+//!   `DESCRIBE HISTORY` or `deltalake.DeltaTable(..).history()`.
+
+use std::sync::Arc;
+
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::source::storage::Connector;
+use crate::source::table::{Location, TableRef};
+
+/// Refuse an existing table unless `overwrite` (before any download or write).
+pub async fn check_target(table: &TableRef, overwrite: bool, cx: &Connector) -> Result<()> {
+    if table.exists(cx).await? && !overwrite {
+        return Err(Error::Output(format!(
+            "table `{}` already exists; pass --overwrite to replace it (a new table version), or \
+             pick another target",
+            table.name
+        )));
+    }
+    if let Location::Local(dir) = &table.location {
+        if dir.exists()
+            && !dir.join("_delta_log").is_dir()
+            && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+        {
+            return Err(Error::Output(format!(
+                "`{}` exists and is not a Delta table; pick an empty or new location",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Write `df` as the content of `table` in one commit carrying `metadata` as `delta_hf`;
+/// returns the version committed.
+pub async fn write(
+    table: &TableRef,
+    cx: &Connector,
+    ctx: &SessionContext,
+    df: DataFrame,
+    overwrite: bool,
+    metadata: Value,
+) -> Result<u64> {
+    // A Unity Catalog name that does not exist yet is created under its schema's storage root.
+    let (delta, created) = table.open_for_write(cx, None).await?;
+    let columns: Vec<(String, &'static str, bool)> = df
+        .schema()
+        .as_arrow()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), uc_type(f.data_type()), f.is_nullable()))
+        .collect();
+    let props = CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata)]);
+    let mode = if overwrite { SaveMode::Overwrite } else { SaveMode::ErrorIfExists };
+    let mut builder = delta
+        .write(Vec::new())
+        .with_input_plan(df.logical_plan().clone())
+        .with_session_state(Arc::new(ctx.state()))
+        .with_save_mode(mode)
+        .with_commit_properties(props);
+    if overwrite {
+        builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    }
+    let written =
+        builder.await.map_err(|e| Error::Output(format!("cannot write table `{}`: {e}", table.name)))?;
+    if let Some(c) = created {
+        c.register(cx, &columns).await?;
+    }
+    Ok(written.version().unwrap_or_default() as u64)
+}
+
+/// The Unity Catalog type name of an Arrow type (for registering a new table).
+fn uc_type(t: &deltalake::arrow::datatypes::DataType) -> &'static str {
+    use deltalake::arrow::datatypes::DataType as D;
+    match t {
+        D::Boolean => "BOOLEAN",
+        D::Int8 => "BYTE",
+        D::Int16 => "SHORT",
+        D::Int32 | D::UInt8 | D::UInt16 => "INT",
+        D::Int64 | D::UInt32 | D::UInt64 => "LONG",
+        D::Float16 | D::Float32 => "FLOAT",
+        D::Float64 => "DOUBLE",
+        D::Date32 | D::Date64 => "DATE",
+        D::Timestamp(_, Some(_)) => "TIMESTAMP",
+        D::Timestamp(_, None) => "TIMESTAMP_NTZ",
+        D::Decimal128(..) | D::Decimal256(..) => "DECIMAL",
+        D::Binary | D::LargeBinary | D::BinaryView | D::FixedSizeBinary(_) => "BINARY",
+        D::List(_) | D::LargeList(_) | D::ListView(_) | D::FixedSizeList(..) => "ARRAY",
+        D::Struct(_) => "STRUCT",
+        D::Map(..) => "MAP",
+        _ => "STRING",
+    }
+}
+
+/// The `delta_hf` commit metadata of the table's latest commit, if any.
+pub async fn latest_metadata(table: &TableRef, cx: &Connector) -> Result<Option<Value>> {
+    let opened = table.open(cx).await?;
+    let mut history = opened.table.history(Some(1));
+    while let Some(c) = history.next().await {
+        let c = c.map_err(|e| Error::TableUnreadable { table: table.name.clone(), reason: e.to_string() })?;
+        if let Some(v) = c.info.get("delta_hf") {
+            return Ok(Some(v.clone()));
+        }
+        return Ok(None);
+    }
+    Ok(None)
+}

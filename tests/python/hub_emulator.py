@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""A loopback Hugging Face Hub (and dataset viewer) for the `size` / `pull` tests.
+
+Usage:
+    hub_emulator.py DATA_DIR
+
+Generates a few dataset repos into DATA_DIR (Parquet written by pyarrow, CSV, README cards),
+binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout and serves until killed.
+
+Repos (rows are a pure function of config/split/index, see `text_of` / `label_of`; the Rust
+tests compute the same rows independently):
+  acme/reviews   card with `configs` (en: train in 2 files + test; fr: train) and `dataset_info`
+                 (list form) with a ClassLabel `label` (en: neg, pos, mixed; fr: négatif, positif),
+                 split sizes, download_size and dataset_size; Parquet files in LFS.
+  acme/nosizes   card without sizes or configs; CSV files `train.csv`, `test.csv`; a
+                 `refs/convert/parquet` branch with `default/{train,test}/0000.parquet`; sizes
+                 only from the dataset viewer's `/size`.
+  acme/corrupt   like acme/reviews, but resolve GETs of `en/test-00000-of-00001.parquet` serve
+                 bytes with one byte flipped (the listing keeps the true sha256).
+  acme/gated     gated: every endpoint answers 401 (403 with a token) and X-Error-Code GatedRepo.
+
+Endpoints (the real shapes; routing on the raw path, where revisions arrive as `refs%2Fconvert%2Fparquet`):
+  GET  /api/datasets/{repo}[/revision/{rev}]          {id, sha, cardData, siblings, ...}
+  GET  /api/datasets/{repo}/tree/{rev}[/{path}]        files (lfs {oid, size, pointerSize}) and
+       ?recursive=true[&cursor=N]                      directories, 4 per page, Link rel="next"
+  POST /api/datasets/{repo}/paths-info/{rev}          entries for the given `paths`
+  HEAD|GET /datasets/{repo}/resolve/{rev}/{path}      ETag (quoted sha256 for LFS files, git
+                                                       oid otherwise), X-Repo-Commit,
+                                                       X-Linked-Size; never X-Xet-Hash
+  GET  /size?dataset={repo}                           the dataset viewer (acme/nosizes only)
+Unknown repo: 404 RepoNotFound; unknown revision: 404 RevisionNotFound; unknown file: 404
+EntryNotFound. Requests are logged to DATA_DIR/requests.log (with whether a token was sent,
+never the token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+EN_NAMES = ["neg", "pos", "mixed"]
+FR_NAMES = ["négatif", "positif"]
+# Rows per (config, split); the en train split is written as two files.
+ROWS = {("en", "train"): 300, ("en", "test"): 50, ("fr", "train"): 40,
+        ("default", "train"): 30, ("default", "test"): 12}
+
+
+def text_of(config: str, split: str, i: int) -> str:
+    return f"{config} {split} review {i}"
+
+
+def label_of(config: str, split: str, i: int) -> int:
+    if config == "en":
+        # the test split never shows `mixed` (id 2)
+        return (i * 7) % 3 if split == "train" else i % 2
+    if config == "fr":
+        return i % 2
+    return i % 3
+
+
+def parquet_bytes(config: str, split: str, start: int, stop: int, names: list[str] | None) -> bytes:
+    texts = [text_of(config, split, i) for i in range(start, stop)]
+    labels = [label_of(config, split, i) for i in range(start, stop)]
+    table = pa.table({"text": pa.array(texts, pa.string()), "label": pa.array(labels, pa.int64())})
+    if names is not None:
+        features = {"text": {"dtype": "string", "_type": "Value"},
+                    "label": {"names": names, "_type": "ClassLabel"}}
+        table = table.replace_schema_metadata({"huggingface": json.dumps({"info": {"features": features}})})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, row_group_size=64)
+    return buf.getvalue()
+
+
+def csv_bytes(config: str, split: str) -> bytes:
+    lines = ["text,label"] + [f"{text_of(config, split, i)},{label_of(config, split, i)}"
+                              for i in range(ROWS[(config, split)])]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def card(meta: dict | None, body: str) -> bytes:
+    if meta is None:
+        return body.encode()
+    return ("---\n" + yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) + "---\n" + body).encode()
+
+
+def class_label_yaml(names: list[str]) -> dict:
+    return {"class_label": {"names": {str(i): n for i, n in enumerate(names)}}}
+
+
+def git_oid(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def commit_sha(files: dict[str, bytes], salt: str) -> str:
+    h = hashlib.sha1(salt.encode())
+    for p in sorted(files):
+        h.update(p.encode() + hashlib.sha256(files[p]).digest())
+    return h.hexdigest()
+
+
+def build_repos() -> dict:
+    """repo id -> {revision name -> (sha, {path: bytes})}, plus card data per revision."""
+    en_train = [parquet_bytes("en", "train", 0, 180, EN_NAMES), parquet_bytes("en", "train", 180, 300, EN_NAMES)]
+    en_test = parquet_bytes("en", "test", 0, 50, EN_NAMES)
+    fr_train = parquet_bytes("fr", "train", 0, 40, FR_NAMES)
+    reviews_meta = {
+        "license": "cc-by-4.0",
+        "configs": [
+            {"config_name": "en", "default": True, "data_files": [
+                {"split": "train", "path": "en/train-*"}, {"split": "test", "path": "en/test-*"}]},
+            {"config_name": "fr", "data_files": [{"split": "train", "path": "fr/train-*"}]},
+        ],
+        "dataset_info": [
+            {"config_name": "en",
+             "features": [{"name": "text", "dtype": "string"}, {"name": "label", "dtype": class_label_yaml(EN_NAMES)}],
+             "splits": [{"name": "train", "num_bytes": 83_446_840, "num_examples": 300},
+                        {"name": "test", "num_bytes": 1_234_567, "num_examples": 50}],
+             "download_size": 83_446_840, "dataset_size": 133_190_302},
+            {"config_name": "fr",
+             "features": [{"name": "text", "dtype": "string"}, {"name": "label", "dtype": class_label_yaml(FR_NAMES)}],
+             "splits": [{"name": "train", "num_bytes": 2048, "num_examples": 40}],
+             "download_size": 5_000, "dataset_size": 2048},
+        ],
+    }
+    reviews = {
+        "README.md": card(reviews_meta, "# Reviews\n\nA tiny test dataset.\n"),
+        ".gitattributes": b"*.parquet filter=lfs diff=lfs merge=lfs -text\n",
+        "en/train-00000-of-00002.parquet": en_train[0],
+        "en/train-00001-of-00002.parquet": en_train[1],
+        "en/test-00000-of-00001.parquet": en_test,
+        "fr/train-00000-of-00001.parquet": fr_train,
+    }
+    nosizes = {
+        "README.md": card({"license": "mit"}, "# No sizes\n"),
+        "train.csv": csv_bytes("default", "train"),
+        "test.csv": csv_bytes("default", "test"),
+    }
+    nosizes_pq = {
+        "default/train/0000.parquet": parquet_bytes("default", "train", 0, 30, None),
+        "default/test/0000.parquet": parquet_bytes("default", "test", 0, 12, None),
+    }
+    repos = {}
+    for repo, files, salt in (("acme/reviews", reviews, "r"), ("acme/corrupt", reviews, "c")):
+        sha = commit_sha(files, salt)
+        repos[repo] = {"main": (sha, files, reviews_meta)}
+    sha = commit_sha(nosizes, "n")
+    repos["acme/nosizes"] = {"main": (sha, nosizes, {"license": "mit"}),
+                             "refs/convert/parquet": (commit_sha(nosizes_pq, "p"), nosizes_pq, None)}
+    return repos
+
+
+REPOS = build_repos()
+GATED = {"acme/gated"}
+CORRUPT = {("acme/corrupt", "en/test-00000-of-00001.parquet")}
+LFS_SUFFIXES = (".parquet", ".csv")
+
+
+def find_revision(repo: str, rev: str):
+    revs = REPOS[repo]
+    if rev in revs:
+        return revs[rev]
+    for sha, files, meta in revs.values():
+        if rev == sha:
+            return sha, files, meta
+    return None
+
+
+def entry(path: str, data: bytes) -> dict:
+    e = {"type": "file", "oid": git_oid(data), "size": len(data), "path": path}
+    if path.endswith(LFS_SUFFIXES):
+        e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+    return e
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "hub-emulator"
+
+    def log_message(self, fmt, *args):  # quiet; requests.log instead
+        pass
+
+    def _log(self):
+        auth = "token" if self.headers.get("Authorization") else "anonymous"
+        with open(os.path.join(DATA_DIR, "requests.log"), "a") as f:
+            f.write(f"{self.command} {self.path} {auth}\n")
+
+    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, ctype="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _error(self, status: int, code: str, message: str):
+        self._send(status, json.dumps({"error": message}).encode(),
+                   {"X-Error-Code": code, "X-Error-Message": message})
+
+    def _json(self, obj, headers=None):
+        self._send(200, json.dumps(obj).encode(), headers)
+
+    def do_HEAD(self):
+        self.handle_any()
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def handle_any(self):
+        self._log()
+        raw_path, _, query = self.path.partition("?")
+        params = urllib.parse.parse_qs(query)
+        parts = raw_path.strip("/").split("/")
+        try:
+            if parts[:1] == ["size"]:
+                return self.viewer_size(params)
+            if parts[:2] == ["api", "datasets"]:
+                return self.api(parts[2:], params)
+            if parts[:1] == ["datasets"]:
+                return self.resolve(parts[1:])
+            self._error(404, "NotFound", "no such endpoint")
+        except BrokenPipeError:
+            pass
+
+    def repo_of(self, parts: list[str]):
+        """(repo id, rest) or None after answering the error."""
+        if len(parts) < 2:
+            self._error(404, "RepoNotFound", "Repository not found")
+            return None
+        repo = urllib.parse.unquote(parts[0]) + "/" + urllib.parse.unquote(parts[1])
+        if repo in GATED:
+            status = 403 if self.headers.get("Authorization") else 401
+            self._error(status, "GatedRepo",
+                        f"Access to dataset {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.")
+            return None
+        if repo not in REPOS:
+            self._error(404, "RepoNotFound", "Repository not found")
+            return None
+        return repo, parts[2:]
+
+    def revision(self, repo: str, raw_rev: str):
+        rev = urllib.parse.unquote(raw_rev)
+        found = find_revision(repo, rev)
+        if found is None:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+        return found
+
+    def api(self, parts: list[str], params):
+        got = self.repo_of(parts)
+        if got is None:
+            return
+        repo, rest = got
+        if not rest or rest[0] == "revision":
+            found = self.revision(repo, rest[1] if len(rest) > 1 else "main")
+            if found is None:
+                return
+            sha, files, meta = found
+            return self._json({"_id": "x" * 24, "id": repo, "author": repo.split("/")[0], "sha": sha,
+                               "private": False, "gated": False, "disabled": False,
+                               "cardData": meta, "tags": [],
+                               "siblings": [{"rfilename": p} for p in sorted(files)]})
+        if rest[0] == "tree" and len(rest) >= 2:
+            found = self.revision(repo, rest[1])
+            if found is None:
+                return
+            sha, files, _ = found
+            prefix = "/".join(urllib.parse.unquote(p) for p in rest[2:])
+            recursive = params.get("recursive", ["false"])[0] == "true"
+            entries, dirs = [], set()
+            for p in sorted(files):
+                if prefix and not p.startswith(prefix + "/"):
+                    continue
+                rel = p[len(prefix) + 1:] if prefix else p
+                if "/" in rel:
+                    d = (prefix + "/" if prefix else "") + rel.split("/")[0]
+                    if d not in dirs:
+                        dirs.add(d)
+                        entries.append({"type": "directory", "oid": git_oid(d.encode()), "path": d})
+                    if not recursive:
+                        continue
+                entries.append(entry(p, files[p]))
+            cursor = int(params.get("cursor", ["0"])[0])
+            page = entries[cursor:cursor + 4]
+            headers = {}
+            if cursor + 4 < len(entries):
+                host = self.headers.get("Host")
+                q = urllib.parse.urlencode({"recursive": str(recursive).lower(), "cursor": cursor + 4})
+                headers["Link"] = f'<http://{host}{raw_path_of(self.path)}?{q}>; rel="next"'
+            return self._json(page, headers)
+        if rest[0] == "paths-info" and len(rest) >= 2:
+            found = self.revision(repo, rest[1])
+            if found is None:
+                return
+            sha, files, _ = found
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            try:
+                paths = json.loads(body)["paths"]
+            except (ValueError, KeyError):
+                paths = urllib.parse.parse_qs(body).get("paths", [])
+            return self._json([entry(p, files[p]) for p in paths if p in files])
+        self._error(404, "NotFound", "no such endpoint")
+
+    def resolve(self, parts: list[str]):
+        got = self.repo_of(parts)
+        if got is None:
+            return
+        repo, rest = got
+        if len(rest) < 3 or rest[0] != "resolve":
+            return self._error(404, "NotFound", "no such endpoint")
+        found = self.revision(repo, rest[1])
+        if found is None:
+            return
+        sha, files, _ = found
+        path = "/".join(urllib.parse.unquote(p) for p in rest[2:])
+        if path not in files:
+            return self._error(404, "EntryNotFound", f"{path} does not exist on {rest[1]}")
+        data = files[path]
+        e = entry(path, data)
+        etag = e["lfs"]["oid"] if "lfs" in e else e["oid"]
+        if self.command == "GET" and (repo, path) in CORRUPT:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        headers = {"ETag": f'"{etag}"', "X-Repo-Commit": sha, "Accept-Ranges": "bytes"}
+        if "lfs" in e:
+            headers["X-Linked-Size"] = str(len(data))
+            headers["X-Linked-Etag"] = f'"{etag}"'
+        self._send(200, data, headers, ctype="application/octet-stream")
+
+    def viewer_size(self, params):
+        dataset = params.get("dataset", [""])[0]
+        if dataset != "acme/nosizes":
+            return self._error(404, "DatasetNotFoundError", "The dataset does not exist, or is not accessible")
+        splits = [{"dataset": dataset, "config": "default", "split": s, "num_bytes_parquet_files": 1000 + n,
+                   "num_bytes_memory": 3000 + n * 10, "num_rows": n, "num_columns": 2}
+                  for s, n in (("train", 30), ("test", 12))]
+        config = {"dataset": dataset, "config": "default", "num_bytes_original_files": 123_456_789,
+                  "num_bytes_parquet_files": 2042, "num_bytes_memory": 6_543_210, "num_rows": 42, "num_columns": 2}
+        self._json({"size": {"dataset": {k: v for k, v in config.items() if k not in ("config", "num_columns")},
+                             "configs": [config], "splits": splits},
+                    "pending": [], "failed": [], "partial": False})
+
+
+def raw_path_of(path: str) -> str:
+    return path.partition("?")[0]
+
+
+def main():
+    global DATA_DIR
+    DATA_DIR = sys.argv[1]
+    os.makedirs(DATA_DIR, exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+DATA_DIR = "."
+
+if __name__ == "__main__":
+    main()
