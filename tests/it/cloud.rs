@@ -619,3 +619,34 @@ fn concurrent_runs_never_give_one_id_two_labels() {
         }
     }
 }
+
+/// A shard larger than one upload request goes up as a multipart upload (its ETag says so) and
+/// loads whole.
+#[test]
+fn s3_large_shard_is_a_multipart_upload() {
+    let cloud = Cloud::start();
+    cloud.setup(json!({"buckets": ["big"]}));
+    let dir = tmp();
+    // ~24 MB of text in one split: one shard, above the 16 MiB single-request limit.
+    let chunk = "lorem ipsum dolor sit amet ".repeat(400);
+    let train: Vec<(String, String)> =
+        (0..2200).map(|i| (format!("{i} {chunk}"), ["x", "y"][i % 2].to_string())).collect();
+    write_rows(&dir.path().join("train"), &train, SaveMode::ErrorIfExists);
+    let o = cloud
+        .bin()
+        .args(["prepare", "--quiet", "--train", dir.path().join("train").to_str().unwrap()])
+        .args(["--output", "s3://big/ds"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let store = cloud.store("big");
+    let meta =
+        block_on(async { store.head(&ObjPath::from("ds/train/data-00000-of-00001.arrow")).await.unwrap() });
+    assert!(meta.size > 16 * 1024 * 1024, "shard of {} bytes", meta.size);
+    let etag = meta.e_tag.unwrap_or_default();
+    assert!(etag.trim_matches('"').contains('-'), "not a multipart upload: ETag {etag}");
+    let got = dir.path().join("got");
+    cloud.download("big", "ds", &got);
+    let expect = expect_json(dir.path(), &[("train", &train)], &["x", "y"], json!({}));
+    check_py("check_dataset.py", &[&got, &expect]);
+}
