@@ -21,11 +21,23 @@ use crate::error::{Error, Result};
 use crate::source::unity::{UnityClient, UnityConfig, VendedCredentials};
 
 /// Storage options and the (lazily signed-in) Unity Catalog client, shared by a run.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Connector {
     options: HashMap<String, String>,
     profile: Option<String>,
     unity: tokio::sync::OnceCell<Arc<UnityClient>>,
+}
+
+/// Option values may be secrets (`AWS_SECRET_ACCESS_KEY=...`): only their keys are shown.
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut keys: Vec<&String> = self.options.keys().collect();
+        keys.sort();
+        f.debug_struct("Connector")
+            .field("option_keys", &keys)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Connector {
