@@ -265,10 +265,10 @@ fn check_output_apart(output: &std::path::Path, s: &PrepareSettings, tables: &[O
     let out = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
     let mut others: Vec<(&str, &std::path::Path)> =
         tables.iter().filter_map(|t| t.table_ref.local_path().map(|p| (t.name(), p))).collect();
-    if let Some(lt) = &s.label_table {
-        if let Some(p) = lt.local_path() {
-            others.push((lt.name.as_str(), p));
-        }
+    if let Some(lt) = &s.label_table
+        && let Some(p) = lt.local_path()
+    {
+        others.push((lt.name.as_str(), p));
     }
     for (name, path) in others {
         if out.starts_with(path) || path.starts_with(&out) {

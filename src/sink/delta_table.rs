@@ -35,16 +35,15 @@ pub async fn check_target(table: &TableRef, overwrite: bool, cx: &Connector) -> 
             table.name
         )));
     }
-    if let Location::Local(dir) = &table.location {
-        if dir.exists()
-            && !dir.join("_delta_log").is_dir()
-            && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
-        {
-            return Err(Error::Output(format!(
-                "`{}` exists and is not a Delta table; pick an empty or new location",
-                dir.display()
-            )));
-        }
+    if let Location::Local(dir) = &table.location
+        && dir.exists()
+        && !dir.join("_delta_log").is_dir()
+        && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+    {
+        return Err(Error::Output(format!(
+            "`{}` exists and is not a Delta table; pick an empty or new location",
+            dir.display()
+        )));
     }
     Ok(())
 }
@@ -114,12 +113,7 @@ fn uc_type(t: &deltalake::arrow::datatypes::DataType) -> &'static str {
 pub async fn latest_metadata(table: &TableRef, cx: &Connector) -> Result<Option<Value>> {
     let opened = table.open(cx).await?;
     let mut history = opened.table.history(Some(1));
-    while let Some(c) = history.next().await {
-        let c = c.map_err(|e| Error::TableUnreadable { table: table.name.clone(), reason: e.to_string() })?;
-        if let Some(v) = c.info.get("delta_hf") {
-            return Ok(Some(v.clone()));
-        }
-        return Ok(None);
-    }
-    Ok(None)
+    let Some(c) = history.next().await else { return Ok(None) };
+    let c = c.map_err(|e| Error::TableUnreadable { table: table.name.clone(), reason: e.to_string() })?;
+    Ok(c.info.get("delta_hf").cloned())
 }

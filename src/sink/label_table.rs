@@ -126,7 +126,7 @@ pub async fn write(
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
         let (delta, created) = t.table.open_for_write(t.cx, t.new_location).await?;
-        let current = delta.version().map(|v| v as u64);
+        let current = delta.version();
         let mut names = map.names.clone();
         if check_races && current.is_some() && current != base {
             let theirs = names_of(&delta, name, current.unwrap_or_default()).await?;
@@ -152,7 +152,7 @@ pub async fn write(
                 if let Some(c) = created {
                     c.register(t.cx, &columns).await?;
                 }
-                return Ok(written.version().unwrap_or_default() as u64);
+                return Ok(written.version().unwrap_or_default());
             }
             Err(DeltaTableError::Transaction { source })
                 if matches!(
@@ -191,8 +191,11 @@ fn merge(ours: &[String], theirs: &[String]) -> std::result::Result<Vec<String>,
     Ok(if theirs.len() > ours.len() { theirs.to_vec() } else { ours.to_vec() })
 }
 
-/// The wide batch, and the columns as Unity Catalog types.
-fn batch(names: &[String], counts: &LabelCounts) -> Result<(RecordBatch, Vec<(String, &'static str, bool)>)> {
+/// Columns as Unity Catalog wants them to register a table: name, type name, nullable.
+type UcColumns = Vec<(String, &'static str, bool)>;
+
+/// The wide batch, and its columns as Unity Catalog types.
+fn batch(names: &[String], counts: &LabelCounts) -> Result<(RecordBatch, UcColumns)> {
     let mut fields =
         vec![Field::new("id", DataType::Int64, false), Field::new("label", DataType::Utf8, false)];
     let mut uc = vec![("id".to_string(), "LONG", false), ("label".to_string(), "STRING", false)];

@@ -176,9 +176,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.published && std::fs::remove_dir_all(&self.dir).is_ok() {
-            track(&self.dir, false);
-        } else if self.published {
+        if self.published || std::fs::remove_dir_all(&self.dir).is_ok() {
             track(&self.dir, false);
         }
     }

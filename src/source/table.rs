@@ -141,12 +141,12 @@ impl TableRef {
         if spec.trim().is_empty() {
             return Err(Error::Usage("empty table reference".into()));
         }
-        if let Some((loc, pin)) = spec.rsplit_once('@') {
-            if let Ok(pin) = pin.parse::<Pin>() {
-                let mut t = Self::parse_location(loc)?;
-                t.pin = Some(pin);
-                return Ok(t);
-            }
+        if let Some((loc, pin)) = spec.rsplit_once('@')
+            && let Ok(pin) = pin.parse::<Pin>()
+        {
+            let mut t = Self::parse_location(loc)?;
+            t.pin = Some(pin);
+            return Ok(t);
         }
         Self::parse_location(spec)
     }
@@ -593,7 +593,7 @@ impl OpenedTable {
             table: table_ref.name.clone(),
             reason: "no version could be loaded".into(),
         })?;
-        Ok(OpenedTable { table_ref, version: version as u64, table })
+        Ok(OpenedTable { table_ref, version, table })
     }
 
     /// The name the user gave.

@@ -179,8 +179,11 @@ fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
     (status, body)
 }
 
+/// (text, label) rows of a split.
+type Rows = Vec<(String, String)>;
+
 /// The two split tables used below, written locally with the deltalake crate.
-fn write_splits(dir: &Path) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn write_splits(dir: &Path) -> (Rows, Rows) {
     let train = rows("train text", 60, &["spam", "ham", "eggs"]);
     let test = rows("test text", 12, &["ham", "spam"]);
     write_rows(&dir.join("train"), &train, SaveMode::ErrorIfExists);
@@ -321,7 +324,7 @@ fn s3_golden_table_with_deletion_vectors() {
 }
 
 /// Sets up UC tables `main.ml.train` / `main.ml.test` on S3, and the volume `main.ml.vol`.
-fn uc_world(cloud: &Cloud, dir: &Path) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn uc_world(cloud: &Cloud, dir: &Path) -> (Rows, Rows) {
     cloud.setup(json!({
         "buckets": ["uc-lake"],
         "token": TOKEN,

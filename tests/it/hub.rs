@@ -228,7 +228,7 @@ fn size_without_card_sizes_falls_back_to_viewer_then_tree() {
     assert_eq!(c["download_size"]["source"], "tree");
     assert_eq!(c["dataset_size"], json!({"bytes": null, "human": "Unknown size", "source": null}));
     let o = run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/nosizes", "--no-viewer"]);
-    let text = stdout(&ok_text(&o));
+    let text = stdout(ok_text(&o));
     assert!(text.contains("dataset size:  Unknown size"), "{text}");
     assert!(text.contains("(sum of repo file sizes)"), "{text}");
 

@@ -209,10 +209,10 @@ fn class_labels(features: Option<&Value>) -> Vec<(String, Vec<String>)> {
         }
         Some(Value::Object(map)) => {
             for (name, f) in map {
-                if f.get("_type").and_then(Value::as_str) == Some("ClassLabel") {
-                    if let Some(names) = names_of(f.get("names")) {
-                        out.push((name.clone(), names));
-                    }
+                if f.get("_type").and_then(Value::as_str) == Some("ClassLabel")
+                    && let Some(names) = names_of(f.get("names"))
+                {
+                    out.push((name.clone(), names));
                 }
             }
         }

@@ -118,10 +118,10 @@ pub fn verify(path: &Path, f: &HubFile) -> std::result::Result<(), String> {
 
 /// Remove a cached file: the blob the snapshot link points to, then the link.
 fn evict(path: &Path) {
-    if let Ok(target) = std::fs::canonicalize(path) {
-        if target != path {
-            let _ = std::fs::remove_file(&target);
-        }
+    if let Ok(target) = std::fs::canonicalize(path)
+        && target != path
+    {
+        let _ = std::fs::remove_file(&target);
     }
     let _ = std::fs::remove_file(path);
 }

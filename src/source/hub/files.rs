@@ -210,10 +210,11 @@ pub fn map_parquet_branch(config: &str, files: &[HubFile]) -> Vec<SplitFiles> {
 pub fn parquet_branch_configs(files: &[HubFile]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for f in files {
-        if let Some((c, rest)) = f.path.split_once('/') {
-            if rest.ends_with(".parquet") && !out.iter().any(|x| x == c) {
-                out.push(c.to_string());
-            }
+        if let Some((c, rest)) = f.path.split_once('/')
+            && rest.ends_with(".parquet")
+            && !out.iter().any(|x| x == c)
+        {
+            out.push(c.to_string());
         }
     }
     out

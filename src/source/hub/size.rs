@@ -175,10 +175,10 @@ pub async fn report(
 ) -> Result<SizeReport> {
     let card = Card::parse(&snap.card)?;
     let mut configs = card.config_names();
-    if configs.is_empty() {
-        if let Some(pb) = parquet_branch {
-            configs = files::parquet_branch_configs(&pb.files);
-        }
+    if configs.is_empty()
+        && let Some(pb) = parquet_branch
+    {
+        configs = files::parquet_branch_configs(&pb.files);
     }
     if configs.is_empty() {
         configs.push(super::card::DEFAULT_CONFIG.to_string());
@@ -216,10 +216,10 @@ pub async fn report(
     for config in &chosen {
         let info = card.info(config);
         let mut split_files: Vec<SplitFiles> = files::map_config(&card, config, &snap.files)?;
-        if split_files.iter().all(|s| s.files.is_empty()) {
-            if let Some(pb) = parquet_branch {
-                split_files = files::map_parquet_branch(config, &pb.files);
-            }
+        if split_files.iter().all(|s| s.files.is_empty())
+            && let Some(pb) = parquet_branch
+        {
+            split_files = files::map_parquet_branch(config, &pb.files);
         }
         let tree_total: u64 = split_files.iter().map(SplitFiles::bytes).sum();
         let v_conf = viewer_data.as_ref().and_then(|v| v.configs.iter().find(|c| c.0 == *config));
@@ -357,7 +357,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
