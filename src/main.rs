@@ -42,36 +42,33 @@ fn main() {
     std::process::exit(code as i32);
 }
 
+/// A command's result on stdout: JSON with `--json`, else the text (nothing with `--quiet`).
+fn emit(value: &impl serde::Serialize, text: String, json: bool, quiet: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value).expect("summaries serialise"));
+    } else if !quiet {
+        print!("{text}");
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Prepare(args) => {
             let settings = PrepareSettings::from_args(*args)?;
             let ui = Ui::new(settings.quiet);
             let summary = delta_hf::pipeline::prepare(&settings, &ui).await?;
-            if settings.json {
-                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
-            } else if !settings.quiet {
-                print!("{}", summary.render());
-            }
+            emit(&summary, summary.render(), settings.json, settings.quiet);
             Ok(())
         }
         Command::Size(args) => {
             let report = delta_hf::hub_size::size(&args).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
-            } else {
-                print!("{}", report.render());
-            }
+            emit(&report, report.render(), args.json, false);
             Ok(())
         }
         Command::Pull(args) => {
             let ui = Ui::new(args.quiet);
             let summary = delta_hf::hub_pull::pull(&args, &ui).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serialises"));
-            } else if !args.quiet {
-                print!("{}", summary.render());
-            }
+            emit(&summary, summary.render(), args.json, args.quiet);
             Ok(())
         }
         Command::DemoData(args) => {

@@ -153,6 +153,32 @@ impl Cloud {
     }
 }
 
+impl Cloud {
+    /// Download a dataset and its label table (version 0) from `bucket` and check them with
+    /// `check_dataset.py` against the rows the split tables were written with.
+    fn check_download(
+        &self,
+        dir: &Path,
+        bucket: &str,
+        dataset: &str,
+        labels: &str,
+        train: &Rows,
+        test: &Rows,
+    ) {
+        let got = dir.join("got");
+        self.download(bucket, dataset, &got);
+        let labels_local = dir.join("labels-copy");
+        self.download(bucket, labels, &labels_local);
+        let expect = expect_json(
+            dir,
+            &[("train", train), ("test", test)],
+            &["eggs", "ham", "spam"],
+            json!({"label_table": labels_local, "label_table_version": 0}),
+        );
+        check_py("check_dataset.py", &[&got, &expect]);
+    }
+}
+
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -250,17 +276,7 @@ fn s3_tables_in_dataset_and_label_table_out() {
     let first = cloud.list("lake", "datasets/reviews");
     assert!(first.iter().filter(|f| f.starts_with("train/data-")).count() >= 2, "{first:?}");
 
-    let got = dir.path().join("got");
-    cloud.download("lake", "datasets/reviews", &got);
-    let labels_local = dir.path().join("labels-copy");
-    cloud.download("lake", "labels/reviews", &labels_local);
-    let expect = expect_json(
-        dir.path(),
-        &[("train", &train), ("test", &test)],
-        &["eggs", "ham", "spam"],
-        json!({"label_table": labels_local, "label_table_version": 0}),
-    );
-    check_py("check_dataset.py", &[&got, &expect]);
+    cloud.check_download(dir.path(), "lake", "datasets/reviews", "labels/reviews", &train, &test);
     // The staging dir is gone.
     assert_eq!(ls(&dir.path().join("work")), Vec::<String>::new());
 
@@ -395,17 +411,14 @@ fn unity_catalog_names_to_a_volume_end_to_end() {
     assert_eq!(cols, ["id", "label", "count_train", "count_test"]);
 
     // The dataset landed under the volume's storage location and loads.
-    let got = dir.path().join("got");
-    cloud.download("uc-lake", "volumes/vol/datasets/reviews", &got);
-    let labels_local = dir.path().join("labels-copy");
-    cloud.download("uc-lake", "external/labels", &labels_local);
-    let expect = expect_json(
+    cloud.check_download(
         dir.path(),
-        &[("train", &train), ("test", &test)],
-        &["eggs", "ham", "spam"],
-        json!({"label_table": labels_local, "label_table_version": 0}),
+        "uc-lake",
+        "volumes/vol/datasets/reviews",
+        "external/labels",
+        &train,
+        &test,
     );
-    check_py("check_dataset.py", &[&got, &expect]);
 
     // Second run: the label table now exists in UC and is updated with READ_WRITE credentials.
     let before = cloud.calls().len();
