@@ -23,7 +23,7 @@ CARGO_ZIGBUILD_VERSION = 0.24.1
 ZIGLANG_VERSION = 0.15.2
 DIST_BIN = dist/delta-hf-x86_64-linux-gnu
 
-.PHONY: help build demo test venv lint bench dist clean
+.PHONY: help build demo test venv emulators lint bench dist clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -50,8 +50,20 @@ $(VENV)/.installed: tests/python/requirements.txt
 
 venv: $(VENV)/.installed ## Create the Python venv the tests use
 
-test: venv ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
-	DELTA_HF_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) test --locked --all-targets -- --test-threads=2
+# Azure Blob Storage emulator (azurite, from the npm registry) for the Azure tests, pinned by
+# tests/node/package-lock.json and installed beside the venv.
+$(VENV)/node/.installed: tests/node/package.json tests/node/package-lock.json
+	mkdir -p $(VENV)/node
+	cp tests/node/package.json tests/node/package-lock.json $(VENV)/node/
+	cd $(VENV)/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+emulators: $(VENV)/node/.installed ## Install the npm-based test emulators (azurite)
+
+test: venv emulators ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
+	DELTA_HF_PYTHON=$(abspath $(VENV))/bin/python \
+	DELTA_HF_AZURITE=$(abspath $(VENV))/node/node_modules/.bin/azurite-blob \
+	  $(CARGO) test --locked --all-targets -- --test-threads=2
 
 bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor (SCALE=1 RUNS=3) -> bench/results.md
 	$(CARGO) build --release --locked --bin delta-hf

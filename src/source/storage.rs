@@ -130,12 +130,13 @@ impl Connector {
     }
 }
 
-/// A URL without query string or user info (Azure SAS tokens travel in queries).
+/// A URL fit to show: no query string (Azure SAS tokens travel in queries) and no password.
+/// The user name stays: in `abfss://container@account.dfs.core.windows.net/...` it is the
+/// container, part of where the data is.
 pub fn redact(url: &Url) -> String {
     let mut u = url.clone();
     u.set_query(None);
     let _ = u.set_password(None);
-    let _ = u.set_username("");
     u.to_string()
 }
 
@@ -192,5 +193,18 @@ impl object_store::CredentialProvider for GcpVended {
             store_error(Error::Access("Unity Catalog vended no OAuth token for a gs:// location".into()))
         })?;
         Ok(Arc::new(GcpCredential { bearer: t.expose().to_string() }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_keeps_the_container_and_drops_secrets() {
+        let u = Url::parse("abfss://lake@acct.dfs.core.windows.net/t/x?sv=2024&sig=SECRET").unwrap();
+        assert_eq!(redact(&u), "abfss://lake@acct.dfs.core.windows.net/t/x");
+        let u = Url::parse("s3://key:SECRET@bucket/p").unwrap();
+        assert_eq!(redact(&u), "s3://key@bucket/p");
     }
 }

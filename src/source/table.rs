@@ -539,9 +539,20 @@ pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             "cannot reach the object store (connection failed); check the endpoint and network".into(),
         );
     }
+    // The kernel flattens object_store errors into text: recognise object_store's own wording
+    // for PermissionDenied / Unauthenticated, and the services' error codes (S3, Azure, GCS).
+    if text.contains("lacked the necessary privileges") || text.contains("lacked valid authentication") {
+        return Some(
+            "the object store refused the request (wrong, expired or insufficient credentials); check \
+             AWS_*/AZURE_*/GOOGLE_* or --storage-option and their permissions"
+                .into(),
+        );
+    }
     if text.contains("ExpiredToken")
         || text.contains("InvalidAccessKeyId")
         || text.contains("SignatureDoesNotMatch")
+        || text.contains("AuthenticationFailed")
+        || text.contains("AuthorizationFailure")
     {
         return Some(
             "the object store rejected the credentials (expired or invalid); renew them and retry".into(),

@@ -1,6 +1,7 @@
 //! Cloud storage and Unity Catalog, end to end on loopback: a real S3-compatible server
-//! (moto's) and a Unity Catalog emulator (`tests/python/cloud_emulator.py`) that speaks the REST
-//! shapes, vends credentials for that server and records every call.
+//! (moto's), a real Azure Blob Storage emulator (azurite, for the Azure tests) and a Unity
+//! Catalog emulator (`tests/python/cloud_emulator.py`) that speaks the REST shapes, vends
+//! credentials for those servers and records every call.
 //!
 //! Tables are written locally with the `deltalake` crate and uploaded; outputs are downloaded
 //! and checked with `datasets.load_from_disk` (`check_dataset.py`) and the Python `deltalake`.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Value, json};
@@ -21,16 +23,23 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// The workspace token the tests use; it must never show up anywhere.
-const TOKEN: &str = "dapi-SENTINEL-token-5e1f";
+pub(crate) const TOKEN: &str = "dapi-SENTINEL-token-5e1f";
 const CLIENT_SECRET: &str = "oauth-SENTINEL-secret-a9d0";
 /// What the emulator vends (see cloud_emulator.py).
 const VENDED_SECRETS: &[&str] = &["vended-secret-SENTINEL-7f3a", "vended-session-SENTINEL-91c2"];
 
-/// One emulator process (S3 + UC); killed when dropped.
+/// azurite's well-known development account (see cloud_emulator.py).
+pub(crate) const AZ_ACCOUNT: &str = "devstoreaccount1";
+const AZ_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// One emulator process (S3 + UC, and Azure with [`Cloud::start_azure`]); killed when dropped.
 pub struct Cloud {
     child: Child,
     pub s3: String,
     pub uc: String,
+    /// The azurite blob endpoint (`http://127.0.0.1:PORT/devstoreaccount1`).
+    pub azure: Option<String>,
 }
 
 impl Drop for Cloud {
@@ -42,8 +51,22 @@ impl Drop for Cloud {
 
 impl Cloud {
     pub fn start() -> Self {
+        Self::launch(&[])
+    }
+
+    /// Also start azurite (needs DELTA_HF_AZURITE, which `make test` sets).
+    pub fn start_azure() -> Self {
+        assert!(
+            std::env::var_os("DELTA_HF_AZURITE").is_some(),
+            "the Azure tests need azurite: run them with `make test` (it sets DELTA_HF_AZURITE)"
+        );
+        Self::launch(&["--azure"])
+    }
+
+    fn launch(args: &[&str]) -> Self {
         let mut child = Command::new(python())
             .arg(root().join("tests/python/cloud_emulator.py"))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -52,7 +75,12 @@ impl Cloud {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("emulator said {line:?}"));
-        Cloud { child, s3: v["s3"].as_str().unwrap().into(), uc: v["uc"].as_str().unwrap().into() }
+        Cloud {
+            child,
+            s3: v["s3"].as_str().unwrap().into(),
+            uc: v["uc"].as_str().unwrap().into(),
+            azure: v["azure"].as_str().map(String::from),
+        }
     }
 
     /// Configure the emulator (see cloud_emulator.py's docs).
@@ -82,6 +110,11 @@ impl Cloud {
         ] {
             c.env_remove(k);
         }
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AZURE_") {
+                c.env_remove(k);
+            }
+        }
         c.env("AWS_ENDPOINT_URL", &self.s3)
             .env("AWS_ALLOW_HTTP", "true")
             .env("AWS_REGION", "us-east-1")
@@ -98,7 +131,31 @@ impl Cloud {
         c
     }
 
-    fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+    /// The binary pointed at azurite (its endpoint, over http); with `key`, also signed in with
+    /// the account key through the usual environment variables.
+    pub fn azure_bin(&self, key: bool) -> Command {
+        let mut c = self.bin();
+        c.env("AZURE_STORAGE_ENDPOINT", self.azure.as_ref().unwrap()).env("AZURE_ALLOW_HTTP", "true");
+        if key {
+            c.env("AZURE_STORAGE_ACCOUNT_NAME", AZ_ACCOUNT).env("AZURE_STORAGE_ACCOUNT_KEY", AZ_KEY);
+        }
+        c
+    }
+
+    /// A store for an S3 bucket of the S3 server, or for `az://<container>` of azurite.
+    pub(crate) fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        if let Some(container) = bucket.strip_prefix("az://") {
+            return Arc::new(
+                MicrosoftAzureBuilder::new()
+                    .with_account(AZ_ACCOUNT)
+                    .with_access_key(AZ_KEY)
+                    .with_container_name(container)
+                    .with_endpoint(self.azure.clone().expect("started with Cloud::start_azure"))
+                    .with_allow_http(true)
+                    .build()
+                    .unwrap(),
+            );
+        }
         Arc::new(
             AmazonS3Builder::new()
                 .with_bucket_name(bucket)
@@ -112,7 +169,7 @@ impl Cloud {
         )
     }
 
-    /// Upload a local directory tree to `s3://bucket/prefix`.
+    /// Upload a local directory tree to `s3://bucket/prefix` (or `az://container/prefix`).
     pub fn upload(&self, local: &Path, bucket: &str, prefix: &str) {
         let store = self.store(bucket);
         let mut files = Vec::new();
@@ -126,7 +183,7 @@ impl Cloud {
         });
     }
 
-    /// Keys under `s3://bucket/prefix/` (relative), sorted.
+    /// Keys under `s3://bucket/prefix/` (or `az://...`), relative, sorted.
     pub fn list(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let store = self.store(bucket);
         let p = ObjPath::from(prefix);
@@ -139,7 +196,7 @@ impl Cloud {
         v
     }
 
-    /// Download `s3://bucket/prefix/` into `local`.
+    /// Download `s3://bucket/prefix/` (or `az://...`) into `local`.
     pub fn download(&self, bucket: &str, prefix: &str, local: &Path) {
         let store = self.store(bucket);
         for rel in self.list(bucket, prefix) {
@@ -156,7 +213,7 @@ impl Cloud {
 impl Cloud {
     /// Download a dataset and its label table (version 0) from `bucket` and check them with
     /// `check_dataset.py` against the rows the split tables were written with.
-    fn check_download(
+    pub(crate) fn check_download(
         &self,
         dir: &Path,
         bucket: &str,
@@ -179,7 +236,39 @@ impl Cloud {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+impl Cloud {
+    /// After `--overwrite --num-shards 1`: exactly one shard per split and the metadata are
+    /// there (nothing left of an earlier run), and the dataset loads with the expected rows.
+    pub(crate) fn check_one_shard_dataset(
+        &self,
+        dir: &Path,
+        bucket: &str,
+        prefix: &str,
+        train: &Rows,
+        test: &Rows,
+    ) {
+        assert_eq!(
+            self.list(bucket, prefix),
+            [
+                "dataset_dict.json",
+                "label_map.json",
+                "test/data-00000-of-00001.arrow",
+                "test/dataset_info.json",
+                "test/state.json",
+                "train/data-00000-of-00001.arrow",
+                "train/dataset_info.json",
+                "train/state.json"
+            ]
+        );
+        let got = dir.join("got-one-shard");
+        self.download(bucket, prefix, &got);
+        let expect =
+            expect_json(dir, &[("train", train), ("test", test)], &["eggs", "ham", "spam"], json!({}));
+        check_py("check_dataset.py", &[&got, &expect]);
+    }
+}
+
+pub(crate) fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() { walk(&p, out) } else { out.push(p) }
@@ -206,10 +295,10 @@ fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
 }
 
 /// (text, label) rows of a split.
-type Rows = Vec<(String, String)>;
+pub(crate) type Rows = Vec<(String, String)>;
 
 /// The two split tables used below, written locally with the deltalake crate.
-fn write_splits(dir: &Path) -> (Rows, Rows) {
+pub(crate) fn write_splits(dir: &Path) -> (Rows, Rows) {
     let train = rows("train text", 60, &["spam", "ham", "eggs"]);
     let test = rows("test text", 12, &["ham", "spam"]);
     write_rows(&dir.join("train"), &train, SaveMode::ErrorIfExists);
@@ -219,7 +308,7 @@ fn write_splits(dir: &Path) -> (Rows, Rows) {
 
 /// No sentinel secret in the run's output or in any file under `dirs`.
 #[track_caller]
-fn assert_no_secrets(outputs: &[&std::process::Output], dirs: &[&Path]) {
+pub(crate) fn assert_no_secrets(outputs: &[&std::process::Output], dirs: &[&Path]) {
     let secrets: Vec<&str> = [TOKEN, CLIENT_SECRET].iter().chain(VENDED_SECRETS).copied().collect();
     for o in outputs {
         for s in &secrets {
@@ -288,25 +377,7 @@ fn s3_tables_in_dataset_and_label_table_out() {
     // --overwrite replaces the whole dataset: no shard of the first run is left.
     let o = prepare(&["--overwrite", "--num-shards", "1"]);
     ok(&o);
-    let second = cloud.list("lake", "datasets/reviews");
-    assert_eq!(
-        second,
-        [
-            "dataset_dict.json",
-            "label_map.json",
-            "test/data-00000-of-00001.arrow",
-            "test/dataset_info.json",
-            "test/state.json",
-            "train/data-00000-of-00001.arrow",
-            "train/dataset_info.json",
-            "train/state.json"
-        ]
-    );
-    let got2 = dir.path().join("got2");
-    cloud.download("lake", "datasets/reviews", &got2);
-    let expect =
-        expect_json(dir.path(), &[("train", &train), ("test", &test)], &["eggs", "ham", "spam"], json!({}));
-    check_py("check_dataset.py", &[&got2, &expect]);
+    cloud.check_one_shard_dataset(dir.path(), "lake", "datasets/reviews", &train, &test);
 }
 
 /// A Spark-written golden table with deletion vectors, read by URI from the S3 server: the rows
@@ -358,7 +429,7 @@ fn uc_world(cloud: &Cloud, dir: &Path) -> (Rows, Rows) {
     (train, test)
 }
 
-fn vends<'a>(calls: &'a [Value], endpoint: &str) -> Vec<&'a Value> {
+pub(crate) fn vends<'a>(calls: &'a [Value], endpoint: &str) -> Vec<&'a Value> {
     calls.iter().filter(|c| c["path"].as_str().unwrap().ends_with(endpoint)).map(|c| &c["body"]).collect()
 }
 

@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod azure;
 mod cli;
 mod cloud;
 mod conformance;

@@ -2,15 +2,21 @@
 """Loopback stand-ins for the cloud services the tests need, in one process:
 
 * a real S3-compatible server: moto's (`moto[server]` from PyPI), on 127.0.0.1;
+* with --azure, a real Azure Blob Storage emulator: azurite (npm), whose `azurite-blob` the
+  DELTA_HF_AZURITE environment variable names (`make test` sets it), on 127.0.0.1;
 * a Unity Catalog emulator speaking the Databricks REST shapes delta-hf uses
-  (see ../shared/docs/unity-catalog.md), vending credentials for that S3 server.
+  (see ../shared/docs/unity-catalog.md), vending credentials for those servers: AWS keys for
+  s3:// locations, a container SAS signed with the azurite account key for abfss:// ones (read
+  and list only for READ, so a write with READ credentials is refused by azurite).
 
-Usage:  cloud_emulator.py
-Prints one JSON line {"s3": URL, "uc": URL} once both listen, then serves until its standard
-input closes (the test that started it holds the pipe, so the emulator dies with the test).
+Usage:  cloud_emulator.py [--azure]
+Prints one JSON line {"s3": URL, "uc": URL, "azure": BLOB_ENDPOINT or null} once all listen, then
+serves until its standard input closes (the test that started it holds the pipe, so the emulator
+dies with the test).
 
 The UC emulator is configured and inspected by the test through two extra endpoints:
-  POST /_emulator/setup   JSON merged into the state: buckets [names to create], token, client_id, client_secret, tables
+  POST /_emulator/setup   JSON merged into the state: buckets [names to create], containers [Azure
+                          containers to create], token, client_id, client_secret, tables
                           {full_name: {storage_location, table_type?, data_source_format?}},
                           volumes {full_name: storage_location}, schemas {"c.s": storage_root},
                           deny [full names whose credentials are refused], vend_ttl (seconds,
@@ -28,7 +34,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlparse
 
 API = "/api/2.1/unity-catalog/"
 
@@ -57,6 +63,10 @@ VENDED = {
 
 
 S3_URL = None
+AZURE_URL = None
+# azurite's well-known development account (public, documented by Microsoft).
+AZURE_ACCOUNT = "devstoreaccount1"
+AZURE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def s3_client():
@@ -64,6 +74,25 @@ def s3_client():
 
     return boto3.client("s3", endpoint_url=S3_URL, region_name="us-east-1",
                         aws_access_key_id="emulator", aws_secret_access_key="emulator")
+
+
+def azure_client():
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient(AZURE_URL, credential={"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY})
+
+
+def azure_sas(container: str, operation: str, ttl: float) -> str:
+    """A container SAS: read + list for READ, everything for the write operations."""
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    read_only = operation == "READ" or operation == "READ_VOLUME"
+    perm = ContainerSasPermissions(read=True, list=True, write=not read_only, add=not read_only,
+                                   create=not read_only, delete=not read_only)
+    return generate_container_sas(AZURE_ACCOUNT, container, account_key=AZURE_KEY, permission=perm,
+                                  expiry=datetime.now(timezone.utc) + timedelta(seconds=ttl))
 
 
 def now_ms() -> int:
@@ -142,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 for b in cfg.pop("buckets", []):
                     s3_client().create_bucket(Bucket=b)
+                for c in cfg.pop("containers", []):
+                    azure_client().create_container(c)
             except Exception as e:  # noqa: BLE001 - reported to the test
                 return self.reply(500, {"error_code": "EMULATOR_SETUP", "message": str(e)})
             with LOCK:
@@ -243,17 +274,69 @@ class Handler(BaseHTTPRequestHandler):
         if STATE["first_vend_ttl"] is not None and target not in STATE["vended_targets"]:
             ttl = STATE["first_vend_ttl"]
         STATE["vended_targets"].add(target)
-        self.reply(200, {"aws_temp_credentials": VENDED, "expiration_time": now_ms() + int(ttl * 1000), "url": url})
+        reply = {"expiration_time": now_ms() + int(ttl * 1000), "url": url}
+        parsed = urlparse(url)
+        if parsed.scheme in ("abfss", "abfs"):
+            # abfss://<container>@<account>.dfs.core.windows.net/<path>
+            reply["azure_user_delegation_sas"] = {"sas_token": azure_sas(parsed.username, target[2], ttl)}
+        else:
+            reply["aws_temp_credentials"] = VENDED
+        self.reply(200, reply)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def die_with_parent():
+    """In the child before exec: SIGTERM when this emulator dies, even by SIGKILL (Linux)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_azurite():
+    """Start azurite-blob in memory on a free port; returns the process once it answers."""
+    import os
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    exe = os.environ.get("DELTA_HF_AZURITE")
+    if not exe or not os.path.exists(exe):
+        sys.exit(f"cloud_emulator.py --azure: DELTA_HF_AZURITE ({exe!r}) is not azurite-blob; "
+                 "run the tests with `make test` (it installs azurite: `make emulators`)")
+    global AZURE_URL
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
+         "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent)
+    AZURE_URL = f"http://127.0.0.1:{port}/{AZURE_ACCOUNT}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except urllib.error.HTTPError:
+            break  # it answers (an error status is fine)
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit(f"azurite exited with {proc.returncode}")
+            time.sleep(0.1)
+    return proc
 
 
 def main():
     from moto.server import ThreadedMotoServer
 
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s3_port = s.getsockname()[1]
+    azurite = start_azurite() if "--azure" in sys.argv[1:] else None
+    s3_port = free_port()
     global S3_URL
     S3_URL = f"http://127.0.0.1:{s3_port}"
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
@@ -261,10 +344,16 @@ def main():
     uc = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     uc.daemon_threads = True
     threading.Thread(target=uc.serve_forever, daemon=True).start()
-    print(json.dumps({"s3": f"http://127.0.0.1:{s3_port}", "uc": f"http://127.0.0.1:{uc.server_address[1]}"}), flush=True)
-    sys.stdin.read()  # until the test closes the pipe (or dies)
-    uc.shutdown()
-    moto.stop()
+    print(json.dumps({"s3": S3_URL, "uc": f"http://127.0.0.1:{uc.server_address[1]}", "azure": AZURE_URL}),
+          flush=True)
+    try:
+        sys.stdin.read()  # until the test closes the pipe (or dies)
+    finally:
+        if azurite is not None:
+            azurite.terminate()
+            azurite.wait()
+        uc.shutdown()
+        moto.stop()
 
 
 if __name__ == "__main__":
