@@ -239,12 +239,14 @@ impl TableRef {
                 Ok(Some(if view { b.with_storage_backend(local_store(), url) } else { b }))
             }
             Location::Uri(url) => {
-                let mut b = DeltaTableBuilder::from_url(url.clone())
+                // Always our store, for reads and writes alike: deltalake's own store factories
+                // read only some of the environment (its GCS one ignores GOOGLE_BASE_URL /
+                // GOOGLE_SKIP_SIGNATURE, say), and a table must be reached the same way whatever
+                // is done with it. The options still go to deltalake's log-store factories.
+                let b = DeltaTableBuilder::from_url(url.clone())
                     .map_err(|e| self.unreadable(e))?
-                    .with_storage_options(cx.options().clone());
-                if view {
-                    b = b.with_storage_backend(wrap(cx.store(url, None)?), url.clone());
-                }
+                    .with_storage_options(cx.options().clone())
+                    .with_storage_backend(wrap(cx.store(url, None)?), url.clone());
                 Ok(Some(b))
             }
             Location::Unity(name) => {
@@ -541,7 +543,10 @@ pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     }
     // The kernel flattens object_store errors into text: recognise object_store's own wording
     // for PermissionDenied / Unauthenticated, and the services' error codes (S3, Azure, GCS).
-    if text.contains("lacked the necessary privileges") || text.contains("lacked valid authentication") {
+    if text.contains("lacked the necessary privileges")
+        || text.contains("lacked valid authentication")
+        || text.contains("Error performing token request")
+    {
         return Some(
             "the object store refused the request (wrong, expired or insufficient credentials); check \
              AWS_*/AZURE_*/GOOGLE_* or --storage-option and their permissions"

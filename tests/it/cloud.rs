@@ -14,8 +14,10 @@ use std::sync::Arc;
 
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
+use object_store::StaticCredentialProvider;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::{GcpCredential, GoogleCloudStorageBuilder};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::{Value, json};
@@ -26,20 +28,26 @@ use crate::harness::*;
 pub(crate) const TOKEN: &str = "dapi-SENTINEL-token-5e1f";
 const CLIENT_SECRET: &str = "oauth-SENTINEL-secret-a9d0";
 /// What the emulator vends (see cloud_emulator.py).
-const VENDED_SECRETS: &[&str] = &["vended-secret-SENTINEL-7f3a", "vended-session-SENTINEL-91c2"];
+const VENDED_SECRETS: &[&str] =
+    &["vended-secret-SENTINEL-7f3a", "vended-session-SENTINEL-91c2", "ya29.vended-SENTINEL-"];
+/// The tests' own token for the GCS emulator (see cloud_emulator.py).
+const GCS_ADMIN_TOKEN: &str = "gcs-admin-test-token";
 
 /// azurite's well-known development account (see cloud_emulator.py).
 pub(crate) const AZ_ACCOUNT: &str = "devstoreaccount1";
 const AZ_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/// One emulator process (S3 + UC, and Azure with [`Cloud::start_azure`]); killed when dropped.
+/// One emulator process (S3 + UC, and Azure / GCS with [`Cloud::start_with`]); killed when
+/// dropped.
 pub struct Cloud {
     child: Child,
     pub s3: String,
     pub uc: String,
     /// The azurite blob endpoint (`http://127.0.0.1:PORT/devstoreaccount1`).
     pub azure: Option<String>,
+    /// The GCS emulator's base URL.
+    pub gcs: Option<String>,
 }
 
 impl Drop for Cloud {
@@ -54,13 +62,14 @@ impl Cloud {
         Self::launch(&[])
     }
 
-    /// Also start azurite (needs DELTA_HF_AZURITE, which `make test` sets).
-    pub fn start_azure() -> Self {
+    /// Also start `--azure` (azurite: needs DELTA_HF_AZURITE, which `make test` sets) and/or
+    /// `--gcs`.
+    pub fn start_with(args: &[&str]) -> Self {
         assert!(
-            std::env::var_os("DELTA_HF_AZURITE").is_some(),
+            !args.contains(&"--azure") || std::env::var_os("DELTA_HF_AZURITE").is_some(),
             "the Azure tests need azurite: run them with `make test` (it sets DELTA_HF_AZURITE)"
         );
-        Self::launch(&["--azure"])
+        Self::launch(args)
     }
 
     fn launch(args: &[&str]) -> Self {
@@ -80,13 +89,15 @@ impl Cloud {
             s3: v["s3"].as_str().unwrap().into(),
             uc: v["uc"].as_str().unwrap().into(),
             azure: v["azure"].as_str().map(String::from),
+            gcs: v["gcs"].as_str().map(String::from),
         }
     }
 
-    /// Configure the emulator (see cloud_emulator.py's docs).
-    pub fn setup(&self, cfg: Value) {
+    /// Configure the emulator (see cloud_emulator.py's docs); returns its reply.
+    pub fn setup(&self, cfg: Value) -> Value {
         let (status, body) = http("POST", &format!("{}/_emulator/setup", self.uc), Some(&cfg));
         assert_eq!(status, 200, "emulator setup failed: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     /// Every UC call so far.
@@ -111,7 +122,8 @@ impl Cloud {
             c.env_remove(k);
         }
         for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("AZURE_") {
+            let k_ = k.to_string_lossy();
+            if k_.starts_with("AZURE_") || k_.starts_with("GOOGLE_") {
                 c.env_remove(k);
             }
         }
@@ -142,15 +154,45 @@ impl Cloud {
         c
     }
 
-    /// A store for an S3 bucket of the S3 server, or for `az://<container>` of azurite.
+    /// The binary pointed at the GCS emulator; with `key`, signed in with that service account
+    /// key file (GOOGLE_SERVICE_ACCOUNT).
+    pub fn gcs_bin(&self, key: Option<&Path>) -> Command {
+        let mut c = self.bin();
+        c.env("GOOGLE_BASE_URL", self.gcs.as_ref().unwrap()).env("GOOGLE_ALLOW_HTTP", "true");
+        if let Some(k) = key {
+            c.env("GOOGLE_SERVICE_ACCOUNT", k);
+        }
+        c
+    }
+
+    /// Every request the GCS emulator served: {method, bucket, auth: token|anonymous}.
+    pub fn gcs_requests(&self) -> Vec<Value> {
+        let (_, body) = http("GET", &format!("{}/_emulator/gcs", self.uc), None);
+        serde_json::from_str::<Value>(&body).unwrap()["requests"].as_array().unwrap().clone()
+    }
+
+    /// A store for an S3 bucket of the S3 server, for `az://<container>` of azurite, or for
+    /// `gs://<bucket>` of the GCS emulator.
     pub(crate) fn store(&self, bucket: &str) -> Arc<dyn ObjectStore> {
+        if let Some(b) = bucket.strip_prefix("gs://") {
+            let token = GcpCredential { bearer: GCS_ADMIN_TOKEN.into() };
+            return Arc::new(
+                GoogleCloudStorageBuilder::new()
+                    .with_bucket_name(b)
+                    .with_base_url(self.gcs.as_deref().expect("started with --gcs"))
+                    .with_credentials(Arc::new(StaticCredentialProvider::new(token)))
+                    .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
+                    .build()
+                    .unwrap(),
+            );
+        }
         if let Some(container) = bucket.strip_prefix("az://") {
             return Arc::new(
                 MicrosoftAzureBuilder::new()
                     .with_account(AZ_ACCOUNT)
                     .with_access_key(AZ_KEY)
                     .with_container_name(container)
-                    .with_endpoint(self.azure.clone().expect("started with Cloud::start_azure"))
+                    .with_endpoint(self.azure.clone().expect("started with --azure"))
                     .with_allow_http(true)
                     .build()
                     .unwrap(),

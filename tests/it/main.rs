@@ -8,7 +8,7 @@
 
 mod harness;
 
-mod azure;
+mod azure_gcs;
 mod cli;
 mod cloud;
 mod conformance;

@@ -4,24 +4,31 @@
 * a real S3-compatible server: moto's (`moto[server]` from PyPI), on 127.0.0.1;
 * with --azure, a real Azure Blob Storage emulator: azurite (npm), whose `azurite-blob` the
   DELTA_HF_AZURITE environment variable names (`make test` sets it), on 127.0.0.1;
+* with --gcs, a Google Cloud Storage emulator of the XML API (gcs_emulator.py: none from the
+  package registries speaks it), checking OAuth bearer tokens;
 * a Unity Catalog emulator speaking the Databricks REST shapes delta-hf uses
   (see ../shared/docs/unity-catalog.md), vending credentials for those servers: AWS keys for
   s3:// locations, a container SAS signed with the azurite account key for abfss:// ones (read
-  and list only for READ, so a write with READ credentials is refused by azurite).
+  and list only for READ, so a write with READ credentials is refused by azurite), an OAuth
+  token granted for the bucket (read-only for READ) and the vend's lifetime for gs:// ones.
 
-Usage:  cloud_emulator.py [--azure]
-Prints one JSON line {"s3": URL, "uc": URL, "azure": BLOB_ENDPOINT or null} once all listen, then
+Usage:  cloud_emulator.py [--azure] [--gcs]
+Prints one JSON line {"s3": URL, "uc": URL, "azure": BLOB_ENDPOINT or null, "gcs": URL or null}
+once all listen, then
 serves until its standard input closes (the test that started it holds the pipe, so the emulator
 dies with the test).
 
 The UC emulator is configured and inspected by the test through two extra endpoints:
   POST /_emulator/setup   JSON merged into the state: buckets [names to create], containers [Azure
-                          containers to create], token, client_id, client_secret, tables
+                          containers to create], gcs_buckets [GCS buckets to create; they take
+                          the token GCS_ADMIN_TOKEN], gcs_service_account (an email: registers a
+                          service account and replies {"gcs_service_account_key": key file}), token, client_id, client_secret, tables
                           {full_name: {storage_location, table_type?, data_source_format?}},
                           volumes {full_name: storage_location}, schemas {"c.s": storage_root},
                           deny [full names whose credentials are refused], vend_ttl (seconds,
                           may be negative), first_vend_ttl (ttl of the first vend per target)
   GET  /_emulator/calls   every API call so far: {method, path, body, auth}
+  GET  /_emulator/gcs     every GCS request so far: {method, bucket, auth: token|anonymous}
 Secrets are checked, never echoed or recorded (`auth` records only which kind was used).
 """
 
@@ -35,6 +42,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
+
+import gcs_emulator
 
 API = "/api/2.1/unity-catalog/"
 
@@ -64,6 +73,9 @@ VENDED = {
 
 S3_URL = None
 AZURE_URL = None
+GCS_URL = None
+# The tests' own token for the GCS emulator (to upload and download), not a vended one.
+GCS_ADMIN_TOKEN = "gcs-admin-test-token"
 # azurite's well-known development account (public, documented by Microsoft).
 AZURE_ACCOUNT = "devstoreaccount1"
 AZURE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -162,6 +174,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_emulator/calls":
             with LOCK:
                 return self.reply(200, {"calls": STATE["calls"]})
+        if self.path == "/_emulator/gcs":
+            return self.reply(200, {"requests": gcs_emulator.requests()})
         self.api("GET", None)
 
     def do_POST(self):
@@ -173,6 +187,11 @@ class Handler(BaseHTTPRequestHandler):
                     s3_client().create_bucket(Bucket=b)
                 for c in cfg.pop("containers", []):
                     azure_client().create_container(c)
+                for b in cfg.pop("gcs_buckets", []):
+                    gcs_emulator.create_bucket(b)
+                reply = {}
+                if "gcs_service_account" in cfg:
+                    reply["gcs_service_account_key"] = gcs_emulator.add_service_account(cfg.pop("gcs_service_account"))
             except Exception as e:  # noqa: BLE001 - reported to the test
                 return self.reply(500, {"error_code": "EMULATOR_SETUP", "message": str(e)})
             with LOCK:
@@ -184,7 +203,7 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["volumes"][full] = {"volume_id": str(uuid.uuid4()), "storage_location": loc}
                 STATE["schemas"].update(cfg.pop("schemas", {}))
                 STATE.update(cfg)
-            return self.reply(200, {})
+            return self.reply(200, reply)
         if self.path == "/oidc/v1/token":
             return self.oauth(raw)
         try:
@@ -279,6 +298,10 @@ class Handler(BaseHTTPRequestHandler):
         if parsed.scheme in ("abfss", "abfs"):
             # abfss://<container>@<account>.dfs.core.windows.net/<path>
             reply["azure_user_delegation_sas"] = {"sas_token": azure_sas(parsed.username, target[2], ttl)}
+        elif parsed.scheme == "gs":
+            token = "ya29.vended-SENTINEL-" + uuid.uuid4().hex
+            gcs_emulator.grant(token, {parsed.hostname}, write=target[2] not in ("READ", "READ_VOLUME"), ttl=ttl)
+            reply["gcp_oauth_token"] = {"oauth_token": token}
         else:
             reply["aws_temp_credentials"] = VENDED
         self.reply(200, reply)
@@ -336,6 +359,10 @@ def main():
     from moto.server import ThreadedMotoServer
 
     azurite = start_azurite() if "--azure" in sys.argv[1:] else None
+    global GCS_URL
+    if "--gcs" in sys.argv[1:]:
+        GCS_URL = gcs_emulator.start()
+        gcs_emulator.grant(GCS_ADMIN_TOKEN, None, write=True, ttl=10**9)
     s3_port = free_port()
     global S3_URL
     S3_URL = f"http://127.0.0.1:{s3_port}"
@@ -344,7 +371,8 @@ def main():
     uc = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     uc.daemon_threads = True
     threading.Thread(target=uc.serve_forever, daemon=True).start()
-    print(json.dumps({"s3": S3_URL, "uc": f"http://127.0.0.1:{uc.server_address[1]}", "azure": AZURE_URL}),
+    print(json.dumps({"s3": S3_URL, "uc": f"http://127.0.0.1:{uc.server_address[1]}", "azure": AZURE_URL,
+                      "gcs": GCS_URL}),
           flush=True)
     try:
         sys.stdin.read()  # until the test closes the pipe (or dies)
