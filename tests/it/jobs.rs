@@ -116,8 +116,25 @@ fn bundle() -> Bundle {
                 "variable `{name}` declared twice"
             );
         }
+        // load_jobs.py loaded every job, and every target's job overrides, with Databricks'
+        // own typed model (unknown fields, wrong types): make sure none was skipped.
+        let validated: BTreeSet<&str> = files[path]["jobs_validated"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
         for (key, job) in doc["resources"]["jobs"].as_object().into_iter().flatten() {
+            assert!(validated.contains(key.as_str()), "jobs/{path}: job `{key}` was not validated");
             jobs.push((path.clone(), key.clone(), job.clone()));
+        }
+        for (t, target) in doc["targets"].as_object().into_iter().flatten() {
+            for key in target["resources"]["jobs"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                assert!(
+                    validated.contains(format!("{t}:{key}").as_str()),
+                    "jobs/{path}: `{t}:{key}` not validated"
+                );
+            }
         }
     }
     let mut targets = BTreeMap::new();
