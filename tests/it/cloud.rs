@@ -33,6 +33,18 @@ const VENDED_SECRETS: &[&str] =
 /// The tests' own token for the GCS emulator (see cloud_emulator.py).
 const GCS_ADMIN_TOKEN: &str = "gcs-admin-test-token";
 
+/// Every file of a train + test dataset written with `--num-shards 1`, sorted.
+const ONE_SHARD_FILES: [&str; 8] = [
+    "dataset_dict.json",
+    "label_map.json",
+    "test/data-00000-of-00001.arrow",
+    "test/dataset_info.json",
+    "test/state.json",
+    "train/data-00000-of-00001.arrow",
+    "train/dataset_info.json",
+    "train/state.json",
+];
+
 /// azurite's well-known development account (see cloud_emulator.py).
 pub(crate) const AZ_ACCOUNT: &str = "devstoreaccount1";
 const AZ_KEY: &str =
@@ -289,19 +301,7 @@ impl Cloud {
         train: &Rows,
         test: &Rows,
     ) {
-        assert_eq!(
-            self.list(bucket, prefix),
-            [
-                "dataset_dict.json",
-                "label_map.json",
-                "test/data-00000-of-00001.arrow",
-                "test/dataset_info.json",
-                "test/state.json",
-                "train/data-00000-of-00001.arrow",
-                "train/dataset_info.json",
-                "train/state.json"
-            ]
-        );
+        assert_eq!(self.list(bucket, prefix), ONE_SHARD_FILES);
         let got = dir.join("got-one-shard");
         self.download(bucket, prefix, &got);
         let expect =
@@ -778,4 +778,81 @@ fn s3_large_shard_is_a_multipart_upload() {
     cloud.download("big", "ds", &got);
     let expect = expect_json(dir.path(), &[("train", &train)], &["x", "y"], json!({}));
     check_py("check_dataset.py", &[&got, &expect]);
+}
+
+/// On a Databricks cluster `/Volumes` is a FUSE mount (no rename, no append, no random writes):
+/// the dataset is staged elsewhere and copied in as whole files, with no Unity Catalog call.
+/// Here the mount is a directory named by DELTA_HF_VOLUMES_MOUNT; when `strace` is installed the
+/// run is traced and must neither rename nor open for append anything under the mount.
+#[test]
+fn volume_mount_on_a_cluster_gets_whole_files_and_no_catalog_calls() {
+    let dir = tmp();
+    let (train, test) = write_splits(dir.path());
+    let mount = dir.path().join("Volumes");
+    let vol = mount.join("main/ml/vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    let run = |prefix: &[&str], extra: &[&str]| {
+        let mut c = if let Some((first, rest)) = prefix.split_first() {
+            let mut c = Command::new(first);
+            c.args(rest).arg(env!("CARGO_BIN_EXE_delta-hf"));
+            c
+        } else {
+            bin()
+        };
+        for k in
+            ["DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE"]
+        {
+            c.env_remove(k);
+        }
+        // No workspace to ask: a catalog call would fail the run.
+        c.env("HOME", dir.path()).env("DELTA_HF_VOLUMES_MOUNT", &mount);
+        c.args(["prepare", "--quiet", "--split", &format!("train={}", dir.path().join("train").display())])
+            .args(["--split", &format!("test={}", dir.path().join("test").display())])
+            .args(["--output", "/Volumes/main/ml/vol/datasets/reviews"])
+            .args(["--label-table", dir.path().join("labels").to_str().unwrap()])
+            .args(["--working-dir", dir.path().join("work").to_str().unwrap()])
+            .args(extra);
+        c.output().unwrap()
+    };
+    ok(&run(&[], &["--max-shard-size", "2KB"]));
+    let out = vol.join("datasets/reviews");
+    let expect = expect_json(
+        dir.path(),
+        &[("train", &train), ("test", &test)],
+        &["eggs", "ham", "spam"],
+        json!({"label_table": dir.path().join("labels"), "label_table_version": 0}),
+    );
+    check_py("check_dataset.py", &[&out, &expect]);
+    assert_eq!(ls(&dir.path().join("work")), Vec::<String>::new(), "staging removed");
+
+    // --overwrite: no shard of the first run is left, and nothing but the dataset is there.
+    let traced = Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success());
+    let trace = dir.path().join("trace.txt");
+    let trace_s = trace.to_str().unwrap();
+    let prefix: &[&str] = if traced {
+        &["strace", "-f", "-qq", "-e", "trace=rename,renameat,renameat2,open,openat", "-o", trace_s]
+    } else {
+        eprintln!("strace not installed: the no-rename / no-append check is skipped");
+        &[]
+    };
+    ok(&run(prefix, &["--overwrite", "--num-shards", "1"]));
+    let mut files = Vec::new();
+    walk(&out, &mut files);
+    let mut rel: Vec<String> =
+        files.iter().map(|f| f.strip_prefix(&out).unwrap().to_string_lossy().into_owned()).collect();
+    rel.sort();
+    assert_eq!(rel, ONE_SHARD_FILES);
+    let expect =
+        expect_json(dir.path(), &[("train", &train), ("test", &test)], &["eggs", "ham", "spam"], json!({}));
+    check_py("check_dataset.py", &[&out, &expect]);
+    if traced {
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let m = mount.to_str().unwrap();
+        let writes_into_mount: Vec<&str> = text.lines().filter(|l| l.contains(m)).collect();
+        assert!(!writes_into_mount.is_empty(), "the trace saw the copies:\n{text}");
+        for l in writes_into_mount {
+            assert!(!l.contains("rename"), "renamed on the volume mount: {l}");
+            assert!(!l.contains("O_APPEND"), "appended on the volume mount: {l}");
+        }
+    }
 }
