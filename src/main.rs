@@ -14,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     no_huge_pages();
+    quiet_known_upstream_panic();
     let cli = Cli::parse();
     let quiet = match &cli.command {
         Command::Prepare(a) => a.quiet,
@@ -49,6 +50,32 @@ fn emit(value: &impl serde::Serialize, text: String, json: bool, quiet: bool) {
     } else if !quiet {
         print!("{text}");
     }
+}
+
+/// deltalake 1.1, when a Parquet data-file upload fails (say the credentials may read but not
+/// write), aborts the upload through object_store's `BufWriter::abort` after its shutdown, which
+/// panics ("Already shut down") inside a spawned task. The run still gets the upload's real
+/// error and reports it with its exit code; this hook keeps that one panic's backtrace off the
+/// user's terminal (it goes to the debug log). Every other panic reaches the default hook.
+fn quiet_known_upstream_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str));
+        let in_buf_writer = info
+            .location()
+            .is_some_and(|l| l.file().contains("object_store") && l.file().ends_with("buffered.rs"));
+        if in_buf_writer && msg == Some("Already shut down") {
+            tracing::debug!(
+                "ignored deltalake's abort of a failed upload (object_store BufWriter: Already shut down)"
+            );
+            return;
+        }
+        default(info);
+    }));
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {

@@ -223,3 +223,33 @@ fn unity_catalog_on_gcs_reads_and_writes_with_vended_tokens() {
     let reqs = cloud.gcs_requests();
     assert!(reqs.iter().all(|r| r["auth"] == "token"), "{reqs:?}");
 }
+
+/// Credentials that may read but not write the label table (UC vends read-only ones): the run
+/// fails with exit 6 naming the label table, shows no panic, and publishes nothing.
+#[test]
+fn read_only_credentials_for_the_label_table_fail_cleanly() {
+    let cloud = Cloud::start_with(&["--gcs"]);
+    cloud.setup(json!({"gcs_buckets": ["uclake"]}));
+    let t = gcs(&cloud, None);
+    let uri = |p: &str| (t.uri)("uclake", p);
+    cloud.setup(json!({
+        "token": TOKEN,
+        "tables": {"main.c.train": {"storage_location": uri("tables/train")}},
+        "volumes": {"main.c.vol": uri("volumes/vol")},
+        "read_only": true,
+    }));
+    let dir = tmp();
+    write_splits(dir.path());
+    cloud.upload(&dir.path().join("train"), "gs://uclake", "tables/train");
+    let o = (t.bin)(false)
+        .env("DATABRICKS_HOST", &cloud.uc)
+        .env("DATABRICKS_TOKEN", TOKEN)
+        .args(["prepare", "--train", "main.c.train", "--output", "/Volumes/main/c/vol/datasets/reviews"])
+        .args(["--label-table", "main.c.labels", "--label-table-location", &uri("external/labels")])
+        .output()
+        .unwrap();
+    let err = fails(&o, 6, &["label table `main.c.labels`", "refused"]);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(cloud.list("gs://uclake", "volumes"), Vec::<String>::new(), "nothing published");
+    assert_no_secrets(&[&o], &[]);
+}

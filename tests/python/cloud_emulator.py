@@ -26,7 +26,8 @@ The UC emulator is configured and inspected by the test through two extra endpoi
                           {full_name: {storage_location, table_type?, data_source_format?}},
                           volumes {full_name: storage_location}, schemas {"c.s": storage_root},
                           deny [full names whose credentials are refused], vend_ttl (seconds,
-                          may be negative), first_vend_ttl (ttl of the first vend per target)
+                          may be negative), first_vend_ttl (ttl of the first vend per target),
+                          read_only (every vended SAS / GCS token read-only, whatever was asked)
   GET  /_emulator/calls   every API call so far: {method, path, body, auth}
   GET  /_emulator/gcs     every GCS request so far: {method, bucket, auth: token|anonymous}
 Secrets are checked, never echoed or recorded (`auth` records only which kind was used).
@@ -58,6 +59,7 @@ STATE = {
     "deny": [],
     "vend_ttl": 3600,
     "first_vend_ttl": None,
+    "read_only": False,
     "vended_targets": set(),
     "calls": [],
 }
@@ -94,15 +96,19 @@ def azure_client():
     return BlobServiceClient(AZURE_URL, credential={"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY})
 
 
+def read_only(operation: str) -> bool:
+    """Whether credentials vended for `operation` only read (called with LOCK held)."""
+    return STATE["read_only"] or operation in ("READ", "READ_VOLUME")
+
+
 def azure_sas(container: str, operation: str, ttl: float) -> str:
     """A container SAS: read + list for READ, everything for the write operations."""
     from datetime import datetime, timedelta, timezone
 
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
-    read_only = operation == "READ" or operation == "READ_VOLUME"
-    perm = ContainerSasPermissions(read=True, list=True, write=not read_only, add=not read_only,
-                                   create=not read_only, delete=not read_only)
+    ro = read_only(operation)
+    perm = ContainerSasPermissions(read=True, list=True, write=not ro, add=not ro, create=not ro, delete=not ro)
     return generate_container_sas(AZURE_ACCOUNT, container, account_key=AZURE_KEY, permission=perm,
                                   expiry=datetime.now(timezone.utc) + timedelta(seconds=ttl))
 
@@ -300,7 +306,7 @@ class Handler(BaseHTTPRequestHandler):
             reply["azure_user_delegation_sas"] = {"sas_token": azure_sas(parsed.username, target[2], ttl)}
         elif parsed.scheme == "gs":
             token = "ya29.vended-SENTINEL-" + uuid.uuid4().hex
-            gcs_emulator.grant(token, {parsed.hostname}, write=target[2] not in ("READ", "READ_VOLUME"), ttl=ttl)
+            gcs_emulator.grant(token, {parsed.hostname}, write=not read_only(target[2]), ttl=ttl)
             reply["gcp_oauth_token"] = {"oauth_token": token}
         else:
             reply["aws_temp_credentials"] = VENDED
