@@ -2,9 +2,10 @@
 //! stores built from them (for tables opened through Unity Catalog and for remote outputs).
 //!
 //! Options come from `--storage-option KEY=VALUE` (repeatable) and win over the usual
-//! environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`), which object_store reads itself.
-//! Credentials vended by Unity Catalog are plugged in as object_store credential providers
-//! that renew them before they expire ([`VendedCredentials`]).
+//! environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`). Locations given by URI are reached
+//! through deltalake's store factories (the same ones that open its tables); locations that Unity
+//! Catalog gives are reached with object_store builders whose credentials are the vended ones,
+//! plugged in as credential providers that renew them before they expire ([`VendedCredentials`]).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -83,6 +84,19 @@ impl Connector {
             Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url)))
         };
         let root = format!("{}://{}", url.scheme(), url.authority());
+        if vended.is_none()
+            && matches!(url.scheme(), "s3" | "s3a" | "abfss" | "abfs" | "az" | "adl" | "azure" | "gs")
+        {
+            // Without Unity Catalog, every location (tables, label table, outputs) is reached
+            // through deltalake's own store factories, so one credential resolution serves them
+            // all: for S3 the AWS SDK chain (AWS_PROFILE, SSO, web identity, instance roles).
+            let root = Url::parse(&root).map_err(|e| Error::Usage(format!("bad storage location: {e}")))?;
+            return deltalake::logstore::store_for(
+                &root,
+                self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(|e| Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url))));
+        }
         match url.scheme() {
             "s3" | "s3a" => {
                 let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{}", url.authority()));

@@ -239,10 +239,10 @@ impl TableRef {
                 Ok(Some(if view { b.with_storage_backend(local_store(), url) } else { b }))
             }
             Location::Uri(url) => {
-                // Always our store, for reads and writes alike: deltalake's own store factories
-                // read only some of the environment (its GCS one ignores GOOGLE_BASE_URL /
-                // GOOGLE_SKIP_SIGNATURE, say), and a table must be reached the same way whatever
-                // is done with it. The options still go to deltalake's log-store factories.
+                // Through the connector's store (deltalake's factory for the scheme, see
+                // `Connector::store`), for reads and writes alike, so a table, the label table
+                // and the output are all reached the same way. The options also go to
+                // deltalake's log-store factories (S3 locking and the like).
                 let b = DeltaTableBuilder::from_url(url.clone())
                     .map_err(|e| self.unreadable(e))?
                     .with_storage_options(cx.options().clone())
@@ -550,6 +550,15 @@ pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         return Some(
             "the object store refused the request (wrong, expired or insufficient credentials); check \
              AWS_*/AZURE_*/GOOGLE_* or --storage-option and their permissions"
+                .into(),
+        );
+    }
+    if text.contains("credential provider was not enabled")
+        || text.contains("no providers in chain provided credentials")
+    {
+        return Some(
+            "found no credentials for the object store (no key in the environment, no usable \
+             AWS_PROFILE, instance role or --storage-option); set them and retry"
                 .into(),
         );
     }

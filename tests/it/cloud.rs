@@ -166,11 +166,15 @@ impl Cloud {
         c
     }
 
-    /// The binary pointed at the GCS emulator; with `key`, signed in with that service account
-    /// key file (GOOGLE_SERVICE_ACCOUNT).
+    /// The binary pointed at the GCS emulator (its URL as storage options, which every gs://
+    /// location takes; the environment variables, which locations vended by Unity Catalog
+    /// take too); with `key`, signed in with that service account key file
+    /// (GOOGLE_SERVICE_ACCOUNT).
     pub fn gcs_bin(&self, key: Option<&Path>) -> Command {
         let mut c = self.bin();
-        c.env("GOOGLE_BASE_URL", self.gcs.as_ref().unwrap()).env("GOOGLE_ALLOW_HTTP", "true");
+        let url = self.gcs.as_ref().unwrap();
+        c.env("DELTA_HF_STORAGE_OPTIONS", format!("google_base_url={url},allow_http=true"));
+        c.env("GOOGLE_BASE_URL", url).env("GOOGLE_ALLOW_HTTP", "true");
         if let Some(k) = key {
             c.env("GOOGLE_SERVICE_ACCOUNT", k);
         }
@@ -855,4 +859,47 @@ fn volume_mount_on_a_cluster_gets_whole_files_and_no_catalog_calls() {
             assert!(!l.contains("O_APPEND"), "appended on the volume mount: {l}");
         }
     }
+}
+
+/// S3 credentials from a named profile of the AWS shared files (AWS_PROFILE), as the AWS CLI
+/// reads them, with no key in the environment: the tables, the label table and the output all
+/// use them. An unknown profile is an access error (exit 6) that writes nothing.
+#[test]
+fn s3_credentials_from_an_aws_profile() {
+    let cloud = Cloud::start();
+    cloud.setup(json!({"buckets": ["prof"]}));
+    let dir = tmp();
+    let (train, test) = write_splits(dir.path());
+    cloud.upload(&dir.path().join("train"), "prof", "tables/train");
+    cloud.upload(&dir.path().join("test"), "prof", "tables/test");
+    let aws = dir.path().join("aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        "[ml]\naws_access_key_id = testing\naws_secret_access_key = testing-secret\n",
+    )
+    .unwrap();
+    std::fs::write(aws.join("config"), "[profile ml]\nregion = us-east-1\n").unwrap();
+    let run = |profile: &str, output: &str| {
+        let mut c = cloud.bin();
+        for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+            c.env_remove(k);
+        }
+        // With a custom endpoint (the S3 server here) deltalake takes it for an S3-alike and skips
+        // the AWS SDK's credential chain unless told to load it; against AWS it always does.
+        c.env("AWS_FORCE_CREDENTIAL_LOAD", "true")
+            .env("AWS_SHARED_CREDENTIALS_FILE", aws.join("credentials"))
+            .env("AWS_CONFIG_FILE", aws.join("config"))
+            .env("AWS_PROFILE", profile)
+            .args(["prepare", "--quiet", "--split", "train=s3://prof/tables/train"])
+            .args(["--split", "test=s3://prof/tables/test", "--output", output])
+            .args(["--label-table", "s3://prof/labels/reviews"]);
+        c.output().unwrap()
+    };
+    ok(&run("ml", "s3://prof/datasets/reviews"));
+    cloud.check_download(dir.path(), "prof", "datasets/reviews", "labels/reviews", &train, &test);
+
+    let o = run("nobody", "s3://prof/datasets/other");
+    fails(&o, 6, &["s3://prof/tables/"]);
+    assert_eq!(cloud.list("prof", "datasets/other"), Vec::<String>::new());
 }
