@@ -140,7 +140,7 @@ impl Dest {
         match spec {
             OutputSpec::Local(_) => Ok(None),
             OutputSpec::Uri(url) => {
-                let store = cx.store(url, None)?;
+                let store = cx.store(url)?;
                 let prefix = ObjPath::from_url_path(url.path())
                     .map_err(|e| Error::Usage(format!("--output `{}`: {e}", redact(url))))?;
                 Ok(Some(Dest::Store { store, prefix, shown: redact(url) }))
@@ -172,7 +172,7 @@ impl Dest {
                 if root.scheme() == "file" {
                     return Ok(Some(Dest::Mount { dir: PathBuf::from(&full), shown: shown.clone() }));
                 }
-                let store = cx.store(&root, Some(vended))?;
+                let store = cx.vended_store(&root, vended)?;
                 let prefix = ObjPath::from_url_path(&full)
                     .map_err(|e| Error::Usage(format!("--output `{shown}`: {e}")))?;
                 Ok(Some(Dest::Store { store, prefix, shown: shown.clone() }))

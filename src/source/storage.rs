@@ -1,5 +1,5 @@
 //! How to reach storage: the user's object-store options, the Unity Catalog client, and object
-//! stores built from them (for tables opened through Unity Catalog and for remote outputs).
+//! stores built from them (for every table, label-table and output location that is not local).
 //!
 //! Options come from `--storage-option KEY=VALUE` (repeatable) and win over the usual
 //! environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`). Locations given by URI are reached
@@ -76,27 +76,32 @@ impl Connector {
             .cloned()
     }
 
-    /// An object store whose root is the bucket / container of `url` (a table or output
-    /// location), configured from the environment and the options, and — when `vended` is
-    /// given — signing with Unity Catalog's renewable credentials.
-    pub fn store(&self, url: &Url, vended: Option<Arc<VendedCredentials>>) -> Result<Arc<dyn ObjectStore>> {
-        let bad = |e: object_store::Error| {
-            Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url)))
-        };
-        let root = format!("{}://{}", url.scheme(), url.authority());
-        if vended.is_none()
-            && matches!(url.scheme(), "s3" | "s3a" | "abfss" | "abfs" | "az" | "adl" | "azure" | "gs")
-        {
-            // Without Unity Catalog, every location (tables, label table, outputs) is reached
-            // through deltalake's own store factories, so one credential resolution serves them
-            // all: for S3 the AWS SDK chain (AWS_PROFILE, SSO, web identity, instance roles).
-            let root = Url::parse(&root).map_err(|e| Error::Usage(format!("bad storage location: {e}")))?;
-            return deltalake::logstore::store_for(
-                &root,
-                self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )
-            .map_err(|e| Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url))));
+    /// An object store whose root is the bucket / container of `url` (a table or output location
+    /// given by URI), from deltalake's store factory for the scheme — the one that opens its
+    /// tables — with the options and the environment. Every URI location (tables, label table,
+    /// outputs) is reached this way, so one credential resolution serves them all: for S3 the
+    /// AWS SDK chain (AWS_PROFILE, SSO, web identity, instance roles).
+    pub fn store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
+        match url.scheme() {
+            "s3" | "s3a" | "abfss" | "abfs" | "az" | "adl" | "azure" | "gs" => {
+                let root = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
+                    .map_err(|e| self.unusable(url, e))?;
+                deltalake::logstore::store_for(
+                    &root,
+                    self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+                .map_err(|e| self.unusable(url, e))
+            }
+            "file" => Ok(Arc::new(object_store::local::LocalFileSystem::new())),
+            other => Err(unsupported(url, other)),
         }
+    }
+
+    /// An object store whose root is the bucket / container of a location Unity Catalog gave,
+    /// signing with its renewable `vended` credentials; the environment and the options
+    /// configure the rest (endpoints, HTTP client).
+    pub fn vended_store(&self, url: &Url, vended: Arc<VendedCredentials>) -> Result<Arc<dyn ObjectStore>> {
+        let bad = |e: object_store::Error| self.unusable(url, e);
         match url.scheme() {
             "s3" | "s3a" => {
                 let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{}", url.authority()));
@@ -105,10 +110,7 @@ impl Connector {
                         b = b.with_config(key, v);
                     }
                 }
-                if let Some(v) = vended {
-                    b = b.with_credentials(Arc::new(AwsVended(v)));
-                }
-                Ok(Arc::new(b.build().map_err(bad)?))
+                Ok(Arc::new(b.with_credentials(Arc::new(AwsVended(vended))).build().map_err(bad)?))
             }
             "abfss" | "abfs" | "az" | "adl" | "azure" => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
@@ -117,31 +119,35 @@ impl Connector {
                         b = b.with_config(key, v);
                     }
                 }
-                if let Some(v) = vended {
-                    b = b.with_credentials(Arc::new(AzureVended(v)));
-                }
-                Ok(Arc::new(b.build().map_err(bad)?))
+                Ok(Arc::new(b.with_credentials(Arc::new(AzureVended(vended))).build().map_err(bad)?))
             }
             "gs" => {
-                let mut b = GoogleCloudStorageBuilder::from_env().with_url(root);
+                let mut b = GoogleCloudStorageBuilder::from_env().with_url(format!(
+                    "{}://{}",
+                    url.scheme(),
+                    url.authority()
+                ));
                 for (k, v) in &self.options {
                     if let Ok(key) = GoogleConfigKey::from_str(&k.to_ascii_lowercase()) {
                         b = b.with_config(key, v);
                     }
                 }
-                if let Some(v) = vended {
-                    b = b.with_credentials(Arc::new(GcpVended(v)));
-                }
-                Ok(Arc::new(b.build().map_err(bad)?))
+                Ok(Arc::new(b.with_credentials(Arc::new(GcpVended(vended))).build().map_err(bad)?))
             }
-            "file" => Ok(Arc::new(object_store::local::LocalFileSystem::new())),
-            other => Err(Error::Usage(format!(
-                "storage location `{}`: the `{other}://` scheme is not supported; use s3://, abfss://, gs:// \
-                 or a local path",
-                redact(url)
-            ))),
+            other => Err(unsupported(url, other)),
         }
     }
+
+    fn unusable(&self, url: &Url, e: impl std::fmt::Display) -> Error {
+        Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url)))
+    }
+}
+
+fn unsupported(url: &Url, scheme: &str) -> Error {
+    Error::Usage(format!(
+        "storage location `{}`: the `{scheme}://` scheme is not supported; use s3://, abfss://, gs:// or a local path",
+        redact(url)
+    ))
 }
 
 /// A URL fit to show: no query string (Azure SAS tokens travel in queries) and no password.

@@ -246,7 +246,7 @@ impl TableRef {
                 let b = DeltaTableBuilder::from_url(url.clone())
                     .map_err(|e| self.unreadable(e))?
                     .with_storage_options(cx.options().clone())
-                    .with_storage_backend(wrap(cx.store(url, None)?), url.clone());
+                    .with_storage_backend(wrap(cx.store(url)?), url.clone());
                 Ok(Some(b))
             }
             Location::Unity(name) => {
@@ -297,7 +297,7 @@ impl TableRef {
                         builder
                     }));
                 }
-                let store = wrap(cx.store(&url, Some(vended))?);
+                let store = wrap(cx.vended_store(&url, vended)?);
                 Ok(Some(builder.with_storage_backend(store, url).with_storage_options(cx.options().clone())))
             }
         }
@@ -412,7 +412,7 @@ impl TableRef {
                     )
                     .await?;
                     b = b
-                        .with_storage_backend(cx.store(&url, Some(vended))?, url)
+                        .with_storage_backend(cx.vended_store(&url, vended)?, url)
                         .with_storage_options(cx.options().clone());
                 }
                 (b, Some(Created { name: name.clone(), location }))
