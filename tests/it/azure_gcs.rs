@@ -68,9 +68,7 @@ fn tables_in_dataset_and_label_table_out(t: &Target, bucket: &str, second_form: 
     let cloud = t.cloud;
     let root = t.root(bucket);
     let dir = tmp();
-    let (train, test) = write_splits(dir.path());
-    cloud.upload(&dir.path().join("train"), &root, "tables/train");
-    cloud.upload(&dir.path().join("test"), &root, "tables/test");
+    let (train, test) = cloud.upload_splits(dir.path(), &root);
 
     let output = (t.uri)(bucket, "datasets/reviews");
     let prepare = |extra: &[&str]| {
@@ -112,9 +110,7 @@ fn unity_catalog_with_vended_credentials(t: &Target, bucket: &str) {
         "first_vend_ttl": 60,
     }));
     let dir = tmp();
-    let (train, test) = write_splits(dir.path());
-    cloud.upload(&dir.path().join("train"), &root, "tables/train");
-    cloud.upload(&dir.path().join("test"), &root, "tables/test");
+    let (train, test) = cloud.upload_splits(dir.path(), &root);
 
     let prepare = |extra: &[&str]| {
         // No credentials of its own: every byte moves with what UC vends.

@@ -344,6 +344,16 @@ fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
 pub(crate) type Rows = Vec<(String, String)>;
 
 /// The two split tables used below, written locally with the deltalake crate.
+impl Cloud {
+    /// [`write_splits`] into `dir`, uploaded to `<bucket>/tables/{train,test}`.
+    pub(crate) fn upload_splits(&self, dir: &Path, bucket: &str) -> (Rows, Rows) {
+        let splits = write_splits(dir);
+        self.upload(&dir.join("train"), bucket, "tables/train");
+        self.upload(&dir.join("test"), bucket, "tables/test");
+        splits
+    }
+}
+
 pub(crate) fn write_splits(dir: &Path) -> (Rows, Rows) {
     let train = rows("train text", 60, &["spam", "ham", "eggs"]);
     let test = rows("test text", 12, &["ham", "spam"]);
@@ -386,9 +396,7 @@ fn s3_tables_in_dataset_and_label_table_out() {
     let cloud = Cloud::start();
     cloud.setup(json!({"buckets": ["lake"]}));
     let dir = tmp();
-    let (train, test) = write_splits(dir.path());
-    cloud.upload(&dir.path().join("train"), "lake", "tables/train");
-    cloud.upload(&dir.path().join("test"), "lake", "tables/test");
+    let (train, test) = cloud.upload_splits(dir.path(), "lake");
 
     let prepare = |extra: &[&str]| {
         let mut c = cloud.bin();
@@ -469,10 +477,7 @@ fn uc_world(cloud: &Cloud, dir: &Path) -> (Rows, Rows) {
         "volumes": {"main.ml.vol": "s3://uc-lake/volumes/vol"},
         "schemas": {"main.ml": "s3://uc-lake/schemas/ml"},
     }));
-    let (train, test) = write_splits(dir);
-    cloud.upload(&dir.join("train"), "uc-lake", "tables/train");
-    cloud.upload(&dir.join("test"), "uc-lake", "tables/test");
-    (train, test)
+    cloud.upload_splits(dir, "uc-lake")
 }
 
 pub(crate) fn vends<'a>(calls: &'a [Value], endpoint: &str) -> Vec<&'a Value> {
@@ -869,9 +874,7 @@ fn s3_credentials_from_an_aws_profile() {
     let cloud = Cloud::start();
     cloud.setup(json!({"buckets": ["prof"]}));
     let dir = tmp();
-    let (train, test) = write_splits(dir.path());
-    cloud.upload(&dir.path().join("train"), "prof", "tables/train");
-    cloud.upload(&dir.path().join("test"), "prof", "tables/test");
+    let (train, test) = cloud.upload_splits(dir.path(), "prof");
     let aws = dir.path().join("aws");
     std::fs::create_dir_all(&aws).unwrap();
     std::fs::write(
