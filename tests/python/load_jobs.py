@@ -63,7 +63,6 @@ def main(root):
             else:
                 sys.exit(f"{rel}: no checker for this kind of file (teach tests/python/load_jobs.py)")
     json.dump(out, sys.stdout)
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":
