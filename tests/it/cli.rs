@@ -97,7 +97,7 @@ fn help_lists_the_interface() {
         "--quiet",
         "-q",
     ];
-    let size = ["--config", "--revision", "--viewer-endpoint", "--no-viewer", "--json"];
+    let size = ["--config", "--revision", "--viewer-endpoint", "--no-viewer", "--json", "--quiet", "-q"];
     let pull = [
         "--config",
         "--revision",

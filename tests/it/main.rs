@@ -14,6 +14,7 @@ mod azure_gcs;
 mod cli;
 mod cloud;
 mod conformance;
+mod defaults;
 mod failure;
 mod golden;
 mod hub;
