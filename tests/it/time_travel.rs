@@ -145,11 +145,9 @@ fn timestamp_pins_the_latest_version_at_or_before_it() {
 /// An instant before the table's first commit names no version: an error (as Spark's "The
 /// provided timestamp ... is before the earliest version available"), not version 0.
 ///
-/// delta-rs 1.1's `load_with_datetime` falls back to the earliest version for such an instant,
-/// and delta-hf passes that on: the check that the pinned version's commit time is at or before
-/// the instant belongs in src/ (source/table.rs, after loading a `Pin::Timestamp`).
+/// delta-rs 1.1's `load_with_datetime` falls back to the earliest version for such an instant;
+/// delta-hf checks the loaded version's commit time and refuses it.
 #[test]
-#[ignore = "delta-hf reads version 0 for an instant before the first commit (needs a check in src/source/table.rs)"]
 fn timestamp_before_the_first_commit_is_an_error() {
     let dir = tmp();
     let t = table(dir.path());
@@ -164,6 +162,6 @@ fn timestamp_before_the_first_commit_is_an_error() {
         "--output",
         out.to_str().unwrap(),
     ]);
-    fails(&o, 3, &["tt", "2024-04-30T23:59:59"]);
+    fails(&o, 3, &["tt", "2024-04-30T23:59:59", "no version was committed at or before"]);
     assert!(!out.exists());
 }
