@@ -587,5 +587,9 @@ fn pull_to_unity_catalog_registers_one_table_per_split() {
             .any(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with("/tables")),
         "an existing table is not registered again"
     );
-    assert_no_secrets(&[&o1, &o2, &o3, &o4], &[&out]);
+    // A schema Unity Catalog does not have: the tables cannot be written there (exit 4, not an
+    // access failure), and nothing is downloaded or registered.
+    let o5 = pull(&["pull", "acme/reviews", "--to", "uc://main.nosuch"]);
+    fails(&o5, 4, &["main.nosuch", "create the schema"]);
+    assert_no_secrets(&[&o1, &o2, &o3, &o4, &o5], &[&out]);
 }
