@@ -16,6 +16,7 @@ mod failure;
 mod golden;
 mod hub;
 mod jobs;
+mod label_kinds;
 mod label_table;
 mod scale;
 mod time_travel;
