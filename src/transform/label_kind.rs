@@ -64,7 +64,7 @@ enum Shape {
     Other,
 }
 
-fn shape(dt: &DataType) -> Shape {
+fn type_shape(dt: &DataType) -> Shape {
     match dt {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean => Shape::Classes,
         DataType::Int8
@@ -82,7 +82,7 @@ fn shape(dt: &DataType) -> Shape {
         | DataType::Decimal64(_, _)
         | DataType::Decimal128(_, _)
         | DataType::Decimal256(_, _) => Shape::Number,
-        DataType::Dictionary(_, v) => match shape(v) {
+        DataType::Dictionary(_, v) => match type_shape(v) {
             Shape::Classes | Shape::Integer => Shape::Classes,
             _ => Shape::Other,
         },
@@ -90,7 +90,7 @@ fn shape(dt: &DataType) -> Shape {
         | DataType::LargeList(f)
         | DataType::ListView(f)
         | DataType::LargeListView(f)
-        | DataType::FixedSizeList(f, _) => match shape(f.data_type()) {
+        | DataType::FixedSizeList(f, _) => match type_shape(f.data_type()) {
             Shape::Classes | Shape::Integer => Shape::ListOfClasses,
             _ => Shape::Other,
         },
@@ -119,7 +119,7 @@ impl LabelKind {
     /// implies for `auto` (`with_tokens`: `--tokens-col` was given), else an error (exit 1)
     /// naming the column, its type and the kinds.
     pub fn resolve(self, column: &str, dt: &DataType, with_tokens: bool) -> Result<LabelKind> {
-        let s = shape(dt);
+        let s = type_shape(dt);
         let implied = match s {
             Shape::Classes | Shape::Integer => Some(LabelKind::Single),
             Shape::ListOfClasses if with_tokens => Some(LabelKind::Token),
