@@ -14,8 +14,8 @@
 use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{DataType, Field};
-use deltalake::datafusion::prelude::{DataFrame, Expr, cast, lit, when};
 use deltalake::datafusion::functions::math::expr_fn::isnan;
+use deltalake::datafusion::prelude::{DataFrame, Expr, cast, lit, when};
 use deltalake::datafusion::scalar::ScalarValue;
 
 use serde_json::{Value, json};
@@ -156,7 +156,9 @@ impl LabelKind {
             LabelKind::Auto => "any of these",
             LabelKind::Single => "a string, integer or boolean column",
             LabelKind::Multi => "an array of strings, integers or booleans",
-            LabelKind::Token => "an array of strings, integers or booleans (one tag per word of --tokens-col)",
+            LabelKind::Token => {
+                "an array of strings, integers or booleans (one tag per word of --tokens-col)"
+            }
             LabelKind::Regression => "a float, double, decimal or integer column",
         }
     }
@@ -225,7 +227,12 @@ impl LabelKind {
 /// Resolve the label kind from every split's label column type (all splits must agree) and
 /// cast the label — and the words of `--tokens-col` — for it. Only the schemas are looked at:
 /// nothing is read, so a refusal comes before any work.
-pub fn shape(inputs: &mut [DataFrame], requested: LabelKind, columns: &Columns, splits: &[String]) -> Result<LabelKind> {
+pub fn shape(
+    inputs: &mut [DataFrame],
+    requested: LabelKind,
+    columns: &Columns,
+    splits: &[String],
+) -> Result<LabelKind> {
     let mut resolved: Option<(LabelKind, &str)> = None;
     for (df, split) in inputs.iter_mut().zip(splits) {
         let schema = df.schema().clone();
@@ -328,7 +335,10 @@ mod tests {
 
     #[test]
     fn explicit_kinds_must_fit() {
-        assert_eq!(LabelKind::Regression.resolve("c", &DataType::Int64, false).unwrap(), LabelKind::Regression);
+        assert_eq!(
+            LabelKind::Regression.resolve("c", &DataType::Int64, false).unwrap(),
+            LabelKind::Regression
+        );
         let e = LabelKind::Single.resolve("c", &DataType::Float64, false).unwrap_err().to_string();
         assert!(e.contains("--label-kind single") && e.contains("--label-kind regression"), "{e}");
         let e = LabelKind::Multi.resolve("c", &DataType::Utf8, false).unwrap_err().to_string();

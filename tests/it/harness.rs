@@ -239,7 +239,8 @@ pub fn ls(dir: &Path) -> Vec<String> {
 /// fails the test.
 pub fn compat_pythons() -> std::collections::BTreeMap<String, String> {
     let cache = std::env::var_os("DELTA_HF_COMPAT_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME or DELTA_HF_COMPAT_CACHE")).join(".cache/delta-hf/compat")
+        PathBuf::from(std::env::var_os("HOME").expect("HOME or DELTA_HF_COMPAT_CACHE"))
+            .join(".cache/delta-hf/compat")
     });
     let o = Command::new(python())
         .arg(root().join("tests/python/compat_venvs.py"))

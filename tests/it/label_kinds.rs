@@ -66,9 +66,20 @@ fn array_label_column_is_a_multi_label_export() {
     let out = dir.path().join("out");
     let lt = dir.path().join("label_map");
     let summary = ok(&prepare(&[
-        "--train", s(&root.join("train")), "--eval", s(&root.join("test")),
-        "--label-col", "emotions", "--keep-col", "tags", "--keep-col", "spans",
-        "--label-table", s(&lt), "--output", s(&out),
+        "--train",
+        s(&root.join("train")),
+        "--eval",
+        s(&root.join("test")),
+        "--label-col",
+        "emotions",
+        "--keep-col",
+        "tags",
+        "--keep-col",
+        "spans",
+        "--label-table",
+        s(&lt),
+        "--output",
+        s(&out),
     ]));
     assert_eq!(summary["label_kind"], "multi");
     assert_eq!(summary["labels"], json!(EMOTIONS));
@@ -97,9 +108,21 @@ fn multi_hot_vectors() {
     let root = fixture(dir.path(), "multi");
     let out = dir.path().join("out");
     let summary = ok(&prepare(&[
-        "--train", s(&root.join("train")), "--eval", s(&root.join("test")),
-        "--label-col", "emotions", "--label-kind", "multi", "--multi-hot",
-        "--keep-col", "tags", "--keep-col", "spans", "--output", s(&out),
+        "--train",
+        s(&root.join("train")),
+        "--eval",
+        s(&root.join("test")),
+        "--label-col",
+        "emotions",
+        "--label-kind",
+        "multi",
+        "--multi-hot",
+        "--keep-col",
+        "tags",
+        "--keep-col",
+        "spans",
+        "--output",
+        s(&out),
     ]));
     assert_eq!(summary["label_kind"], "multi");
     check(&root, "multi_hot", &out, None);
@@ -113,10 +136,20 @@ fn token_classification_export() {
     let out = dir.path().join("out");
     let lt = dir.path().join("tags");
     let summary = ok(&prepare(&[
-        "--split", &format!("train={}", s(&root.join("train"))),
-        "--split", &format!("validation={}", s(&root.join("validation"))),
-        "--tokens-col", "words", "--label-col", "tags", "--keep-col", "sentence_id",
-        "--label-table", s(&lt), "--output", s(&out),
+        "--split",
+        &format!("train={}", s(&root.join("train"))),
+        "--split",
+        &format!("validation={}", s(&root.join("validation"))),
+        "--tokens-col",
+        "words",
+        "--label-col",
+        "tags",
+        "--keep-col",
+        "sentence_id",
+        "--label-table",
+        s(&lt),
+        "--output",
+        s(&out),
     ]));
     assert_eq!(summary["label_kind"], "token");
     assert_eq!(summary["labels"], json!(NER));
@@ -130,7 +163,16 @@ fn token_classification_export() {
     let out = dir.path().join("out-int");
     let o = bin()
         .args(["prepare", "--json", "--train", s(&root.join("train")), "--eval", s(&root.join("test"))])
-        .args(["--tokens-col", "words", "--label-col", "tags", "--keep-col", "sentence_id", "--output", s(&out)])
+        .args([
+            "--tokens-col",
+            "words",
+            "--label-col",
+            "tags",
+            "--keep-col",
+            "sentence_id",
+            "--output",
+            s(&out),
+        ])
         .env("DELTA_HF_LABEL_KIND", "token")
         .output()
         .unwrap();
@@ -147,8 +189,14 @@ fn float_label_column_is_a_regression_export() {
     let root = fixture(dir.path(), "regression");
     let args = |out: &Path| {
         vec![
-            "--train".to_string(), s(&root.join("train")).into(), "--eval".into(), s(&root.join("test")).into(),
-            "--label-col".into(), "score".into(), "--output".into(), s(out).into(),
+            "--train".to_string(),
+            s(&root.join("train")).into(),
+            "--eval".into(),
+            s(&root.join("test")).into(),
+            "--label-col".into(),
+            "score".into(),
+            "--output".into(),
+            s(out).into(),
         ]
     };
     // NaN and null scores: refused with the counts, nothing written.
@@ -171,8 +219,14 @@ fn float_label_column_is_a_regression_export() {
     let root = fixture(dir.path(), "decimal");
     let out = dir.path().join("out-decimal");
     let summary = ok(&prepare(&[
-        "--train", s(&root.join("train")), "--eval", s(&root.join("test")),
-        "--label-col", "score", "--output", s(&out),
+        "--train",
+        s(&root.join("train")),
+        "--eval",
+        s(&root.join("test")),
+        "--label-col",
+        "score",
+        "--output",
+        s(&out),
     ]));
     assert_eq!(summary["label_kind"], "regression");
     check(&root, "decimal", &out, None);
@@ -194,9 +248,18 @@ fn refusals_leave_no_output() {
     // Words and tags of different lengths: the count and the first rows' positions.
     let root = fixture(dir.path(), "token_mismatch");
     let o = prepare(&[
-        "--split", &format!("train={}", s(&root.join("train"))),
-        "--split", &format!("validation={}", s(&root.join("validation"))),
-        "--tokens-col", "words", "--label-col", "tags", "--label-table", s(&lt), "--output", s(&out),
+        "--split",
+        &format!("train={}", s(&root.join("train"))),
+        "--split",
+        &format!("validation={}", s(&root.join("validation"))),
+        "--tokens-col",
+        "words",
+        "--label-col",
+        "tags",
+        "--label-table",
+        s(&lt),
+        "--output",
+        s(&out),
     ]);
     fails(&o, 1, &["3 rows", "2 in `train` (rows 1, 3)", "1 in `validation` (row 0)", "`words`", "`tags`"]);
     nothing_written();
@@ -205,8 +268,16 @@ fn refusals_leave_no_output() {
     let root = fixture(dir.path(), "multi_null_element");
     for extra in [&[][..], &["--drop-nulls"][..]] {
         let mut a = vec![
-            "--train", s(&root.join("train")), "--eval", s(&root.join("test")),
-            "--label-col", "emotions", "--label-table", s(&lt), "--output", s(&out),
+            "--train",
+            s(&root.join("train")),
+            "--eval",
+            s(&root.join("test")),
+            "--label-col",
+            "emotions",
+            "--label-table",
+            s(&lt),
+            "--output",
+            s(&out),
         ];
         a.extend_from_slice(extra);
         fails(&prepare(&a), 1, &["`emotions`", "null element", "1 row in `train`", "1 row in `test`"]);
@@ -222,9 +293,19 @@ fn refusals_leave_no_output() {
     // Explicit kinds that do not fit the column.
     let root = fixture(dir.path(), "multi");
     let train = root.join("train");
-    let o = prepare(&["--train", s(&train), "--label-col", "emotions", "--label-kind", "regression", "--output", s(&out)]);
+    let o = prepare(&[
+        "--train",
+        s(&train),
+        "--label-col",
+        "emotions",
+        "--label-kind",
+        "regression",
+        "--output",
+        s(&out),
+    ]);
     fails(&o, 1, &["--label-kind regression", "`emotions`", "--label-kind multi"]);
-    let o = prepare(&["--train", s(&train), "--label-col", "main", "--label-kind", "multi", "--output", s(&out)]);
+    let o =
+        prepare(&["--train", s(&train), "--label-col", "main", "--label-kind", "multi", "--output", s(&out)]);
     fails(&o, 1, &["--label-kind multi", "`main`", "--label-kind single"]);
     let o = bin()
         .args(["prepare", "--train", s(&train), "--label-col", "emotions", "--output", s(&out)])
@@ -240,8 +321,16 @@ fn refusals_leave_no_output() {
     let train = root.join("train");
     for kind in ["regression", "auto"] {
         let o = prepare(&[
-            "--train", s(&train), "--label-col", "score", "--label-kind", kind, "--label-table", s(&lt),
-            "--output", s(&out),
+            "--train",
+            s(&train),
+            "--label-col",
+            "score",
+            "--label-kind",
+            kind,
+            "--label-table",
+            s(&lt),
+            "--output",
+            s(&out),
         ]);
         fails(&o, 2, &["--label-table", "regression", "no label map"]);
         nothing_written();
@@ -281,7 +370,13 @@ fn outputs_load_alike_in_datasets_2_21_3_6_4_and_5() {
     }
     let token_out = dir.path().join("token-out");
     ok(&prepare(&[
-        "--train", s(&token.join("train")), "--tokens-col", "words", "--label-col", "tags", "--output",
+        "--train",
+        s(&token.join("train")),
+        "--tokens-col",
+        "words",
+        "--label-col",
+        "tags",
+        "--output",
         s(&token_out),
     ]));
     let mut all = outputs.iter().map(|(n, p, _)| (*n, p.clone())).collect::<Vec<_>>();
@@ -290,7 +385,11 @@ fn outputs_load_alike_in_datasets_2_21_3_6_4_and_5() {
         let mut dumps: Vec<(String, Value)> = Vec::new();
         for (release, python) in &pythons {
             let d: Value = serde_json::from_str(&run_py_with(python, "dump_dataset.py", &[out])).unwrap();
-            assert!(d["datasets"].as_str().unwrap().starts_with(release.as_str()), "{release}: {}", d["datasets"]);
+            assert!(
+                d["datasets"].as_str().unwrap().starts_with(release.as_str()),
+                "{release}: {}",
+                d["datasets"]
+            );
             dumps.push((release.clone(), d["splits"].clone()));
         }
         let (first, reference) = &dumps[0];
