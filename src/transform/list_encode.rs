@@ -292,12 +292,13 @@ mod tests {
 
     fn call(udf: &ScalarUDF, input: ArrayRef) -> ArrayRef {
         let n = input.len();
+        let returns = udf.return_type(&[input.data_type().clone()]).unwrap();
         let out = udf
             .invoke_with_args(ScalarFunctionArgs {
                 arg_fields: vec![Arc::new(Field::new("l", input.data_type().clone(), true))],
                 args: vec![ColumnarValue::Array(input)],
                 number_rows: n,
-                return_field: Arc::new(Field::new("o", DataType::Null, true)),
+                return_field: Arc::new(Field::new("o", returns, true)),
                 config_options: Arc::new(Default::default()),
             })
             .unwrap();

@@ -266,12 +266,13 @@ fn refusals_leave_no_output() {
 
     // A null element of a label list: refused with counts, even with --drop-nulls.
     let root = fixture(dir.path(), "multi_null_element");
+    let (train, test) = (root.join("train"), root.join("test"));
     for extra in [&[][..], &["--drop-nulls"][..]] {
         let mut a = vec![
             "--train",
-            s(&root.join("train")),
+            s(&train),
             "--eval",
-            s(&root.join("test")),
+            s(&test),
             "--label-col",
             "emotions",
             "--label-table",
@@ -370,8 +371,10 @@ fn outputs_load_alike_in_datasets_2_21_3_6_4_and_5() {
     }
     let token_out = dir.path().join("token-out");
     ok(&prepare(&[
-        "--train",
-        s(&token.join("train")),
+        "--split",
+        &format!("train={}", s(&token.join("train"))),
+        "--split",
+        &format!("validation={}", s(&token.join("validation"))),
         "--tokens-col",
         "words",
         "--label-col",
