@@ -189,17 +189,18 @@ fn parse_info(v: &Value) -> ConfigInfo {
     }
 }
 
-/// Top-level ClassLabel features: YAML list form `[{name, class_label: {names: {"0": a}}}]` or
-/// the JSON form `{label: {_type: ClassLabel, names: [..]}}`.
+/// ClassLabel features, top-level or as the items of a list feature (`Sequence(ClassLabel)`,
+/// multi-label datasets such as go_emotions): YAML list form
+/// `[{name, class_label: {names: {"0": a}}}]` (also under `dtype`, `sequence` or `list`) or the
+/// JSON form `{label: {_type: ClassLabel, names: [..]}}` (also as the `feature` of a
+/// `Sequence` / `List`).
 fn class_labels(features: Option<&Value>) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     match features {
         Some(Value::Array(list)) => {
             for f in list {
-                // `datasets` writes `{name, dtype: {class_label: {names: {'0': a}}}}`; accept
-                // `class_label` beside `name` too.
-                let cl = f.get("dtype").and_then(|d| d.get("class_label")).or_else(|| f.get("class_label"));
-                let (Some(name), Some(cl)) = (f.get("name").and_then(Value::as_str), cl) else {
+                let (Some(name), Some(cl)) = (f.get("name").and_then(Value::as_str), yaml_class_label(f))
+                else {
                     continue;
                 };
                 if let Some(names) = names_of(cl.get("names")) {
@@ -209,9 +210,7 @@ fn class_labels(features: Option<&Value>) -> Vec<(String, Vec<String>)> {
         }
         Some(Value::Object(map)) => {
             for (name, f) in map {
-                if f.get("_type").and_then(Value::as_str) == Some("ClassLabel")
-                    && let Some(names) = names_of(f.get("names"))
-                {
+                if let Some(names) = json_class_label(f).and_then(|cl| names_of(cl.get("names"))) {
                     out.push((name.clone(), names));
                 }
             }
@@ -219,6 +218,28 @@ fn class_labels(features: Option<&Value>) -> Vec<(String, Vec<String>)> {
         _ => {}
     }
     out
+}
+
+/// `datasets` writes `{name, dtype: {class_label: ...}}`; `class_label` beside `name` is
+/// accepted too, and either inside `sequence:` / `list:` (a list of class labels).
+fn yaml_class_label(f: &Value) -> Option<&Value> {
+    fn direct(v: &Value) -> Option<&Value> {
+        v.get("class_label")
+            .or_else(|| v.get("sequence").and_then(|s| s.get("class_label")))
+            .or_else(|| v.get("list").and_then(|s| s.get("class_label")))
+    }
+    f.get("dtype").and_then(direct).or_else(|| direct(f))
+}
+
+/// `{_type: ClassLabel}`, or a `Sequence` / `List` whose `feature` is one.
+fn json_class_label(f: &Value) -> Option<&Value> {
+    match f.get("_type").and_then(Value::as_str)? {
+        "ClassLabel" => Some(f),
+        "Sequence" | "List" | "LargeList" => {
+            f.get("feature").filter(|i| i.get("_type").and_then(Value::as_str) == Some("ClassLabel"))
+        }
+        _ => None,
+    }
 }
 
 /// ClassLabel names: a list, or a map id → name (ids `0..n`, any order).
@@ -275,5 +296,28 @@ mod tests {
         assert_eq!(c.choose_config(Some("b"), "x").unwrap(), "b");
         assert!(c.choose_config(Some("z"), "x").is_err());
         assert_eq!(c.configs[0].data_files, vec![("train".to_string(), vec!["a/*.parquet".to_string()])]);
+    }
+
+    #[test]
+    fn class_labels_inside_lists() {
+        let yaml: Value = serde_json::from_str(
+            r#"[{"name": "labels", "sequence": {"class_label": {"names": {"0": "anger", "1": "joy"}}}},
+                {"name": "tags", "dtype": {"list": {"class_label": {"names": ["O", "B-PER"]}}}},
+                {"name": "text", "dtype": "string"}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            class_labels(Some(&yaml)),
+            vec![
+                ("labels".into(), vec!["anger".into(), "joy".into()]),
+                ("tags".into(), vec!["O".into(), "B-PER".into()])
+            ]
+        );
+        let json: Value = serde_json::from_str(
+            r#"{"labels": {"_type": "Sequence", "feature": {"_type": "ClassLabel", "names": ["a", "b"]}},
+                "ids": {"_type": "Sequence", "feature": {"_type": "Value", "dtype": "int64"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(class_labels(Some(&json)), vec![("labels".into(), vec!["a".into(), "b".into()])]);
     }
 }
