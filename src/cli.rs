@@ -14,6 +14,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// How long one remote operation (an object read, write or listing, a Unity Catalog or Hub
+    /// call) may keep retrying transient failures (5xx, 429, timeouts, resets, cut bodies) before
+    /// the run fails with exit 6: `90s`, `5m`, `500ms`.
+    ///
+    /// Retries back off exponentially with jitter and honour `Retry-After`. Object stores also
+    /// take object_store's `--storage-option`s `retry_timeout`, `max_retries`, `init_backoff`,
+    /// `max_backoff` and `base`, which win for them.
+    #[arg(long, global = true, value_name = "DURATION", env = "DELTA_HF_RETRY_TIMEOUT", default_value = "3m",
+          value_parser = crate::source::retry::parse_duration)]
+    pub retry_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

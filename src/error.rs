@@ -12,6 +12,7 @@
 //! | 5    | an unexpected internal error (a bug: please report it) |
 //! | 6    | a service or store refused or could not be reached: Unity Catalog or object-store authentication, permission denied, expired credentials, unreachable host |
 //! | 130  | interrupted (Ctrl-C); staging is removed and no output is published |
+//! | 143  | terminated (SIGTERM, e.g. a cancelled Databricks run); as 130 |
 
 use std::path::PathBuf;
 
@@ -30,6 +31,8 @@ pub enum ExitCode {
     Internal = 5,
     Access = 6,
     Interrupted = 130,
+    /// SIGTERM (what a cancelled Databricks run sends): as Ctrl-C, 128 + 15.
+    Terminated = 143,
 }
 
 /// Every failure delta-hf reports. Messages are sentences a user can act on: what was
@@ -122,4 +125,75 @@ impl Error {
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { action, path: path.into(), source }
     }
+}
+
+/// Every message of an error and its sources, joined with `: `.
+pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a failed remote call is worth another attempt: a timeout, a refused or reset
+/// connection, a body cut short, or an answer of 408, 429 or 5xx (S3's `SlowDown` and
+/// `InternalError` included). Permission, credential, not-found and conflict errors are not.
+pub fn is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<HttpError>()
+            && matches!(
+                h.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+                    | HttpErrorKind::Decode
+            )
+        {
+            return true;
+        }
+        if let Some(r) = err.downcast_ref::<reqwest::Error>()
+            && (r.is_timeout() || r.is_connect() || r.is_body() || r.is_decode() || r.is_request())
+        {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    let t = chain_text(e);
+    const MARKERS: [&str; 12] = [
+        "status code: 5",
+        "status code: 429",
+        "status code: 408",
+        "SlowDown",
+        "ServerBusy",
+        "Error getting list response body",
+        "error decoding response body",
+        "connection closed before message completed",
+        "IncompleteMessage",
+        "connection reset",
+        "unexpected end of file",
+        "operation timed out",
+    ];
+    MARKERS.iter().any(|m| t.contains(m))
 }

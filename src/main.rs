@@ -16,6 +16,7 @@ fn main() {
     no_huge_pages();
     quiet_known_upstream_panic();
     let cli = Cli::parse();
+    delta_hf::source::retry::set_budget(cli.retry_timeout);
     let quiet = match &cli.command {
         Command::Prepare(a) => a.quiet,
         Command::Pull(a) => a.quiet,
@@ -28,14 +29,34 @@ fn main() {
     };
     let interrupted = interrupt_signal();
     let code = runtime.block_on(async {
+        let run = run(cli);
+        tokio::pin!(run);
         tokio::select! {
-            result = run(cli) => match result {
+            result = &mut run => match result {
                 Ok(()) => ExitCode::Success,
                 Err(e) => report(e),
             },
-            Ok(()) = interrupted => report(Error::Interrupted),
+            Ok(signal) = interrupted => {
+                // Uploads in flight finish (or fail) and no new one starts: what went up is then
+                // known, and removed below.
+                delta_hf::sink::undo::cancel();
+                if delta_hf::sink::undo::publishing() {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), &mut run).await;
+                }
+                report(Error::Interrupted);
+                // SIGTERM (a cancelled Databricks run) exits 128 + 15, like a shell.
+                if signal == libc::SIGTERM { ExitCode::Terminated } else { ExitCode::Interrupted }
+            }
         }
     });
+    // A failed or interrupted run removes what it had uploaded of its output and undoes its
+    // label-table commit: nothing of an unpublished export stays visible.
+    if code != ExitCode::Success {
+        runtime.block_on(async {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(30), delta_hf::sink::undo::run()).await;
+        });
+    }
     // An interrupted run's writer threads stop as soon as their input closes; give them a
     // moment, then remove any staging directory they were still writing into.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
@@ -106,14 +127,25 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Ctrl-C, watched on a thread of its own: the main runtime's workers are busy decoding and may
-/// not poll their I/O driver (where signals arrive) until the run is nearly over.
-fn interrupt_signal() -> tokio::sync::oneshot::Receiver<()> {
+/// Ctrl-C or SIGTERM (which signal), watched on a thread of its own: the main runtime's workers
+/// are busy decoding and may not poll their I/O driver (where signals arrive) until the run is
+/// nearly over.
+fn interrupt_signal() -> tokio::sync::oneshot::Receiver<i32> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            let _ = tx.send(());
+        let signal = rt.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return tokio::signal::ctrl_c().await.ok().map(|_| libc::SIGINT);
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.ok().map(|_| libc::SIGINT),
+                _ = term.recv() => Some(libc::SIGTERM),
+            }
+        });
+        if let Some(s) = signal {
+            let _ = tx.send(s);
         }
     });
     rx

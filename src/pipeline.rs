@@ -200,6 +200,8 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         let target = label_table::Target { table, cx: &cx, new_location: s.label_table_location.as_deref() };
         let check_races = s.label_map_mode != LabelMapMode::Rebuild;
         let version = label_table::write(&target, map, counts, metadata, base_version, check_races).await?;
+        // Until the dataset is published, this commit is taken back if the run fails or is
+        // interrupted (see sink::undo).
         label_table_summary = Some(LabelTableSummary { table: table.name.clone(), version });
     }
 
@@ -214,6 +216,7 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         }
     }
 
+    crate::sink::undo::clear();
     stage(&mut timings.publish);
 
     let splits = s

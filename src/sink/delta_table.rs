@@ -67,7 +67,17 @@ pub async fn write(
         .iter()
         .map(|f| (f.name().clone(), uc_type(f.data_type()), f.is_nullable()))
         .collect();
-    let props = CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata)]);
+    // The run id makes a commit recognisable as ours when the store applied it but its answer was
+    // lost (a retried conditional create then finds the version taken).
+    let mut metadata = metadata;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    if let Value::Object(m) = &mut metadata {
+        m.entry("run_id").or_insert(Value::String(run_id.clone()));
+    }
+    let run_id = metadata["run_id"].as_str().unwrap_or(&run_id).to_string();
+    // No retry inside delta-rs: a taken version is checked here, never re-committed on top.
+    let props =
+        CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata)]).with_max_retries(0);
     let mode = if overwrite { SaveMode::Overwrite } else { SaveMode::ErrorIfExists };
     let mut builder = delta
         .write(Vec::new())
@@ -78,12 +88,25 @@ pub async fn write(
     if overwrite {
         builder = builder.with_schema_mode(SchemaMode::Overwrite);
     }
-    let written =
-        builder.await.map_err(|e| Error::Output(format!("cannot write table `{}`: {e}", table.name)))?;
+    let version = match builder.await {
+        Ok(written) => written.version().unwrap_or_default() as u64,
+        Err(e) => match committed_by(table, cx, &run_id).await {
+            Some(v) => {
+                tracing::info!("table {}: the commit's answer was lost, but version {v} is ours", table.name);
+                v
+            }
+            None => {
+                return Err(match crate::source::table::access_error(&e) {
+                    Some(m) => Error::Access(format!("table `{}`: {m}", table.name)),
+                    None => Error::Output(format!("cannot write table `{}`: {e}", table.name)),
+                });
+            }
+        },
+    };
     if let Some(c) = created {
         c.register(cx, &columns).await?;
     }
-    Ok(written.version().unwrap_or_default() as u64)
+    Ok(version)
 }
 
 /// The Unity Catalog type name of an Arrow type (for registering a new table).
@@ -107,6 +130,26 @@ fn uc_type(t: &deltalake::arrow::datatypes::DataType) -> &'static str {
         D::Map(..) => "MAP",
         _ => "STRING",
     }
+}
+
+/// The version, among the table's last few, whose commit carries `run_id` in its `delta_hf`
+/// metadata: a commit of this run that the store applied though its answer was lost.
+pub async fn committed_by(table: &TableRef, cx: &Connector, run_id: &str) -> Option<u64> {
+    let opened = table.open(cx).await.ok()?;
+    let latest = opened.table.version()? as u64;
+    let history: Vec<_> = opened.table.history(Some(5)).collect().await;
+    for (i, c) in history.into_iter().enumerate() {
+        let Ok(c) = c else { continue };
+        let meta = match c.info.get("delta_hf") {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+            Some(v) => v.clone(),
+            None => continue,
+        };
+        if meta["run_id"].as_str() == Some(run_id) {
+            return latest.checked_sub(i as u64);
+        }
+    }
+    None
 }
 
 /// The `delta_hf` commit metadata of the table's latest commit, if any.

@@ -140,19 +140,46 @@ pub async fn write(
             })?;
         }
         let (batch, columns) = batch(&names, counts)?;
-        let props = CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata.clone())]);
+        // No retry inside delta-rs: a taken version is checked here (ours whose answer was lost, or
+        // another run's), never re-committed on top.
+        let props = CommitProperties::default()
+            .with_metadata([("delta_hf".to_string(), metadata.clone())])
+            .with_max_retries(0);
         let result = delta
             .write(vec![batch])
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
             .with_commit_properties(props)
             .await;
+        let lost_answer = match &result {
+            Err(_) => match metadata["run_id"].as_str() {
+                Some(id) => crate::sink::delta_table::committed_by(t.table, t.cx, id).await,
+                None => None,
+            },
+            Ok(_) => None,
+        };
+        if let Some(v) = lost_answer {
+            tracing::info!("label table {name}: the commit's answer was lost, but version {v} is ours");
+            if let Some(d) = t.table.open(t.cx).await.ok() {
+                crate::sink::undo::commit(d.table.log_store().object_store(None), v, name.to_string());
+            }
+            if let Some(c) = created {
+                c.register(t.cx, &columns).await?;
+            }
+            return Ok(v);
+        }
         match result {
             Ok(written) => {
+                let version = written.version().unwrap_or_default();
+                crate::sink::undo::commit(
+                    written.log_store().object_store(None),
+                    version as u64,
+                    name.to_string(),
+                );
                 if let Some(c) = created {
                     c.register(t.cx, &columns).await?;
                 }
-                return Ok(written.version().unwrap_or_default());
+                return Ok(version);
             }
             Err(DeltaTableError::Transaction { source })
                 if matches!(

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod hub;
 pub mod labels_from;
 pub mod protocol_view;
+pub mod retry;
 pub mod storage;
 pub mod table;
 pub mod unity;

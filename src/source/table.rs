@@ -503,6 +503,11 @@ impl Created {
 /// When a storage or catalog failure is about access (credentials, permissions, network), the
 /// message for it; walks the error's sources.
 pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if crate::error::chain_text(e).contains(crate::source::retry::EXHAUSTED_MARKER)
+        && let Some(m) = crate::source::retry::last_exhausted()
+    {
+        return Some(m);
+    }
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(Error::Access(m)) = err.downcast_ref::<Error>() {
@@ -532,7 +537,10 @@ pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         }
         cur = err.source();
     }
-    let text = e.to_string();
+    let text = crate::error::chain_text(e);
+    if let Some(m) = missing_credentials(&text) {
+        return Some(m);
+    }
     if text.contains("Connection refused")
         || text.contains("dns error")
         || text.contains("error sending request")
@@ -573,6 +581,45 @@ pub fn access_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
         );
     }
     None
+}
+
+/// When a store found no credentials of its own and fell back to the machine's identity
+/// (instance metadata, managed identity, the GCE metadata server) without success: what was
+/// tried and what to set, per cloud. The fallback's own error (an address, a status) tells a
+/// user nothing and is left out.
+fn missing_credentials(text: &str) -> Option<String> {
+    let aws = text.contains("/latest/api/token")
+        || text.contains("/latest/meta-data")
+        || text.contains("no providers in chain provided credentials")
+        || text.contains("credential provider was not enabled");
+    let azure = text.contains("/metadata/identity/");
+    let gcs = text.contains("computeMetadata") || text.contains("metadata.google.internal");
+    if aws {
+        Some(
+            "no AWS credentials (tried the environment, the AWS profile files and instance metadata); set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary keys) or \
+             AWS_PROFILE, or pass them with --storage-option (with AWS_ENDPOINT_URL, the profile chain is \
+             only read with AWS_FORCE_CREDENTIAL_LOAD=true)"
+                .into(),
+        )
+    } else if azure {
+        Some(
+            "no Azure credentials (tried the environment: an account key, a SAS token, a service \
+             principal, a federated token; then the machine's managed identity); set \
+             AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY, or \
+             AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, or pass them with --storage-option"
+                .into(),
+        )
+    } else if gcs {
+        Some(
+            "no Google Cloud credentials (tried GOOGLE_SERVICE_ACCOUNT / GOOGLE_APPLICATION_CREDENTIALS, the \
+             application default credentials of gcloud, then the metadata server); set \
+             GOOGLE_SERVICE_ACCOUNT to a service account key file, or pass it with --storage-option"
+                .into(),
+        )
+    } else {
+        None
+    }
 }
 
 /// Kernel errors carry `Debug` dumps and prefixes; keep what a user can act on.

@@ -13,6 +13,7 @@ mod cli;
 mod cloud;
 mod conformance;
 mod failure;
+mod faults;
 mod golden;
 mod hub;
 mod jobs;

@@ -20,8 +20,8 @@ A request is faulted at most `max_faults` times in a row (the faults stay transi
 
 Control, on every proxy port (state shared by all proxies of the process):
   POST /_fault/setup  JSON merged into the config: seed, rate (0..1), kinds, max_faults,
-                      slow_seconds, retry_after, fail_all (every request answered 503 SlowDown,
-                      with Retry-After), drop (a list of {method, path: regex, count}: the
+                      slow_seconds, retry_after, fail_all (true: every request answered 503
+                      SlowDown with Retry-After; a list of methods: only those), drop (a list of {method, path: regex, count}: the
                       request is forwarded and applied, then the connection is closed without
                       its answer, `count` times); resets the counters
   GET  /_fault/stats  {requests, faults: {kind: n}, dropped: [method path], log: [...]}
@@ -67,7 +67,8 @@ def decide(method: str, target: str, rng: str) -> str | None:
     key = f"{method} {target} {rng}"
     attempt = ATTEMPTS.get(key, 0)
     ATTEMPTS[key] = attempt + 1
-    if CONFIG["fail_all"]:
+    fail = CONFIG["fail_all"]
+    if fail is True or (isinstance(fail, list) and method in fail):
         return "fail_all"
     for rule in CONFIG["drop"]:
         if rule.get("count", 1) > 0 and rule.get("method", method) == method and re.search(rule["path"], target):
