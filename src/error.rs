@@ -181,7 +181,11 @@ pub fn is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = err.source();
     }
     let t = chain_text(e);
-    const MARKERS: [&str; 12] = [
+    // object_store's reqwest (0.12) is not ours (0.13): its errors are recognised by their text.
+    const MARKERS: [&str; 15] = [
+        "request or response body error",
+        "error reading a body from connection",
+        "error sending request",
         "status code: 5",
         "status code: 429",
         "status code: 408",

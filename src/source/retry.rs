@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -196,6 +196,9 @@ pub fn store_verdict(e: &object_store::Error) -> Verdict {
         | E::NotSupported { .. }
         | E::NotImplemented { .. }
         | E::UnknownConfigurationKey { .. } => Verdict::Fail,
+        // A credential provider's failure (object_store retried its token request already) is
+        // reported as what it is, not retried as the store's.
+        _ if credential_failure(&crate::error::chain_text(e)) => Verdict::Fail,
         _ => {
             if crate::error::is_transient(e) {
                 Verdict::Retry(None)
@@ -204,6 +207,15 @@ pub fn store_verdict(e: &object_store::Error) -> Verdict {
             }
         }
     }
+}
+
+/// Whether an error is a credential provider's (a token or instance-metadata request).
+pub fn credential_failure(text: &str) -> bool {
+    text.contains("token request")
+        || text.contains("token response")
+        || text.contains("/latest/api/token")
+        || text.contains("/latest/meta-data")
+        || text.contains("CreateSession")
 }
 
 /// An object store whose operations survive transient faults within the budget.
@@ -257,7 +269,7 @@ impl fmt::Display for RetryStore {
 /// exhausted message rather than another round.
 fn spent(e: &object_store::Error) -> bool {
     let t = crate::error::chain_text(e);
-    t.contains("retry_timeout:") && crate::error::is_transient(e)
+    t.contains("retry_timeout:") && !credential_failure(&t) && crate::error::is_transient(e)
 }
 
 #[async_trait::async_trait]
@@ -443,10 +455,14 @@ impl MultipartUpload for RetryUpload {
         // `&mut self` excludes `complete` / `abort`, so the lock is free.
         let part = match self.inner.try_lock() {
             Ok(mut upload) => upload.put_part(data),
-            Err(_) => return Box::pin(async { Err(object_store::Error::Generic {
-                store: "delta-hf",
-                source: "multipart upload busy".into(),
-            }) }),
+            Err(_) => {
+                return Box::pin(async {
+                    Err(object_store::Error::Generic {
+                        store: "delta-hf",
+                        source: "multipart upload busy".into(),
+                    })
+                });
+            }
         };
         let object = self.object.clone();
         Box::pin(async move {
@@ -518,13 +534,11 @@ pub fn reqwest_verdict(e: &reqwest::Error) -> Verdict {
     if e.is_connect() && !e.is_timeout() && (text.contains("refused") || text.contains("dns error")) {
         return Verdict::Fail;
     }
-    if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() || e.is_decode() {
-        return Verdict::Retry(None);
+    if e.is_builder() || e.is_redirect() || e.is_status() {
+        return Verdict::Fail;
     }
-    if text.contains("connection") {
-        return Verdict::Retry(None);
-    }
-    Verdict::Fail
+    // Timeouts, resets, connections closed before the answer, cut bodies.
+    Verdict::Retry(None)
 }
 
 /// A failed HTTP exchange: the answer's status and body, or the transport error.

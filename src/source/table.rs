@@ -592,8 +592,35 @@ fn missing_credentials(text: &str) -> Option<String> {
         || text.contains("/latest/meta-data")
         || text.contains("no providers in chain provided credentials")
         || text.contains("credential provider was not enabled");
-    let azure = text.contains("/metadata/identity/");
-    let gcs = text.contains("computeMetadata") || text.contains("metadata.google.internal");
+    // A token request with no client secret, federated token or key configured is the machine's
+    // identity (managed identity, the GCE metadata server): its URL is often redacted.
+    let unset = |vars: &[&str]| vars.iter().all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
+    let token = text.contains("token request") || text.contains("token response");
+    let azure = text.contains("/metadata/identity/")
+        || (token
+            && text.contains("MicrosoftAzure")
+            && unset(&[
+                "AZURE_CLIENT_SECRET",
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "AZURE_CLIENT_CERTIFICATE_PATH",
+            ]));
+    let adc = std::env::var_os("HOME")
+        .map(|h| {
+            std::path::Path::new(&h).join(".config/gcloud/application_default_credentials.json").exists()
+        })
+        .unwrap_or(false);
+    let gcs = text.contains("computeMetadata")
+        || text.contains("metadata.google.internal")
+        || (token
+            && text.contains("GCS")
+            && !adc
+            && unset(&[
+                "GOOGLE_SERVICE_ACCOUNT",
+                "GOOGLE_SERVICE_ACCOUNT_PATH",
+                "GOOGLE_SERVICE_ACCOUNT_KEY",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "SERVICE_ACCOUNT",
+            ]));
     if aws {
         Some(
             "no AWS credentials (tried the environment, the AWS profile files and instance metadata); set \

@@ -143,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def forward(self, body: bytes):
         conn = http.client.HTTPConnection(*self.upstream, timeout=120)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "content-length"}
         if body or self.command in ("PUT", "POST", "PATCH"):
             headers["Content-Length"] = str(len(body))
         conn.request(self.command, self.path, body=body, headers=headers)
@@ -184,6 +184,11 @@ class Handler(BaseHTTPRequestHandler):
             status, data, headers = self.forward(body)
         except OSError as e:
             return self.send(502, f"upstream: {e}".encode(), {"Content-Type": "text/plain"})
+        if status >= 400 and len(STATS["log"]) < 2000:
+            with LOCK:
+                hdrs = {k: v for k, v in self.headers.items() if k.lower() not in ("authorization",)}
+                STATS["log"].append(f"upstream {status} {self.command} {self.path} {hdrs} {len(body)}B "
+                                    f"{data[:300]!r}")
         if fault == "drop":
             with LOCK:
                 STATS["dropped"].append(f"{self.command} {self.path}")
