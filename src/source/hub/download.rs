@@ -24,9 +24,6 @@ use sha2::{Digest, Sha256};
 use super::client::{Hub, HubFile};
 use crate::error::{Error, Result};
 
-/// How many files are fetched at once by default.
-pub const DEFAULT_WORKERS: usize = 8;
-
 /// Fetch `files` of `repo` at commit `sha`, `workers` at a time; returns their local paths
 /// (snapshot paths in the cache), in the order of `files`.
 pub async fn download_all(
@@ -51,7 +48,7 @@ async fn fetch_one(hub: &Hub, repo: &str, sha: &str, f: &HubFile, bar: &Progress
         let counter = BarProgress { bar: bar.clone(), seen: Mutex::new(HashMap::new()) };
         let counted = std::sync::Arc::new(counter);
         let what = format!("download of `{}` of dataset `{repo}`", f.path);
-        let path = crate::source::retry::retry(&what, super::client::hf_verdict, || async {
+        let path = crate::storage::retry::retry(&what, super::client::hf_verdict, || async {
             hub.dataset(repo)
                 .download_file()
                 .filename(f.path.clone())
@@ -63,9 +60,9 @@ async fn fetch_one(hub: &Hub, repo: &str, sha: &str, f: &HubFile, bar: &Progress
         })
         .await
         .map_err(|o| match o {
-            crate::source::retry::Outcome::Failed(e) => download_error(hub, e, repo, sha, &f.path),
-            crate::source::retry::Outcome::Exhausted { last, elapsed, .. } => Error::Hub(
-                crate::source::retry::exhausted("the download of", &f.path, &last.to_string(), elapsed),
+            crate::storage::retry::Outcome::Failed(e) => download_error(hub, e, repo, sha, &f.path),
+            crate::storage::retry::Outcome::Exhausted { last, elapsed, .. } => Error::Hub(
+                crate::storage::retry::exhausted("the download of", &f.path, &last.to_string(), elapsed),
             ),
         })?;
         let seen = counted.total();

@@ -120,7 +120,7 @@ pub enum Outcome<E> {
     /// Not transient (or not retried): the error as it came.
     Failed(E),
     /// Transient until the budget ran out.
-    Exhausted { last: E, elapsed: Duration, attempts: u32 },
+    Exhausted { last: E, elapsed: Duration },
 }
 
 /// Run `op` until it succeeds, fails for good, or keeps failing past the budget.
@@ -149,7 +149,7 @@ where
         attempt += 1;
         let elapsed = start.elapsed();
         if elapsed + wait > budget {
-            return Err(Outcome::Exhausted { last: e, elapsed, attempts: attempt });
+            return Err(Outcome::Exhausted { last: e, elapsed });
         }
         tracing::info!("{what}: {e}; retry {attempt} in {:.1}s", wait.as_secs_f32());
         tokio::time::sleep(wait).await;
