@@ -189,7 +189,7 @@ pub async fn write(
     }
     let subject = format!("table `{}`", table.name);
     let version = match builder.await {
-        Ok(written) => written.version().unwrap_or_default() as u64,
+        Ok(written) => written.version().unwrap_or_default(),
         Err(e) => match committed_by(table, cx, &run_id).await {
             Some(v) => {
                 tracing::info!("{subject}: the commit's answer was lost, but version {v} is ours");
@@ -215,7 +215,7 @@ pub async fn committed_by(table: &TableRef, cx: &Connector, run_id: &str) -> Opt
     use futures::StreamExt;
     let builder = table.builder(cx, Access::Read, None).await.ok()??;
     let delta = builder.load().await.ok()?;
-    let latest = delta.version()? as u64;
+    let latest = delta.version()?;
     let history: Vec<_> = delta.history(Some(5)).collect().await;
     for (i, c) in history.into_iter().enumerate() {
         let Ok(c) = c else { continue };

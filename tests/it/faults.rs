@@ -131,7 +131,8 @@ fn prepare_to_every_store_survives_a_flaky_network() {
 
     // (store root for the helpers, URI form, the binary pointed at that store through the proxy)
     type Bin<'a> = Box<dyn Fn() -> Command + 'a>;
-    let stores: Vec<(String, fn(&str) -> String, Bin)> = vec![
+    type Store<'a> = (String, fn(&str) -> String, Bin<'a>);
+    let stores: Vec<Store> = vec![
         (
             "flaky".into(),
             |p| format!("s3://flaky/{p}"),
