@@ -43,8 +43,10 @@ fn main() {
         }
     });
     if code != ExitCode::Success {
-        let undo = tokio::time::timeout(std::time::Duration::from_secs(30), delta_hf::undo_unpublished());
-        let _ = runtime.block_on(undo);
+        runtime.block_on(async {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(30), delta_hf::undo_unpublished()).await;
+        });
     }
     // An interrupted run's writer threads stop as soon as their input closes; give them a
     // moment, then remove any staging directory they were still writing into.
