@@ -295,6 +295,7 @@ impl ObjectStore for RetryStore {
             .await
             .map_err(|e| self.if_spent("start upload of", location, e))?;
         Ok(Box::new(RetryUpload {
+            done: false,
             inner: Arc::new(tokio::sync::Mutex::new(upload)),
             object: self.object(Some(location)),
         }))
@@ -444,6 +445,23 @@ impl RetryStore {
 struct RetryUpload {
     inner: Arc<tokio::sync::Mutex<Box<dyn MultipartUpload>>>,
     object: String,
+    /// Completed or aborted: nothing to clean up when dropped.
+    done: bool,
+}
+
+impl Drop for RetryUpload {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let (inner, object) = (self.inner.clone(), self.object.clone());
+        rt.spawn(async move {
+            if let Err(e) = inner.lock().await.abort().await {
+                tracing::warn!("could not abort the unfinished upload of {object}: {e}");
+            }
+        });
+    }
 }
 
 #[async_trait::async_trait]
@@ -482,12 +500,13 @@ impl MultipartUpload for RetryUpload {
     async fn complete(&mut self) -> object_store::Result<PutResult> {
         let what = format!("complete upload of {}", self.object);
         let inner = self.inner.clone();
-        retry(&what, store_verdict, || {
+        let result = retry(&what, store_verdict, || {
             let inner = inner.clone();
             async move { inner.lock().await.complete().await }
         })
-        .await
-        .map_err(|o| match o {
+        .await;
+        self.done = result.is_ok();
+        result.map_err(|o| match o {
             Outcome::Failed(e) => e,
             Outcome::Exhausted { last, elapsed, .. } => object_store::Error::Generic {
                 store: "delta-hf",
@@ -497,6 +516,7 @@ impl MultipartUpload for RetryUpload {
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
+        self.done = true;
         let inner = self.inner.clone();
         retry(&format!("abort upload of {}", self.object), store_verdict, || {
             let inner = inner.clone();
