@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 
 /// Turn Delta Lake tables into Hugging Face `datasets` caches with one shared label map.
@@ -17,17 +18,6 @@ use crate::transform::label_map::{LabelMapMode, LabelOrder};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-
-    /// How long one remote operation (an object read, write or listing, a Unity Catalog or Hub
-    /// call) may keep retrying transient failures (5xx, 429, timeouts, resets, cut bodies) before
-    /// the run fails with exit 6: `90s`, `5m`, `500ms`.
-    ///
-    /// Retries back off exponentially with jitter and honour `Retry-After`. Object stores also
-    /// take object_store's `--storage-option`s `retry_timeout`, `max_retries`, `init_backoff`,
-    /// `max_backoff` and `base`, which win for them.
-    #[arg(long, global = true, value_name = "DURATION", env = "DELTA_HF_RETRY_TIMEOUT", default_value = "3m",
-          value_parser = crate::storage::retry::parse_duration)]
-    pub retry_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +79,28 @@ pub struct PrepareArgs {
     /// (and any `--keep-col`), or with `--no-labels` exactly the columns to export.
     #[arg(long, value_name = "FILE", env = "DELTA_HF_SELECT_SQL")]
     pub select_sql: Option<PathBuf>,
+
+    /// What the label column holds: auto (from its type), single, multi, token or regression.
+    ///
+    /// auto: a string, integer or boolean column is single; an array of those is multi (token
+    /// with --tokens-col); a float, double or decimal column is regression; any other type is
+    /// refused. An explicit kind that does not fit the column's type is refused too.
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_LABEL_KIND", conflicts_with = "no_labels")]
+    pub label_kind: LabelKind,
+
+    /// Column holding the words (an array of strings) of a token-classification export.
+    ///
+    /// Written as `tokens`; --label-col then holds one tag per word, written as `ner_tags`.
+    #[arg(long, value_name = "NAME", env = "DELTA_HF_TOKENS_COL", conflicts_with = "no_labels")]
+    pub tokens_col: Option<String>,
+
+    /// Multi-label: write `labels` as a float32 multi-hot vector per row instead of a list of ids.
+    #[arg(long, env = "DELTA_HF_MULTI_HOT", conflicts_with = "no_labels")]
+    pub multi_hot: bool,
+
+    /// Token classification with a tokenizer: every sub-word gets its word's tag, not only the first.
+    #[arg(long, env = "DELTA_HF_LABEL_ALL_TOKENS", conflicts_with = "no_labels")]
+    pub label_all_tokens: bool,
 
     /// Export the selected (default: all) columns as they are, with no label map.
     #[arg(long, env = "DELTA_HF_NO_LABELS")]
@@ -205,6 +217,30 @@ pub struct StorageArgs {
     /// Databricks config profile (a `[section]` of `~/.databrickscfg`) used for Unity Catalog.
     #[arg(long, value_name = "NAME", env = "DATABRICKS_CONFIG_PROFILE")]
     pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// How long remote operations may retry (every command that reaches a store or a service).
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    /// How long one remote operation (an object read, write or listing, a Unity Catalog or Hub
+    /// call) may keep retrying transient failures (5xx, 429, timeouts, resets, cut bodies) before
+    /// the run fails with exit 6: `90s`, `5m`, `500ms`.
+    ///
+    /// Retries back off exponentially with jitter and honour `Retry-After`. Object stores also
+    /// take the storage options `retry_timeout`, `max_retries`, `init_backoff`, `max_backoff`
+    /// and `base` (object_store's), which win for them.
+    #[arg(long, value_name = "DURATION", env = "DELTA_HF_RETRY_TIMEOUT", default_value = "3m",
+          value_parser = crate::storage::retry::parse_duration)]
+    pub retry_timeout: std::time::Duration,
+}
+
+impl Default for RetryArgs {
+    fn default() -> Self {
+        RetryArgs { retry_timeout: crate::storage::retry::DEFAULT_BUDGET }
+    }
 }
 
 /// Which Hub dataset, config and revision (shared by `size` and `pull`).
@@ -240,6 +276,9 @@ pub struct SizeArgs {
     /// Do not ask the dataset viewer (card and file listing only).
     #[arg(long, env = "DELTA_HF_NO_VIEWER")]
     pub no_viewer: bool,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
 
     #[command(flatten)]
     pub report: ReportArgs,

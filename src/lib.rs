@@ -28,7 +28,12 @@ use ui::Ui;
 
 /// Run one command line to completion, printing its summary on stdout.
 pub async fn run(cli: Cli) -> Result<()> {
-    storage::retry::set_budget(cli.retry_timeout);
+    storage::retry::set_budget(match &cli.command {
+        Command::Prepare(a) => a.storage.retry.retry_timeout,
+        Command::Pull(a) => a.storage.retry.retry_timeout,
+        Command::Size(a) => a.retry.retry_timeout,
+        Command::DemoData(_) => storage::retry::DEFAULT_BUDGET,
+    });
     match cli.command {
         Command::Prepare(args) => {
             let s = PrepareSettings::from_args(*args)?;
