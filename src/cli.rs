@@ -217,6 +217,30 @@ pub struct StorageArgs {
     /// Databricks config profile (a `[section]` of `~/.databrickscfg`) used for Unity Catalog.
     #[arg(long, value_name = "NAME", env = "DATABRICKS_CONFIG_PROFILE")]
     pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
+}
+
+/// How long remote operations may retry (every command that reaches a store or a service).
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    /// How long one remote operation (an object read, write or listing, a Unity Catalog or Hub
+    /// call) may keep retrying transient failures (5xx, 429, timeouts, resets, cut bodies) before
+    /// the run fails with exit 6: `90s`, `5m`, `500ms`.
+    ///
+    /// Retries back off exponentially with jitter and honour `Retry-After`. Object stores also
+    /// take the storage options `retry_timeout`, `max_retries`, `init_backoff`, `max_backoff`
+    /// and `base` (object_store's), which win for them.
+    #[arg(long, value_name = "DURATION", env = "DELTA_HF_RETRY_TIMEOUT", default_value = "3m",
+          value_parser = crate::storage::retry::parse_duration)]
+    pub retry_timeout: std::time::Duration,
+}
+
+impl Default for RetryArgs {
+    fn default() -> Self {
+        RetryArgs { retry_timeout: crate::storage::retry::DEFAULT_BUDGET }
+    }
 }
 
 /// Which Hub dataset, config and revision (shared by `size` and `pull`).
@@ -252,6 +276,9 @@ pub struct SizeArgs {
     /// Do not ask the dataset viewer (card and file listing only).
     #[arg(long, env = "DELTA_HF_NO_VIEWER")]
     pub no_viewer: bool,
+
+    #[command(flatten)]
+    pub retry: RetryArgs,
 
     #[command(flatten)]
     pub report: ReportArgs,

@@ -14,6 +14,7 @@
 //! | 5    | `Internal`   | [`Error::Internal`] and upstream errors we could not attribute (a bug: please report it) |
 //! | 6    | `Access`     | [`Error::Access`]: a service or store refused us or could not be reached |
 //! | 130  | `Interrupted`| [`Error::Interrupted`]: Ctrl-C; staging is removed and nothing is published |
+//! | 143  | `Terminated` | [`Error::Interrupted`] by SIGTERM (a cancelled Databricks run); as 130 |
 
 use std::path::PathBuf;
 
@@ -35,6 +36,8 @@ pub enum ExitCode {
     Internal = 5,
     Access = 6,
     Interrupted = 130,
+    /// SIGTERM (what a cancelled Databricks run sends): as Ctrl-C, 128 + 15.
+    Terminated = 143,
 }
 
 /// Every failure delta-hf reports. Messages are sentences a user can act on: what was
@@ -201,6 +204,17 @@ pub enum Cause {
 /// cause survives, the wording of object_store and of the services' error codes (S3, Azure,
 /// GCS) is recognised as a last resort — in this one function only.
 pub fn classify(e: &(dyn std::error::Error + 'static)) -> Cause {
+    let text = chain_text(e);
+    // A remote operation whose retry budget ran out (storage::retry), whole even when a library
+    // flattened it into a longer text.
+    if text.contains(crate::storage::retry::EXHAUSTED_MARKER)
+        && let Some(m) = crate::storage::retry::last_exhausted()
+    {
+        return Cause::Access(m);
+    }
+    if let Some(m) = missing_credentials(&text) {
+        return Cause::Access(m);
+    }
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(Error::Access { message, .. }) = err.downcast_ref::<Error>() {
@@ -233,7 +247,73 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Cause {
         }
         cur = err.source();
     }
-    flattened(&e.to_string())
+    flattened(&text)
+}
+
+/// When a store found no credentials of its own and fell back to the machine's identity
+/// (instance metadata, managed identity, the GCE metadata server) without success: what was
+/// tried and what to set, per cloud. The fallback's own error (an address, a status) tells a
+/// user nothing and is left out.
+fn missing_credentials(text: &str) -> Option<String> {
+    let aws = text.contains("/latest/api/token")
+        || text.contains("/latest/meta-data")
+        || text.contains("no providers in chain provided credentials")
+        || text.contains("credential provider was not enabled");
+    // A token request with no client secret, federated token or key configured is the machine's
+    // identity (managed identity, the GCE metadata server): its URL is often redacted.
+    let unset = |vars: &[&str]| vars.iter().all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
+    let token = text.contains("token request") || text.contains("token response");
+    let azure = text.contains("/metadata/identity/")
+        || (token
+            && text.contains("MicrosoftAzure")
+            && unset(&[
+                "AZURE_CLIENT_SECRET",
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "AZURE_CLIENT_CERTIFICATE_PATH",
+            ]));
+    let adc = std::env::var_os("HOME")
+        .map(|h| {
+            std::path::Path::new(&h).join(".config/gcloud/application_default_credentials.json").exists()
+        })
+        .unwrap_or(false);
+    let gcs = text.contains("computeMetadata")
+        || text.contains("metadata.google.internal")
+        || (token
+            && text.contains("GCS")
+            && !adc
+            && unset(&[
+                "GOOGLE_SERVICE_ACCOUNT",
+                "GOOGLE_SERVICE_ACCOUNT_PATH",
+                "GOOGLE_SERVICE_ACCOUNT_KEY",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "SERVICE_ACCOUNT",
+            ]));
+    if aws {
+        Some(
+            "no AWS credentials (tried the environment, the AWS profile files and instance metadata); set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary keys) or \
+             AWS_PROFILE, or pass them with --storage-option (with AWS_ENDPOINT_URL, the profile chain is \
+             only read with AWS_FORCE_CREDENTIAL_LOAD=true)"
+                .into(),
+        )
+    } else if azure {
+        Some(
+            "no Azure credentials (tried the environment: an account key, a SAS token, a service \
+             principal, a federated token; then the machine's managed identity); set \
+             AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY, or \
+             AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, or pass them with --storage-option"
+                .into(),
+        )
+    } else if gcs {
+        Some(
+            "no Google Cloud credentials (tried GOOGLE_SERVICE_ACCOUNT / GOOGLE_APPLICATION_CREDENTIALS, the \
+             application default credentials of gcloud, then the metadata server); set \
+             GOOGLE_SERVICE_ACCOUNT to a service account key file, or pass it with --storage-option"
+                .into(),
+        )
+    } else {
+        None
+    }
 }
 
 /// The last resort of [`classify`]: causes that only survive as text.
@@ -312,6 +392,81 @@ fn reads_as_unreadable(e: &(dyn std::error::Error + 'static)) -> bool {
     // Kernel errors reach DataFusion as text.
     let text = e.to_string();
     text.contains("Unsupported table features") || text.contains("Object at location")
+}
+
+/// Every message of an error and its sources, joined with `: `.
+pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a failed remote call is worth another attempt: a timeout, a refused or reset
+/// connection, a body cut short, or an answer of 408, 429 or 5xx (S3's `SlowDown` and
+/// `InternalError` included). Permission, credential, not-found and conflict errors are not.
+pub fn is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<HttpError>()
+            && matches!(
+                h.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+                    | HttpErrorKind::Decode
+            )
+        {
+            return true;
+        }
+        if let Some(r) = err.downcast_ref::<reqwest::Error>()
+            && (r.is_timeout() || r.is_connect() || r.is_body() || r.is_decode() || r.is_request())
+        {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    let t = chain_text(e);
+    // object_store's reqwest (0.12) is not ours (0.13): its errors are recognised by their text.
+    const MARKERS: [&str; 15] = [
+        "request or response body error",
+        "error reading a body from connection",
+        "error sending request",
+        "status code: 5",
+        "status code: 429",
+        "status code: 408",
+        "SlowDown",
+        "ServerBusy",
+        "Error getting list response body",
+        "error decoding response body",
+        "connection closed before message completed",
+        "IncompleteMessage",
+        "connection reset",
+        "unexpected end of file",
+        "operation timed out",
+    ];
+    MARKERS.iter().any(|m| t.contains(m))
 }
 
 #[cfg(test)]

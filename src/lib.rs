@@ -28,6 +28,12 @@ use ui::Ui;
 
 /// Run one command line to completion, printing its summary on stdout.
 pub async fn run(cli: Cli) -> Result<()> {
+    storage::retry::set_budget(match &cli.command {
+        Command::Prepare(a) => a.storage.retry.retry_timeout,
+        Command::Pull(a) => a.storage.retry.retry_timeout,
+        Command::Size(a) => a.retry.retry_timeout,
+        Command::DemoData(_) => storage::retry::DEFAULT_BUDGET,
+    });
     match cli.command {
         Command::Prepare(args) => {
             let s = PrepareSettings::from_args(*args)?;
@@ -67,6 +73,19 @@ pub fn is_quiet(cli: &Cli) -> bool {
 /// Remove what an interrupted run left in staging (see [`sink::publish::remove_leftovers`]).
 pub fn remove_leftovers() {
     sink::publish::remove_leftovers();
+}
+
+/// A signal arrived: uploads in flight finish, no new one starts ([`sink::undo`]). Returns
+/// whether an upload to a remote output is under way (then the run is given time to stop).
+pub fn cancel() -> bool {
+    sink::undo::cancel();
+    sink::undo::publishing()
+}
+
+/// After a failed or interrupted run: remove what it uploaded of its output and take back its
+/// label-table commit, so nothing of an unpublished export stays visible ([`sink::undo`]).
+pub async fn undo_unpublished() {
+    sink::undo::run().await;
 }
 
 /// A command's result on stdout: JSON with `--json`, else the text (nothing with `--quiet`).

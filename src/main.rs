@@ -23,14 +23,31 @@ fn main() {
     };
     let interrupted = interrupt_signal();
     let code = runtime.block_on(async {
+        let run = delta_hf::run(cli);
+        tokio::pin!(run);
         tokio::select! {
-            result = delta_hf::run(cli) => match result {
+            result = &mut run => match result {
                 Ok(()) => ExitCode::Success,
                 Err(e) => report(e),
             },
-            Ok(()) = interrupted => report(Error::Interrupted),
+            Ok(signal) = interrupted => {
+                // Uploads in flight finish (or fail) and no new one starts, so what went up is
+                // known and removed below.
+                if delta_hf::cancel() {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), &mut run).await;
+                }
+                report(Error::Interrupted);
+                // SIGTERM (a cancelled Databricks run) exits 128 + 15, like a shell.
+                if signal == libc::SIGTERM { ExitCode::Terminated } else { ExitCode::Interrupted }
+            }
         }
     });
+    if code != ExitCode::Success {
+        runtime.block_on(async {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(30), delta_hf::undo_unpublished()).await;
+        });
+    }
     // An interrupted run's writer threads stop as soon as their input closes; give them a
     // moment, then remove any staging directory they were still writing into.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
@@ -64,14 +81,25 @@ fn quiet_known_upstream_panic() {
     }));
 }
 
-/// Ctrl-C, watched on a thread of its own: the main runtime's workers are busy decoding and may
-/// not poll their I/O driver (where signals arrive) until the run is nearly over.
-fn interrupt_signal() -> tokio::sync::oneshot::Receiver<()> {
+/// Ctrl-C or SIGTERM (which signal), watched on a thread of its own: the main runtime's workers
+/// are busy decoding and may not poll their I/O driver (where signals arrive) until the run is
+/// nearly over.
+fn interrupt_signal() -> tokio::sync::oneshot::Receiver<i32> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
-            let _ = tx.send(());
+        let signal = rt.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return tokio::signal::ctrl_c().await.ok().map(|_| libc::SIGINT);
+            };
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.ok().map(|_| libc::SIGINT),
+                _ = term.recv() => Some(libc::SIGTERM),
+            }
+        });
+        if let Some(s) = signal {
+            let _ = tx.send(s);
         }
     });
     rx

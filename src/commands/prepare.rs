@@ -98,6 +98,8 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         None => r.staging.publish()?,
         Some(dest) => dest.publish(r.staging.dir(), s.overwrite, ui).await?,
     }
+    // Published: the uploads and the label-table commit stay (see sink::undo).
+    crate::sink::undo::clear();
     clock.lap(|t| &mut t.publish);
 
     Ok(summary(

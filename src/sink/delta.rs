@@ -171,7 +171,17 @@ pub async fn write(
     // A Unity Catalog name that does not exist yet is created under its schema's storage root.
     let (delta, created) = open_for_write(table, cx, NewTable { location: None, flag: "" }).await?;
     let schema = df.schema().as_arrow().clone();
-    let props = CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata)]);
+    // The run id makes a commit recognisable as ours when the store applied it but its answer was
+    // lost (a retried conditional create then finds the version taken).
+    let mut metadata = metadata;
+    let fresh = uuid::Uuid::new_v4().to_string();
+    if let Value::Object(m) = &mut metadata {
+        m.entry("run_id").or_insert(Value::String(fresh.clone()));
+    }
+    let run_id = metadata["run_id"].as_str().unwrap_or(&fresh).to_string();
+    // No retry inside delta-rs: a taken version is checked here, never re-committed on top.
+    let props =
+        CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata)]).with_max_retries(0);
     let mode = if overwrite { SaveMode::Overwrite } else { SaveMode::ErrorIfExists };
     let mut builder = delta
         .write(Vec::new())
@@ -183,11 +193,45 @@ pub async fn write(
         builder = builder.with_schema_mode(SchemaMode::Overwrite);
     }
     let subject = format!("table `{}`", table.name);
-    let written = builder.await.map_err(|e| {
-        Error::upstream(e, &subject, |m| Error::output(format!("cannot write {subject}: {m}")))
-    })?;
+    let version = match builder.await {
+        Ok(written) => written.version().unwrap_or_default(),
+        Err(e) => match committed_by(table, cx, &run_id).await {
+            Some(v) => {
+                tracing::info!("{subject}: the commit's answer was lost, but version {v} is ours");
+                v
+            }
+            None => {
+                return Err(Error::upstream(e, &subject, |m| {
+                    Error::output(format!("cannot write {subject}: {m}"))
+                }));
+            }
+        },
+    };
     if let Some(c) = created {
         c.register(cx, &schema).await?;
     }
-    Ok(written.version().unwrap_or_default() as u64)
+    Ok(version)
+}
+
+/// The version, among the table's last few, whose commit carries `run_id` in its `delta_hf`
+/// metadata: a commit of this run that the store applied though its answer was lost (the
+/// retried conditional create then found the version taken — by us).
+pub async fn committed_by(table: &TableRef, cx: &Connector, run_id: &str) -> Option<u64> {
+    use futures::StreamExt;
+    let builder = table.builder(cx, Access::Read, None).await.ok()??;
+    let delta = builder.load().await.ok()?;
+    let latest = delta.version()?;
+    let history: Vec<_> = delta.history(Some(5)).collect().await;
+    for (i, c) in history.into_iter().enumerate() {
+        let Ok(c) = c else { continue };
+        let meta = match c.info.get("delta_hf") {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+            Some(v) => v.clone(),
+            None => continue,
+        };
+        if meta["run_id"].as_str() == Some(run_id) {
+            return latest.checked_sub(i as u64);
+        }
+    }
+    None
 }

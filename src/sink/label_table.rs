@@ -79,19 +79,39 @@ pub async fn write(
         }
         let batch = batch(&names, counts)?;
         let batch_schema = batch.schema();
-        let props = CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata.clone())]);
+        // No retry inside delta-rs: a taken version is checked here (ours whose answer was lost, or
+        // another run's), never re-committed on top.
+        let props = CommitProperties::default()
+            .with_metadata([("delta_hf".to_string(), metadata.clone())])
+            .with_max_retries(0);
+        let log_store = delta.log_store().object_store(None);
         let result = delta
             .write(vec![batch])
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
             .with_commit_properties(props)
             .await;
+        let lost_answer = match (&result, metadata["run_id"].as_str()) {
+            (Err(_), Some(id)) => crate::sink::delta::committed_by(t.table, t.cx, id).await,
+            _ => None,
+        };
+        if let Some(v) = lost_answer {
+            tracing::info!("label table {name}: the commit's answer was lost, but version {v} is ours");
+            crate::sink::undo::commit(log_store, v, name.to_string());
+            if let Some(c) = created {
+                c.register(t.cx, &batch_schema).await?;
+            }
+            return Ok(v);
+        }
         match result {
             Ok(written) => {
+                let version = written.version().unwrap_or_default();
+                // Taken back if the dataset is not published after all (see sink::undo).
+                crate::sink::undo::commit(log_store, version, name.to_string());
                 if let Some(c) = created {
                     c.register(t.cx, &batch_schema).await?;
                 }
-                return Ok(written.version().unwrap_or_default());
+                return Ok(version);
             }
             Err(DeltaTableError::Transaction { source })
                 if matches!(

@@ -18,3 +18,4 @@ pub mod hf_dataset;
 pub mod label_table;
 pub mod publish;
 pub mod remote;
+pub mod undo;

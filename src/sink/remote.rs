@@ -28,6 +28,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::sink::undo;
 use crate::storage::connector::Connector;
 use crate::storage::location::{OutputSpec, redact};
 use crate::storage::unity::{UcError, VendFor, VendedCredentials};
@@ -196,23 +197,35 @@ impl Dest {
         let total: u64 =
             files.iter().map(|f| std::fs::metadata(staged.join(f)).map(|m| m.len()).unwrap_or(0)).sum();
         let bar = ui.bytes_bar(total, format!("uploading to {}", self.shown()));
-        for group in [0, 1, 2, 3] {
-            let batch: Vec<&String> = files.iter().filter(|f| rank(f) == group).collect();
-            let parallel = if matches!(self, Dest::Mount { .. }) { 1 } else { PARALLEL_FILES };
-            futures::stream::iter(batch.into_iter().map(|f| {
-                let bar = bar.clone();
-                async move {
-                    let n = self.put(&staged.join(f), f).await?;
-                    bar.inc(n);
-                    Ok::<_, Error>(())
-                }
-            }))
-            .buffer_unordered(parallel)
-            .try_collect::<Vec<()>>()
-            .await?;
+        undo::set_publishing(true);
+        let result = async {
+            for group in [0, 1, 2, 3] {
+                let batch: Vec<&String> = files.iter().filter(|f| rank(f) == group).collect();
+                let parallel = if matches!(self, Dest::Mount { .. }) { 1 } else { PARALLEL_FILES };
+                // Every upload started is awaited (none is cut off mid-request), so what went up
+                // is known and can be removed if the run does not publish.
+                let results: Vec<Result<()>> = futures::stream::iter(batch.into_iter().map(|f| {
+                    let bar = bar.clone();
+                    async move {
+                        if undo::cancelled() {
+                            return Err(Error::Interrupted);
+                        }
+                        let n = self.put(&staged.join(f), f).await?;
+                        bar.inc(n);
+                        Ok::<_, Error>(())
+                    }
+                }))
+                .buffer_unordered(parallel)
+                .collect()
+                .await;
+                results.into_iter().collect::<Result<Vec<()>>>()?;
+            }
+            Ok(())
         }
+        .await;
+        undo::set_publishing(false);
         bar.finish_and_clear();
-        Ok(())
+        result
     }
 
     async fn delete(&self, rel: &str) -> Result<()> {
@@ -238,6 +251,7 @@ impl Dest {
         match self {
             Dest::Mount { dir, .. } => {
                 let to = dir.join(rel);
+                undo::file(to.clone());
                 let local = local.to_path_buf();
                 tokio::task::spawn_blocking(move || copy_whole(&local, &to))
                     .await
@@ -245,6 +259,7 @@ impl Dest {
             }
             Dest::Store { store, prefix, .. } => {
                 let location = join(prefix, rel);
+                undo::object(store.clone(), location.clone());
                 if len <= SINGLE_PUT_MAX {
                     let bytes = tokio::fs::read(local)
                         .await
@@ -268,10 +283,11 @@ impl Dest {
                         if n == 0 {
                             break;
                         }
-                        writer
-                            .wait_for_capacity(2)
-                            .await
-                            .map_err(|e| self.store_error("cannot upload to", e))?;
+                        if let Err(e) = writer.wait_for_capacity(2).await {
+                            // An abandoned multipart upload is aborted (its parts cost storage).
+                            let _ = writer.abort().await;
+                            return Err(self.store_error("cannot upload to", e));
+                        }
                         writer.write(&buf[..n]);
                     }
                     writer

@@ -19,6 +19,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::storage::location::redact;
+use crate::storage::retry::{self, RetryStore};
 use crate::storage::unity::{UnityClient, UnityConfig, VendedCredentials};
 
 /// Storage options and the (lazily signed-in) Unity Catalog client, shared by a run.
@@ -87,11 +88,13 @@ impl Connector {
             "s3" | "s3a" | "abfss" | "abfs" | "az" | "adl" | "azure" | "gs" => {
                 let root = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
                     .map_err(|e| self.unusable(url, e))?;
-                deltalake::logstore::store_for(
+                let options = retry::store_options(&self.options);
+                let store = deltalake::logstore::store_for(
                     &root,
-                    self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
                 )
-                .map_err(|e| self.unusable(url, e))
+                .map_err(|e| self.unusable(url, e))?;
+                Ok(RetryStore::wrap(store, redact(&root).trim_end_matches('/').to_string()))
             }
             "file" => Ok(Arc::new(object_store::local::LocalFileSystem::new())),
             other => Err(unsupported(url, other)),
@@ -111,7 +114,11 @@ impl Connector {
                         b = b.with_config(key, v);
                     }
                 }
-                Ok(Arc::new(b.with_credentials(Arc::new(AwsVended(vended))).build().map_err(bad)?))
+                let b = b.with_retry(retry::retry_config(&self.options));
+                Ok(self.retrying(
+                    url,
+                    Arc::new(b.with_credentials(Arc::new(AwsVended(vended))).build().map_err(bad)?),
+                ))
             }
             "abfss" | "abfs" | "az" | "adl" | "azure" => {
                 let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
@@ -120,7 +127,11 @@ impl Connector {
                         b = b.with_config(key, v);
                     }
                 }
-                Ok(Arc::new(b.with_credentials(Arc::new(AzureVended(vended))).build().map_err(bad)?))
+                let b = b.with_retry(retry::retry_config(&self.options));
+                Ok(self.retrying(
+                    url,
+                    Arc::new(b.with_credentials(Arc::new(AzureVended(vended))).build().map_err(bad)?),
+                ))
             }
             "gs" => {
                 let mut b = GoogleCloudStorageBuilder::from_env().with_url(format!(
@@ -133,10 +144,21 @@ impl Connector {
                         b = b.with_config(key, v);
                     }
                 }
-                Ok(Arc::new(b.with_credentials(Arc::new(GcpVended(vended))).build().map_err(bad)?))
+                let b = b.with_retry(retry::retry_config(&self.options));
+                Ok(self.retrying(
+                    url,
+                    Arc::new(b.with_credentials(Arc::new(GcpVended(vended))).build().map_err(bad)?),
+                ))
             }
             other => Err(unsupported(url, other)),
         }
+    }
+
+    /// `store` wrapped in the retry policy, named by the bucket / container of `url`.
+    fn retrying(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        let mut root = url.clone();
+        root.set_path("");
+        RetryStore::wrap(store, redact(&root).trim_end_matches('/').to_string())
     }
 
     fn unusable(&self, url: &Url, e: impl std::fmt::Display) -> Error {

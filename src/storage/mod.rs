@@ -7,10 +7,13 @@
 //!   built from them (deltalake's factories for URIs, vended credentials for catalog locations);
 //! - [`tables`]: a table reference → a Delta table builder, and what a failed load means;
 //! - [`unity`]: the Unity Catalog REST API (config, client, credential vending);
+//! - [`retry`]: the one retry policy of remote calls, and object stores that follow it;
+//! - [`retry`]: the one retry policy of remote calls, and object stores that follow it;
 //! - [`secret`]: values that are never printed.
 
 pub mod connector;
 pub mod location;
+pub mod retry;
 pub mod secret;
 pub mod tables;
 pub mod unity;

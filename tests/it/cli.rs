@@ -90,6 +90,7 @@ fn help_lists_the_interface() {
         "--label-table-location",
         "--storage-option",
         "--profile",
+        "--retry-timeout",
         "--label-map-mode",
         "--working-dir",
         "--overwrite",
@@ -101,7 +102,16 @@ fn help_lists_the_interface() {
         "--quiet",
         "-q",
     ];
-    let size = ["--config", "--revision", "--viewer-endpoint", "--no-viewer", "--json", "--quiet", "-q"];
+    let size = [
+        "--config",
+        "--revision",
+        "--viewer-endpoint",
+        "--no-viewer",
+        "--retry-timeout",
+        "--json",
+        "--quiet",
+        "-q",
+    ];
     let pull = [
         "--config",
         "--revision",
@@ -112,6 +122,7 @@ fn help_lists_the_interface() {
         "--max-workers",
         "--storage-option",
         "--profile",
+        "--retry-timeout",
         "--json",
         "--quiet",
         "-q",

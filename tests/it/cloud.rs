@@ -322,7 +322,7 @@ pub(crate) fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 /// A tiny HTTP/1.1 client for the emulator's control endpoints.
-fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
+pub(crate) fn http(method: &str, url: &str, body: Option<&Value>) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
     let body = body.map(|b| b.to_string()).unwrap_or_default();
@@ -467,7 +467,7 @@ fn s3_table_with_deletion_vectors() {
 }
 
 /// Sets up UC tables `main.ml.train` / `main.ml.test` on S3, and the volume `main.ml.vol`.
-fn uc_world(cloud: &Cloud, dir: &Path) -> (Rows, Rows) {
+pub(crate) fn uc_world(cloud: &Cloud, dir: &Path) -> (Rows, Rows) {
     cloud.setup(json!({
         "buckets": ["uc-lake"],
         "token": TOKEN,

@@ -16,7 +16,7 @@ use crate::harness::*;
 /// A token that must never appear in any output.
 const SENTINEL: &str = "hf_SENTINEL_token_must_not_leak_4242";
 
-const EN_NAMES: [&str; 3] = ["neg", "pos", "mixed"];
+pub(crate) const EN_NAMES: [&str; 3] = ["neg", "pos", "mixed"];
 
 fn text_of(config: &str, split: &str, i: usize) -> String {
     format!("{config} {split} review {i}")
@@ -32,19 +32,19 @@ fn label_of(config: &str, split: &str, i: usize) -> usize {
 }
 
 /// Expected (text, label name) rows of the en config.
-fn en_rows(split: &str, n: usize) -> Vec<(String, String)> {
+pub(crate) fn en_rows(split: &str, n: usize) -> Vec<(String, String)> {
     (0..n).map(|i| (text_of("en", split, i), EN_NAMES[label_of("en", split, i)].to_string())).collect()
 }
 
 /// The emulator process; killed on drop.
-struct Emulator {
+pub(crate) struct Emulator {
     child: Option<Child>,
     port: u16,
     data: TempDir,
 }
 
 impl Emulator {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let data = tmp();
         let mut child = Command::new(python())
             .arg(root().join("tests/python/hub_emulator.py"))
@@ -62,7 +62,7 @@ impl Emulator {
         Emulator { child: Some(child), port, data }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -85,7 +85,7 @@ impl Drop for Emulator {
 }
 
 /// `delta-hf` with the Hub environment pointing at the emulator and a private HF_HOME.
-fn hub_cmd(endpoint: &str, home: &Path) -> Command {
+pub(crate) fn hub_cmd(endpoint: &str, home: &Path) -> Command {
     hub_env(bin(), endpoint, home)
 }
 
@@ -120,7 +120,7 @@ fn p(path: &Path) -> &str {
 
 /// Rows of a Delta table in scan order, and its latest commit's `delta_hf` metadata, read by
 /// the Python `deltalake` package.
-fn delta_rows(table: &Path) -> (Vec<(String, Option<String>)>, Value, i64) {
+pub(crate) fn delta_rows(table: &Path) -> (Vec<(String, Option<String>)>, Value, i64) {
     let out = py(
         "import sys, json, deltalake\n\
          t = deltalake.DeltaTable(sys.argv[1])\n\
@@ -143,7 +143,7 @@ fn delta_rows(table: &Path) -> (Vec<(String, Option<String>)>, Value, i64) {
     (rows, meta, v["version"].as_i64().unwrap())
 }
 
-fn as_pairs(rows: &[(String, String)]) -> Vec<(String, Option<String>)> {
+pub(crate) fn as_pairs(rows: &[(String, String)]) -> Vec<(String, Option<String>)> {
     rows.iter().map(|(t, l)| (t.clone(), Some(l.clone()))).collect()
 }
 

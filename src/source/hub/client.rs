@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::storage::retry;
 use crate::storage::secret::Secret;
 
 /// The default Hub.
@@ -175,13 +176,17 @@ impl Hub {
     }
 
     async fn fetch_snapshot(&self, repo: &str, revision: &str) -> std::result::Result<RepoSnapshot, Fetch> {
-        let info = self
-            .dataset(repo)
-            .info()
-            .revision(revision.to_string())
-            .send()
-            .await
-            .map_err(|e| self.classify(e, repo, revision))?;
+        let what = format!("GET {}/api/datasets/{repo}/revision/{revision}", self.env.endpoint);
+        let info = retry::retry(&what, hf_verdict, || async {
+            self.dataset(repo).info().revision(revision.to_string()).send().await
+        })
+        .await
+        .map_err(|o| match o {
+            retry::Outcome::Failed(e) => self.classify(e, repo, revision),
+            retry::Outcome::Exhausted { last, elapsed, .. } => {
+                Fetch::Unreachable(retry::exhausted("the Hub call", &what, &last.to_string(), elapsed))
+            }
+        })?;
         let sha = info.sha.clone().filter(|s| is_commit_hash(s)).ok_or_else(|| {
             Fetch::Failed(Error::Hub(format!(
                 "the Hub at {} answered for dataset `{repo}` without a commit sha",
@@ -209,11 +214,22 @@ impl Hub {
         let mut url = format!("{}/api/datasets/{repo}/tree/{sha}?recursive=true", self.env.endpoint);
         let mut files = Vec::new();
         for _page in 0..10_000 {
-            let resp = self.get(&url).send().await.map_err(|e| self.unreachable(e))?;
-            let next = next_link(resp.headers());
-            let status = resp.status();
+            let (status, headers, body) =
+                retry::send(&format!("GET {url}"), || self.get(&url)).await.map_err(|o| match o {
+                    retry::Outcome::Failed(retry::HttpFailure::Transport(e)) => self.unreachable(e),
+                    retry::Outcome::Failed(f) => {
+                        Fetch::Unreachable(format!("the Hub at {} answered {f}", self.env.endpoint))
+                    }
+                    retry::Outcome::Exhausted { last, elapsed, .. } => Fetch::Unreachable(retry::exhausted(
+                        "the Hub's file listing",
+                        &url,
+                        &last.to_string(),
+                        elapsed,
+                    )),
+                })?;
+            let next = next_link(&headers);
             if !status.is_success() {
-                let code = header(resp.headers(), "x-error-code");
+                let code = header(&headers, "x-error-code");
                 return Err(Fetch::Failed(self.status_error(
                     status.as_u16(),
                     code.as_deref(),
@@ -221,7 +237,7 @@ impl Hub {
                     revision,
                 )));
             }
-            let entries: Vec<Value> = resp.json().await.map_err(|e| {
+            let entries: Vec<Value> = serde_json::from_slice(&body).map_err(|e| {
                 Fetch::Failed(Error::Hub(format!(
                     "the tree listing of dataset `{repo}` is not valid JSON: {e}"
                 )))
@@ -375,6 +391,19 @@ enum Fetch {
 impl From<Error> for Fetch {
     fn from(e: Error) -> Self {
         Fetch::Failed(e)
+    }
+}
+
+/// Whether a failed hf-hub call is worth another attempt (5xx, 429, transport errors).
+pub fn hf_verdict(e: &HFError) -> retry::Verdict {
+    match e {
+        HFError::Request { source, .. } => retry::reqwest_verdict(source),
+        HFError::RateLimited { retry_after, .. } => retry::Verdict::Retry(*retry_after),
+        HFError::Http { context } if context.status.is_server_error() || context.status.as_u16() == 408 => {
+            retry::Verdict::Retry(None)
+        }
+        HFError::Io(io) if crate::error::is_transient(io) => retry::Verdict::Retry(None),
+        _ => retry::Verdict::Fail,
     }
 }
 

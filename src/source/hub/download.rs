@@ -47,16 +47,24 @@ async fn fetch_one(hub: &Hub, repo: &str, sha: &str, f: &HubFile, bar: &Progress
     for attempt in 1..=2 {
         let counter = BarProgress { bar: bar.clone(), seen: Mutex::new(HashMap::new()) };
         let counted = std::sync::Arc::new(counter);
-        let path = hub
-            .dataset(repo)
-            .download_file()
-            .filename(f.path.clone())
-            .revision(sha.to_string())
-            .local_files_only(hub.env.offline)
-            .progress(counted.clone())
-            .send()
-            .await
-            .map_err(|e| download_error(hub, e, repo, sha, &f.path))?;
+        let what = format!("download of `{}` of dataset `{repo}`", f.path);
+        let path = crate::storage::retry::retry(&what, super::client::hf_verdict, || async {
+            hub.dataset(repo)
+                .download_file()
+                .filename(f.path.clone())
+                .revision(sha.to_string())
+                .local_files_only(hub.env.offline)
+                .progress(counted.clone())
+                .send()
+                .await
+        })
+        .await
+        .map_err(|o| match o {
+            crate::storage::retry::Outcome::Failed(e) => download_error(hub, e, repo, sha, &f.path),
+            crate::storage::retry::Outcome::Exhausted { last, elapsed, .. } => Error::Hub(
+                crate::storage::retry::exhausted("the download of", &f.path, &last.to_string(), elapsed),
+            ),
+        })?;
         let seen = counted.total();
         bar.inc(f.size.saturating_sub(seen));
         let check = {

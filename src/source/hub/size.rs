@@ -123,19 +123,25 @@ struct ViewerSizes {
 
 async fn viewer_sizes(hub: &Hub, viewer: &str, dataset: &str) -> std::result::Result<ViewerSizes, String> {
     let url = format!("{}/size?dataset={}", viewer.trim_end_matches('/'), dataset);
-    let resp = hub.get(&url).send().await.map_err(|e| {
-        format!(
-            "dataset viewer at {viewer} not reachable ({})",
-            if e.is_timeout() { "timed out" } else { "connection failed" }
-        )
-    })?;
-    if !resp.status().is_success() {
-        return Err(format!(
-            "dataset viewer at {viewer} answered HTTP {} for `{dataset}`",
-            resp.status().as_u16()
-        ));
+    let (status, _, body) =
+        crate::storage::retry::send(&format!("GET {url}"), || hub.get(&url)).await.map_err(|o| {
+            use crate::storage::retry::{HttpFailure, Outcome};
+            match o {
+                Outcome::Failed(HttpFailure::Transport(e)) => format!(
+                    "dataset viewer at {viewer} not reachable ({})",
+                    if e.is_timeout() { "timed out" } else { "connection failed" }
+                ),
+                Outcome::Failed(f) => format!("dataset viewer at {viewer} answered {f}"),
+                Outcome::Exhausted { last, .. } => {
+                    format!("dataset viewer at {viewer} kept failing ({last})")
+                }
+            }
+        })?;
+    if !status.is_success() {
+        return Err(format!("dataset viewer at {viewer} answered HTTP {} for `{dataset}`", status.as_u16()));
     }
-    let v: Value = resp.json().await.map_err(|e| format!("dataset viewer answer is not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&body).map_err(|e| format!("dataset viewer answer is not JSON: {e}"))?;
     let size = &v["size"];
     let mut out = ViewerSizes { partial: v["partial"].as_bool().unwrap_or(false), ..Default::default() };
     for c in size["configs"].as_array().into_iter().flatten() {

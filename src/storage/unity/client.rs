@@ -14,6 +14,7 @@ use url::Url;
 use super::UcName;
 use super::config::{Auth, UnityConfig};
 use crate::error::{Error, Result};
+use crate::storage::retry;
 use crate::storage::secret::Secret;
 
 /// An HTTP request to the workspace gives up after this long.
@@ -112,17 +113,17 @@ impl UnityClient {
                     .append_pair("grant_type", "client_credentials")
                     .append_pair("scope", "all-apis")
                     .finish();
-                let reply = self
-                    .http
-                    .post(&url)
-                    .basic_auth(client_id, Some(client_secret.expose()))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
+                let (status, _, text) =
+                    retry::send(&format!("OAuth sign-in to {}", self.config.host), || {
+                        self.http
+                            .post(&url)
+                            .basic_auth(client_id, Some(client_secret.expose()))
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(body.clone())
+                    })
                     .await
-                    .map_err(|e| self.unreachable(e))?;
-                let status = reply.status();
-                let text = reply.text().await.unwrap_or_default();
+                    .map_err(|o| self.gave_up(o, "OAuth sign-in", &format!("POST {url}")))?;
+                let text = String::from_utf8_lossy(&text).into_owned();
                 if !status.is_success() {
                     return Err(Error::access(format!(
                         "OAuth sign-in to {} with client id `{client_id}` ({}) was refused ({status}): {}; check \
@@ -169,6 +170,17 @@ impl UnityClient {
         ))
     }
 
+    /// The error of a call that failed for good: unreachable, or transient past the budget.
+    fn gave_up(&self, o: retry::Outcome<retry::HttpFailure>, operation: &str, object: &str) -> Error {
+        match o {
+            retry::Outcome::Failed(retry::HttpFailure::Transport(e)) => self.unreachable(e),
+            retry::Outcome::Failed(f) => Error::access(format!("{operation} `{object}` failed: {f}")),
+            retry::Outcome::Exhausted { last, elapsed, .. } => {
+                Error::access(retry::exhausted(operation, object, &last.to_string(), elapsed))
+            }
+        }
+    }
+
     /// Send a request and decode a successful JSON reply; map failures to errors naming `what`.
     pub(super) async fn call<T: serde::de::DeserializeOwned>(
         &self,
@@ -178,14 +190,24 @@ impl UnityClient {
         what: &str,
     ) -> std::result::Result<T, UcError> {
         let auth = self.bearer().await.map_err(UcError::Other)?;
-        let mut req = self.http.request(method, self.api(path)).header("authorization", auth);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
+        let url = self.api(path);
         tracing::debug!(target: "delta_hf::unity", "UC request {path}");
-        let reply = req.send().await.map_err(|e| UcError::Other(self.unreachable(e)))?;
-        let status = reply.status();
-        let text = reply.text().await.map_err(|e| UcError::Other(self.unreachable(e)))?;
+        let (status, _, text) = retry::send(&format!("Unity Catalog {what}"), || {
+            let req = self.http.request(method.clone(), &url).header("authorization", &auth);
+            match &body {
+                Some(b) => req.json(b),
+                None => req,
+            }
+        })
+        .await
+        .map_err(|o| {
+            UcError::Other(self.gave_up(
+                o,
+                &format!("Unity Catalog call for {what}:"),
+                &format!("{method} {url}"),
+            ))
+        })?;
+        let text = String::from_utf8_lossy(&text).into_owned();
         if status.is_success() {
             return serde_json::from_str(&text).map_err(|e| {
                 UcError::Other(Error::access(format!(
