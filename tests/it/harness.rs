@@ -115,18 +115,7 @@ pub fn python() -> String {
 /// Run a checker in `tests/python/`; panics with its output on failure.
 #[track_caller]
 pub fn check_py(script: &str, args: &[&Path]) {
-    let o = Command::new(python())
-        .arg(root().join("tests/python").join(script))
-        .args(args)
-        .output()
-        .expect("run python checker");
-    assert!(
-        o.status.success(),
-        "{script} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        stdout(&o),
-        stderr(&o)
-    );
+    run_py_with(&python(), script, args);
 }
 
 /// Build a table that delta-rs cannot write with `tests/python/build_tables.py KIND DIR`:
