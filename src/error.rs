@@ -64,6 +64,11 @@ pub enum Error {
     #[error("{0}")]
     Hub(String),
 
+    /// `--tokenizer` cannot be read: missing, not a tokenizer, written by a newer `tokenizers`,
+    /// a Hub model not found, gated or unreachable with nothing cached.
+    #[error("tokenizer `{spec}`: {reason}")]
+    Tokenizer { spec: String, reason: String },
+
     /// The output cannot be written or published.
     #[error("{0}")]
     Output(String),
@@ -107,7 +112,10 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
-            Error::TableNotFound { .. } | Error::TableUnreadable { .. } | Error::Hub(_) => ExitCode::Table,
+            Error::TableNotFound { .. }
+            | Error::TableUnreadable { .. }
+            | Error::Hub(_)
+            | Error::Tokenizer { .. } => ExitCode::Table,
             Error::MissingColumn { .. } | Error::Data(_) => ExitCode::Data,
             Error::Output(_) | Error::Io { .. } => ExitCode::Output,
             Error::Access(_) => ExitCode::Access,

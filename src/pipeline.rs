@@ -30,7 +30,7 @@ use tokio::sync::Semaphore;
 use crate::cli::LabelMapMode;
 use crate::error::{Error, Result};
 use crate::settings::{LABEL, PrepareSettings, ShardPolicy, SplitInput, TEXT};
-use crate::sink::hf_dataset::{self, SplitSink};
+use crate::sink::hf_dataset::{self, BatchMap, SplitSink};
 use crate::sink::label_table;
 use crate::sink::publish::Staging;
 use crate::sink::remote::{Dest, OutputSpec};
@@ -39,7 +39,9 @@ use crate::source::table::{Location, OpenedTable};
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::encode::LabelId;
 use crate::transform::label_map::{self, LabelCounts, LabelMap, ListedLabels, quote_list};
+use crate::source::tokenizer::TokenizerSpec;
 use crate::transform::sql;
+use crate::transform::tokenize::{TokenizeOptions, Tokenize};
 use crate::ui::Ui;
 
 /// Run `prepare`.
@@ -55,6 +57,10 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
 
     // 1. resolve
     let cx = Connector::new(&s.storage)?;
+    let tokenize = match &s.tokenizer {
+        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
+        None => None,
+    };
     let mut tables = Vec::with_capacity(s.splits.len());
     for split in &s.splits {
         let t = split.table.open(&cx).await?;
@@ -143,11 +149,18 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
             (ShardPolicy::Count(_), None) => Some(count_rows(&ctx, df.clone()).await?),
             (_, known) => known,
         };
-        let schema: Schema = df.schema().as_arrow().clone();
+        let mut schema: Schema = df.schema().as_arrow().clone();
+        let mut batch_map: Option<BatchMap> = None;
+        if let Some(t) = &tokenize {
+            schema = t.output_schema(&schema).as_ref().clone();
+            let t = t.clone();
+            batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
+        }
         let sink =
             SplitSink::new(staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?
                 .with_fsync(s.fsync)
-                .with_decoders(decoders.clone());
+                .with_decoders(decoders.clone())
+                .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let partitions =
             df.execute_stream_partitioned().await.map_err(|e| scan_error(e, &split.table.name))?;
@@ -165,7 +178,11 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     stage(&mut timings.write);
 
     // 5. metadata, then record the label map (before publishing: see the module docs)
-    let description = describe(s, &tables);
+    let mut description = describe(s, &tables);
+    if let Some(t) = &tokenize {
+        description.push(' ');
+        description.push_str(&t.summary().describe());
+    }
     let dataset_name = output.dir_name();
     let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
     for (out, features) in &outputs {
@@ -196,6 +213,10 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
             "label_map_mode": s.label_map_mode,
             "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
         });
+        let mut metadata = metadata;
+        if let Some(t) = &tokenize {
+            metadata["tokenizer"] = serde_json::to_value(t.summary()).expect("summary serialises");
+        }
         let base_version = existing_map.as_ref().map(|(_, v)| *v);
         let target = label_table::Target { table, cx: &cx, new_location: s.label_table_location.as_deref() };
         let check_races = s.label_map_mode != LabelMapMode::Rebuild;
@@ -253,10 +274,30 @@ pub async fn prepare(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         }),
         label_map_json,
         label_table: label_table_summary,
+        tokenizer: tokenize.as_ref().map(|t| t.summary().clone()),
         warnings: ui.warnings(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
         timings,
     })
+}
+
+/// Read `--tokenizer` and configure it for the text column (before any data is read).
+async fn load_tokenizer(
+    s: &PrepareSettings,
+    spec: &TokenizerSpec,
+    opts: &TokenizeOptions,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Tokenize> {
+    let loaded = crate::source::tokenizer::load(spec, cx).await?;
+    let text = if s.with_labels { TEXT } else { s.columns.text.as_str() };
+    let (t, warnings) = Tokenize::new(loaded, opts, text)?;
+    for w in warnings {
+        ui.warn(w);
+    }
+    let p = &t.summary().provenance;
+    ui.step(format!("tokenizer {} (tokenizer.json sha256 {})", p.source, &p.sha256[..12]));
+    Ok(t)
 }
 
 /// The output must not be, contain or sit inside an input or label table: `--overwrite` would
@@ -332,6 +373,18 @@ async fn select_split(
     for k in &s.columns.keep {
         need(k, "--keep-col")?;
     }
+    // The pair column rides along as a kept column (unless it is one already).
+    let pair = s.tokenizer.as_ref().and_then(|(_, o)| o.pair_col.clone());
+    let mut keep = s.columns.keep.clone();
+    if let Some(p) = &pair {
+        need(p, "--text-pair-col")?;
+        if !keep.contains(p) {
+            keep.push(p.clone());
+        }
+    }
+    if s.tokenizer.is_some() && !s.with_labels {
+        need(&s.columns.text, "--text-col")?;
+    }
     if s.with_labels {
         need(&s.columns.text, "--text-col")?;
         need(&s.columns.label, "--label-col")?;
@@ -339,10 +392,13 @@ async fn select_split(
             column(&s.columns.text).alias(TEXT),
             cast(column(&s.columns.label), DataType::Utf8).alias(LABEL),
         ];
-        exprs.extend(s.columns.keep.iter().map(|k| column(k).alias(k)));
+        exprs.extend(keep.iter().map(|k| column(k).alias(k)));
         Ok(base.select(exprs)?)
     } else if !s.columns.keep.is_empty() {
-        Ok(base.select(s.columns.keep.iter().map(|k| column(k).alias(k)).collect::<Vec<_>>())?)
+        if s.tokenizer.is_some() && !keep.contains(&s.columns.text) {
+            keep.insert(0, s.columns.text.clone());
+        }
+        Ok(base.select(keep.iter().map(|k| column(k).alias(k)).collect::<Vec<_>>())?)
     } else {
         Ok(base)
     }

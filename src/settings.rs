@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::sink::remote::OutputSpec;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::table::{Pin, TableRef, parse_timestamp};
+use crate::source::tokenizer::TokenizerSpec;
+use crate::transform::tokenize::{ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions};
 
 /// One split to export.
 #[derive(Debug, Clone)]
@@ -64,6 +66,9 @@ pub struct PrepareSettings {
     pub drop_nulls: bool,
     pub require_train_labels: bool,
     pub memory_limit: Option<usize>,
+    /// `--tokenizer` and how to tokenize (`--max-length`, `--padding`, `--text-pair-col`,
+    /// `--drop-text`); the tokenizer is read when the run starts.
+    pub tokenizer: Option<(TokenizerSpec, TokenizeOptions)>,
     pub json: bool,
     pub quiet: bool,
 }
@@ -173,6 +178,8 @@ impl PrepareSettings {
             .map(|s| parse_size(s, "--memory-limit").map(|n| n as usize))
             .transpose()?;
 
+        let tokenizer = tokenize_settings(&a, &columns)?;
+
         Ok(PrepareSettings {
             splits,
             columns,
@@ -193,10 +200,37 @@ impl PrepareSettings {
             drop_nulls: a.drop_nulls,
             require_train_labels: a.require_train_labels,
             memory_limit,
+            tokenizer,
             json: a.json,
             quiet: a.quiet,
         })
     }
+}
+
+/// `--tokenizer` and its options, checked against the columns.
+fn tokenize_settings(a: &PrepareArgs, columns: &Columns) -> Result<Option<(TokenizerSpec, TokenizeOptions)>> {
+    let Some(src) = &a.tokenizer else { return Ok(None) };
+    if a.max_length == Some(0) {
+        return Err(Error::Usage("--max-length must be at least 1".into()));
+    }
+    if let Some(p) = &a.text_pair_col {
+        let clash = p == &columns.text || (!a.no_labels && (p == &columns.label || p == TEXT || p == LABEL));
+        if clash {
+            return Err(Error::Usage(format!(
+                "--text-pair-col `{p}` names the text or label column; it must be another column"
+            )));
+        }
+        if matches!(p.as_str(), INPUT_IDS | TOKEN_TYPE_IDS | ATTENTION_MASK) {
+            return Err(Error::Usage(format!("--text-pair-col `{p}` clashes with a token column")));
+        }
+    }
+    let options = TokenizeOptions {
+        max_length: a.max_length,
+        padding: a.padding,
+        pair_col: a.text_pair_col.clone(),
+        drop_text: a.drop_text,
+    };
+    Ok(Some((TokenizerSpec::parse(src)?, options)))
 }
 
 /// `datasets` requires split names matching `^\w+(\.\w+)*$`.

@@ -11,6 +11,7 @@
 //!   cache) for `size` and `pull`.
 //! - [`labels_from`]: `prepare --labels-from` (a dataset card's ClassLabel names, or a label table).
 //! - [`demo`]: the deterministic demo tables `make demo` generates.
+//! - [`tokenizer`]: `prepare --tokenizer` (a file, a directory, a URI or `hf://MODEL`), parsed.
 
 pub mod demo;
 pub mod hub;
@@ -18,4 +19,5 @@ pub mod labels_from;
 pub mod protocol_view;
 pub mod storage;
 pub mod table;
+pub mod tokenizer;
 pub mod unity;

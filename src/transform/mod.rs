@@ -4,8 +4,10 @@
 //!   they run in;
 //! - [`encode`]: the `label_id` expression that turns label strings into ids;
 //! - [`label_map`]: one deterministic label → id map for every split, from the label counts,
-//!   an existing label table, or an explicit `--labels` list.
+//!   an existing label table, or an explicit `--labels` list;
+//! - [`tokenize`]: `prepare --tokenizer`: token columns appended to every batch.
 
 pub mod encode;
 pub mod label_map;
 pub mod sql;
+pub mod tokenize;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// A token that must never appear in any output.
-const SENTINEL: &str = "hf_SENTINEL_token_must_not_leak_4242";
+pub(crate) const SENTINEL: &str = "hf_SENTINEL_token_must_not_leak_4242";
 
 const EN_NAMES: [&str; 3] = ["neg", "pos", "mixed"];
 
@@ -36,15 +36,15 @@ fn en_rows(split: &str, n: usize) -> Vec<(String, String)> {
     (0..n).map(|i| (text_of("en", split, i), EN_NAMES[label_of("en", split, i)].to_string())).collect()
 }
 
-/// The emulator process; killed on drop.
-struct Emulator {
+/// The emulator process; killed on drop (also used by the tokenizer tests).
+pub(crate) struct Emulator {
     child: Option<Child>,
     port: u16,
     data: TempDir,
 }
 
 impl Emulator {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let data = tmp();
         let mut child = Command::new(python())
             .arg(root().join("tests/python/hub_emulator.py"))
@@ -62,18 +62,18 @@ impl Emulator {
         Emulator { child: Some(child), port, data }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    fn requests(&self) -> String {
+    pub(crate) fn requests(&self) -> String {
         std::fs::read_to_string(self.data.path().join("requests.log")).unwrap_or_default()
     }
 }
@@ -85,7 +85,7 @@ impl Drop for Emulator {
 }
 
 /// `delta-hf` with the Hub environment pointing at the emulator and a private HF_HOME.
-fn hub_cmd(endpoint: &str, home: &Path) -> Command {
+pub(crate) fn hub_cmd(endpoint: &str, home: &Path) -> Command {
     let mut c = bin();
     c.env("HF_ENDPOINT", endpoint)
         .env("HF_HOME", home)
@@ -97,7 +97,7 @@ fn hub_cmd(endpoint: &str, home: &Path) -> Command {
     c
 }
 
-fn run_cmd(mut c: Command, args: &[&str]) -> Output {
+pub(crate) fn run_cmd(mut c: Command, args: &[&str]) -> Output {
     let o = c.args(args).output().expect("run delta-hf");
     no_leak(&o);
     o

@@ -19,3 +19,4 @@ mod jobs;
 mod label_table;
 mod scale;
 mod time_travel;
+mod tokenize;
