@@ -1,4 +1,5 @@
-//! The command line: `delta-hf prepare`, `size`, `pull` and their flags.
+//! The command line: `delta-hf prepare`, `size`, `pull`, `demo-data` and their flags (clap
+//! structs only; [`crate::settings`] validates them).
 //!
 //! Every flag a job sets can also come from an environment variable (named on each flag, all
 //! `DELTA_HF_*`); precedence is command line > environment > default. The first doc line of a
@@ -6,9 +7,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-pub use crate::transform::tokenize::Padding;
+use crate::transform::label_map::{LabelMapMode, LabelOrder};
+use crate::transform::tokenize::Padding;
 
 /// Turn Delta Lake tables into Hugging Face `datasets` caches with one shared label map.
 #[derive(Debug, Parser)]
@@ -29,33 +31,6 @@ pub enum Command {
     /// Generate the deterministic demo Delta tables used by `make demo`.
     #[command(name = "demo-data")]
     DemoData(DemoDataArgs),
-}
-
-/// Order of label ids when they are computed (not read from an existing label table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LabelOrder {
-    /// By label string, Unicode code point order ("10" < "2"): what `datasets` does.
-    #[default]
-    #[value(alias = "lexicographic", alias = "alphabetical")]
-    CodePoint,
-    /// Numeric-aware ("2" < "10", "item2" < "item10").
-    Natural,
-    /// Most frequent first (over all splits); ties by code point.
-    Frequency,
-}
-
-/// What to do when the label table already holds a map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LabelMapMode {
-    /// Keep every existing id; append new labels after the highest id.
-    #[default]
-    Extend,
-    /// Keep every existing id; refuse labels the table does not hold.
-    Strict,
-    /// Recompute the map from the data, ignoring the table's ids.
-    Rebuild,
 }
 
 #[derive(Debug, Args)]
@@ -210,7 +185,14 @@ pub struct PrepareArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
 
-    /// Print the run summary as JSON on stdout.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// What a command prints (shared by every command that reports).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct ReportArgs {
+    /// Print the summary as JSON on stdout.
     #[arg(long, env = "DELTA_HF_JSON")]
     pub json: bool,
 
@@ -274,9 +256,8 @@ pub struct SizeArgs {
     #[arg(long, env = "DELTA_HF_NO_VIEWER")]
     pub no_viewer: bool,
 
-    /// Print the report as JSON on stdout.
-    #[arg(long, env = "DELTA_HF_JSON")]
-    pub json: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -315,13 +296,8 @@ pub struct PullArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
 
-    /// Print the summary as JSON on stdout.
-    #[arg(long, env = "DELTA_HF_JSON")]
-    pub json: bool,
-
-    /// Print nothing but errors (no progress, no summary unless --json).
-    #[arg(long, short, env = "DELTA_HF_QUIET")]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Args)]

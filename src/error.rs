@@ -1,22 +1,27 @@
-//! The one error type of delta-hf and the exit codes it maps to.
+//! The one error type of delta-hf, its exit codes, and the one place that says what an upstream
+//! failure (delta-rs, object_store, DataFusion, reqwest) means for the user ([`classify`]).
 //!
-//! Exit codes are part of the interface (documented in README.md):
+//! Exit codes are part of the interface (documented in README.md). The mapping from error to
+//! code is the table in [`Error::exit_code`]:
 //!
-//! | code | meaning |
-//! |------|---------|
-//! | 0    | success |
-//! | 1    | the input data is not usable as asked: null labels/texts, labels outside `--labels`, new labels in `--label-map-mode strict`, missing columns, bad `--select-sql` |
-//! | 2    | the command line is wrong: unknown flag, bad value (clap's own usage errors also exit 2) |
-//! | 3    | a table or Hub dataset cannot be read: missing, not a Delta table, corrupt log, unsupported table feature; Hub dataset not found, gated, revision missing, unreachable and not cached, download failing its checksum |
-//! | 4    | the output cannot be written: exists without `--overwrite`, I/O failure, label table commit failed |
-//! | 5    | an unexpected internal error (a bug: please report it) |
-//! | 6    | a service or store refused or could not be reached: Unity Catalog or object-store authentication, permission denied, expired credentials, unreachable host |
-//! | 130  | interrupted (Ctrl-C); staging is removed and no output is published |
+//! | code | [`ExitCode`] | errors |
+//! |------|--------------|--------|
+//! | 0    | `Success`    | — |
+//! | 1    | `Data`       | [`Error::Data`], [`Error::MissingColumn`]: null labels/texts, labels outside `--labels`, new labels in `--label-map-mode strict`, missing columns, bad `--select-sql` |
+//! | 2    | `Usage`      | [`Error::Usage`]: unknown flag, bad value (clap's own usage errors also exit 2) |
+//! | 3    | `Input`      | [`Error::TableNotFound`], [`Error::TableUnreadable`], [`Error::Hub`], [`Error::Tokenizer`]: a table, Hub dataset or `--tokenizer` cannot be read |
+//! | 4    | `Output`     | [`Error::Output`], [`Error::Io`]: the output, a label table or a pulled table cannot be written |
+//! | 5    | `Internal`   | [`Error::Internal`] and upstream errors we could not attribute (a bug: please report it) |
+//! | 6    | `Access`     | [`Error::Access`]: a service or store refused us or could not be reached |
+//! | 130  | `Interrupted`| [`Error::Interrupted`]: Ctrl-C; staging is removed and nothing is published |
 
 use std::path::PathBuf;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An upstream error kept as the cause of one of ours.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Exit statuses of the `delta-hf` binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +30,7 @@ pub enum ExitCode {
     Success = 0,
     Data = 1,
     Usage = 2,
-    Table = 3,
+    Input = 3,
     Output = 4,
     Internal = 5,
     Access = 6,
@@ -33,7 +38,8 @@ pub enum ExitCode {
 }
 
 /// Every failure delta-hf reports. Messages are sentences a user can act on: what was
-/// expected, what was found, what to do.
+/// expected, what was found, what to do. Where an upstream error caused ours, it is kept as
+/// the `source` (shown with `DELTA_HF_LOG=debug`), never matched on again.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A flag or flag value is wrong.
@@ -46,7 +52,12 @@ pub enum Error {
 
     /// The table exists but cannot be read correctly.
     #[error("table `{table}` cannot be read: {reason}")]
-    TableUnreadable { table: String, reason: String },
+    TableUnreadable {
+        table: String,
+        reason: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A column named on the command line does not exist.
     #[error(
@@ -69,9 +80,13 @@ pub enum Error {
     #[error("tokenizer `{spec}`: {reason}")]
     Tokenizer { spec: String, reason: String },
 
-    /// The output cannot be written or published.
-    #[error("{0}")]
-    Output(String),
+    /// The output (dataset, label table, pulled table) cannot be written or published.
+    #[error("{message}")]
+    Output {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// An I/O error with the path it concerns.
     #[error("{action} `{}`: {source}", path.display())]
@@ -83,8 +98,12 @@ pub enum Error {
     },
 
     /// A service or object store refused us or could not be reached (auth, permission, network).
-    #[error("{0}")]
-    Access(String),
+    #[error("{message}")]
+    Access {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// The run was interrupted by a signal.
     #[error("interrupted; nothing was published")]
@@ -108,17 +127,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code this error maps to.
+    /// The exit code this error maps to: the table of the module docs.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,
+            Error::MissingColumn { .. } | Error::Data(_) => ExitCode::Data,
             Error::TableNotFound { .. }
             | Error::TableUnreadable { .. }
             | Error::Hub(_)
-            | Error::Tokenizer { .. } => ExitCode::Table,
-            Error::MissingColumn { .. } | Error::Data(_) => ExitCode::Data,
-            Error::Output(_) | Error::Io { .. } => ExitCode::Output,
-            Error::Access(_) => ExitCode::Access,
+            | Error::Tokenizer { .. } => ExitCode::Input,
+            Error::Output { .. } | Error::Io { .. } => ExitCode::Output,
+            Error::Access { .. } => ExitCode::Access,
             Error::Interrupted => ExitCode::Interrupted,
             Error::DataFusion(_) | Error::Arrow(_) | Error::Delta(_) | Error::Internal(_) => {
                 ExitCode::Internal
@@ -129,5 +148,206 @@ impl Error {
     /// Shorthand for an I/O error on a path.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { action, path: path.into(), source }
+    }
+
+    /// An access failure we phrase ourselves (no upstream cause).
+    pub fn access(message: impl Into<String>) -> Self {
+        Error::Access { message: message.into(), source: None }
+    }
+
+    /// An output failure we phrase ourselves (no upstream cause).
+    pub fn output(message: impl Into<String>) -> Self {
+        Error::Output { message: message.into(), source: None }
+    }
+
+    /// A table that cannot be read, for a reason we phrase ourselves.
+    pub fn unreadable(table: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::TableUnreadable { table: table.into(), reason: reason.into(), source: None }
+    }
+
+    /// An upstream failure while working on `subject` (e.g. "table `t`", "label table `t`"):
+    /// an access problem ([`classify`]) is [`Error::Access`] naming the subject; anything else
+    /// is what `otherwise` makes of the upstream message. The upstream error is kept as source.
+    pub fn upstream<E>(e: E, subject: &str, otherwise: impl FnOnce(String) -> Error) -> Error
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        match classify(&e) {
+            Cause::Access(m) => {
+                Error::Access { message: format!("{subject}: {m}"), source: Some(Box::new(e)) }
+            }
+            Cause::Other => match otherwise(e.to_string()) {
+                Error::Output { message, source: None } => {
+                    Error::Output { message, source: Some(Box::new(e)) }
+                }
+                Error::TableUnreadable { table, reason, source: None } => {
+                    Error::TableUnreadable { table, reason, source: Some(Box::new(e)) }
+                }
+                Error::Access { message, source: None } => {
+                    Error::Access { message, source: Some(Box::new(e)) }
+                }
+                other => other,
+            },
+        }
+    }
+}
+
+/// What an upstream failure means for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// Credentials, permissions or the network: exit 6, with this advice.
+    Access(String),
+    /// Anything else: the caller decides (unreadable input, unwritable output, a bug).
+    Other,
+}
+
+/// Classify an upstream error by walking its source chain for typed errors: our own
+/// [`Error::Access`] (raised inside a credential provider), object_store's
+/// `PermissionDenied`/`Unauthenticated`, reqwest's connect/timeout errors.
+///
+/// delta-rs' kernel flattens the object_store errors it meets into text, so where no typed
+/// cause survives, the wording of object_store and of the services' error codes (S3, Azure,
+/// GCS) is recognised as a last resort — in this one function only.
+pub fn classify(e: &(dyn std::error::Error + 'static)) -> Cause {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(Error::Access { message, .. }) = err.downcast_ref::<Error>() {
+            return Cause::Access(message.clone());
+        }
+        if let Some(os) = err.downcast_ref::<object_store::Error>() {
+            match os {
+                object_store::Error::PermissionDenied { path, .. } => {
+                    return Cause::Access(format!(
+                        "the object store denied access to `{path}`; check the credentials (AWS_*, AZURE_*, \
+                         GOOGLE_* or --storage-option) and their permissions"
+                    ));
+                }
+                object_store::Error::Unauthenticated { path, .. } => {
+                    return Cause::Access(format!(
+                        "the object store did not accept the credentials for `{path}` (missing, wrong or \
+                         expired); check AWS_*/AZURE_*/GOOGLE_* or --storage-option"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = err.downcast_ref::<reqwest::Error>()
+            && (r.is_connect() || r.is_timeout())
+        {
+            return Cause::Access(
+                "cannot reach the object store (connection failed or timed out); check the endpoint and network"
+                    .into(),
+            );
+        }
+        cur = err.source();
+    }
+    flattened(&e.to_string())
+}
+
+/// The last resort of [`classify`]: causes that only survive as text.
+fn flattened(text: &str) -> Cause {
+    let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if any(&["Connection refused", "dns error", "error sending request"]) {
+        return Cause::Access(
+            "cannot reach the object store (connection failed); check the endpoint and network".into(),
+        );
+    }
+    if any(&[
+        "lacked the necessary privileges",
+        "lacked valid authentication",
+        "Error performing token request",
+    ]) {
+        return Cause::Access(
+            "the object store refused the request (wrong, expired or insufficient credentials); check \
+             AWS_*/AZURE_*/GOOGLE_* or --storage-option and their permissions"
+                .into(),
+        );
+    }
+    if any(&["credential provider was not enabled", "no providers in chain provided credentials"]) {
+        return Cause::Access(
+            "found no credentials for the object store (no key in the environment, no usable \
+             AWS_PROFILE, instance role or --storage-option); set them and retry"
+                .into(),
+        );
+    }
+    if any(&[
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AuthenticationFailed",
+        "AuthorizationFailure",
+    ]) {
+        return Cause::Access(
+            "the object store rejected the credentials (expired or invalid); renew them and retry".into(),
+        );
+    }
+    Cause::Other
+}
+
+/// A DataFusion failure while scanning `table`: an access problem, a file or feature that
+/// cannot be read (the table is unreadable), or else a bug.
+pub fn scan_error(e: deltalake::datafusion::error::DataFusionError, table: &str) -> Error {
+    if let Cause::Access(m) = classify(&e) {
+        return Error::Access { message: format!("table `{table}`: {m}"), source: Some(Box::new(e)) };
+    }
+    if reads_as_unreadable(&e) {
+        return Error::TableUnreadable {
+            table: table.to_string(),
+            reason: e.to_string(),
+            source: Some(Box::new(e)),
+        };
+    }
+    Error::DataFusion(e)
+}
+
+/// Whether a scan failed on the table's files or protocol (rather than on our plan).
+fn reads_as_unreadable(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<deltalake::parquet::errors::ParquetError>().is_some()
+            || err.downcast_ref::<object_store::Error>().is_some()
+            || err.downcast_ref::<deltalake::DeltaTableError>().is_some()
+        {
+            return true;
+        }
+        if let Some(deltalake::datafusion::error::DataFusionError::ParquetError(_)) =
+            err.downcast_ref::<deltalake::datafusion::error::DataFusionError>()
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    // Kernel errors reach DataFusion as text.
+    let text = e.to_string();
+    text.contains("Unsupported table features") || text.contains("Object at location")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_causes_are_found_through_the_chain() {
+        let denied = object_store::Error::PermissionDenied { path: "b/t".into(), source: "403".into() };
+        let wrapped = deltalake::datafusion::error::DataFusionError::ObjectStore(Box::new(denied));
+        assert!(matches!(classify(&wrapped), Cause::Access(m) if m.contains("b/t")));
+        let e = Error::upstream(wrapped, "table `t`", Error::output);
+        assert_eq!(e.exit_code(), ExitCode::Access);
+        assert!(std::error::Error::source(&e).is_some(), "the cause is kept");
+    }
+
+    #[test]
+    fn other_causes_go_to_the_caller() {
+        let io = std::io::Error::other("disk full");
+        let e = Error::upstream(io, "label table `t`", |m| Error::output(format!("cannot commit: {m}")));
+        assert_eq!(e.exit_code(), ExitCode::Output);
+        assert!(e.to_string().contains("disk full"));
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn flattened_kernel_text_is_a_last_resort() {
+        assert!(matches!(flattened("... SignatureDoesNotMatch ..."), Cause::Access(_)));
+        assert_eq!(flattened("some other failure"), Cause::Other);
     }
 }

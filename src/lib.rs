@@ -1,19 +1,79 @@
 //! delta-hf: Delta Lake tables → Hugging Face `datasets` caches with one shared label map.
 //!
-//! The modules follow the data flow: [`source`] (where rows come from) → [`transform`] (what
-//! is computed) → [`sink`] (where results go), run in order by [`pipeline`]. [`cli`] and
-//! [`settings`] turn the command line into one validated settings struct; [`error`] holds the
-//! error type and the exit codes. [`hub_size`] and [`hub_pull`] run `size` and `pull` (Hub
-//! datasets → Delta tables) over [`source::hub`] and [`sink::delta_table`].
+//! The layout follows the data flow. [`cli`] parses, [`settings`] validates (no I/O), [`run`]
+//! dispatches to a command (`commands/`), which runs the stages in order: `source/` (where rows
+//! come from) → `transform/` (what is computed) → `sink/` (where results go), all reaching
+//! storage through `storage/` (locations, object stores, Unity Catalog). [`error`] holds the
+//! one error type, its exit codes, and the one classification of upstream failures.
+//!
+//! Imports point one way: commands → source / transform / sink → storage → error; `source/`
+//! never imports `sink/`, and no stage imports `cli` or `settings`.
 
 pub mod cli;
 pub mod error;
-pub mod hub_pull;
-pub mod hub_size;
-pub mod pipeline;
 pub mod settings;
-pub mod sink;
-pub mod source;
-pub mod summary;
-pub mod transform;
-pub mod ui;
+
+pub(crate) mod commands;
+pub(crate) mod sink;
+pub(crate) mod source;
+pub(crate) mod storage;
+pub(crate) mod summary;
+pub(crate) mod transform;
+pub(crate) mod ui;
+
+use cli::{Cli, Command};
+use error::Result;
+use settings::{PrepareSettings, PullSettings, SizeSettings};
+use ui::Ui;
+
+/// Run one command line to completion, printing its summary on stdout.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Prepare(args) => {
+            let s = PrepareSettings::from_args(*args)?;
+            let ui = Ui::new(s.report.quiet);
+            let summary = commands::prepare::run(&s, &ui).await?;
+            emit(&summary, summary.render(), s.report);
+        }
+        Command::Size(args) => {
+            let s = SizeSettings::from_args(args);
+            let report = commands::size::run(&s).await?;
+            emit(&report, report.render(), s.report);
+        }
+        Command::Pull(args) => {
+            let s = PullSettings::from_args(*args)?;
+            let ui = Ui::new(s.report.quiet);
+            let summary = commands::pull::run(&s, &ui).await?;
+            emit(&summary, summary.render(), s.report);
+        }
+        Command::DemoData(args) => {
+            commands::demo_data::write_demo_tables(&args.dir, args.rows).await?;
+            eprintln!("demo tables written to {}/train and {}/eval", args.dir.display(), args.dir.display());
+        }
+    }
+    Ok(())
+}
+
+/// Whether a command line asks for quiet output (for the log filter, set before `run`).
+pub fn is_quiet(cli: &Cli) -> bool {
+    match &cli.command {
+        Command::Prepare(a) => a.report.quiet,
+        Command::Pull(a) => a.report.quiet,
+        Command::Size(a) => a.report.quiet,
+        Command::DemoData(_) => false,
+    }
+}
+
+/// Remove what an interrupted run left in staging (see [`sink::publish::remove_leftovers`]).
+pub fn remove_leftovers() {
+    sink::publish::remove_leftovers();
+}
+
+/// A command's result on stdout: JSON with `--json`, else the text (nothing with `--quiet`).
+fn emit(value: &impl serde::Serialize, text: String, report: cli::ReportArgs) {
+    if report.json {
+        println!("{}", serde_json::to_string_pretty(value).expect("summaries serialise"));
+    } else if !report.quiet {
+        print!("{text}");
+    }
+}

@@ -1,10 +1,10 @@
-//! The `delta-hf` binary: parse, run, map the outcome to an exit code (see `error.rs`).
+//! The `delta-hf` binary: parse, run ([`delta_hf::run`]), map the outcome to an exit code
+//! (see `error.rs`). Process-wide setup lives here: allocator, huge pages, panic hook, logging,
+//! the async runtime and the interrupt signal.
 
 use clap::Parser;
-use delta_hf::cli::{Cli, Command};
+use delta_hf::cli::Cli;
 use delta_hf::error::{Error, ExitCode};
-use delta_hf::settings::PrepareSettings;
-use delta_hf::ui::Ui;
 
 /// mimalloc instead of glibc malloc: record batches are allocated on the scan threads and freed
 /// on the writer threads, a pattern that makes glibc's per-thread arenas grow with the table
@@ -16,12 +16,7 @@ fn main() {
     no_huge_pages();
     quiet_known_upstream_panic();
     let cli = Cli::parse();
-    let quiet = match &cli.command {
-        Command::Prepare(a) => a.quiet,
-        Command::Pull(a) => a.quiet,
-        _ => false,
-    };
-    init_logging(quiet);
+    init_logging(delta_hf::is_quiet(&cli));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => exit_with(Error::Internal(format!("cannot start the async runtime: {e}"))),
@@ -29,7 +24,7 @@ fn main() {
     let interrupted = interrupt_signal();
     let code = runtime.block_on(async {
         tokio::select! {
-            result = run(cli) => match result {
+            result = delta_hf::run(cli) => match result {
                 Ok(()) => ExitCode::Success,
                 Err(e) => report(e),
             },
@@ -39,17 +34,8 @@ fn main() {
     // An interrupted run's writer threads stop as soon as their input closes; give them a
     // moment, then remove any staging directory they were still writing into.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
-    delta_hf::sink::publish::remove_leftovers();
+    delta_hf::remove_leftovers();
     std::process::exit(code as i32);
-}
-
-/// A command's result on stdout: JSON with `--json`, else the text (nothing with `--quiet`).
-fn emit(value: &impl serde::Serialize, text: String, json: bool, quiet: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value).expect("summaries serialise"));
-    } else if !quiet {
-        print!("{text}");
-    }
 }
 
 /// deltalake 1.1, when a Parquet data-file upload fails (say the credentials may read but not
@@ -76,34 +62,6 @@ fn quiet_known_upstream_panic() {
         }
         default(info);
     }));
-}
-
-async fn run(cli: Cli) -> Result<(), Error> {
-    match cli.command {
-        Command::Prepare(args) => {
-            let settings = PrepareSettings::from_args(*args)?;
-            let ui = Ui::new(settings.quiet);
-            let summary = delta_hf::pipeline::prepare(&settings, &ui).await?;
-            emit(&summary, summary.render(), settings.json, settings.quiet);
-            Ok(())
-        }
-        Command::Size(args) => {
-            let report = delta_hf::hub_size::size(&args).await?;
-            emit(&report, report.render(), args.json, false);
-            Ok(())
-        }
-        Command::Pull(args) => {
-            let ui = Ui::new(args.quiet);
-            let summary = delta_hf::hub_pull::pull(&args, &ui).await?;
-            emit(&summary, summary.render(), args.json, args.quiet);
-            Ok(())
-        }
-        Command::DemoData(args) => {
-            delta_hf::source::demo::write_demo_tables(&args.dir, args.rows).await?;
-            eprintln!("demo tables written to {}/train and {}/eval", args.dir.display(), args.dir.display());
-            Ok(())
-        }
-    }
 }
 
 /// Ctrl-C, watched on a thread of its own: the main runtime's workers are busy decoding and may

@@ -1,15 +1,21 @@
-//! Stage 0: turn parsed flags into one validated settings struct, without doing any I/O on the
-//! tables themselves (ripgrep's low-args → high-args split). Everything `prepare` needs to know
-//! is here; the pipeline never looks at raw flags.
+//! Parsed flags → one validated settings struct per command, without touching any table or
+//! service (ripgrep's low-args → high-args split). Commands never look at raw flags.
+//!
+//! Precedence, written down once: command line > environment variable (`DELTA_HF_*`, named on
+//! each flag in [`crate::cli`]) > default.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use crate::cli::{LabelMapMode, LabelOrder, PrepareArgs, StorageArgs};
+use crate::cli::{PrepareArgs, PullArgs, ReportArgs, SizeArgs, StorageArgs};
 use crate::error::{Error, Result};
-use crate::sink::remote::OutputSpec;
+use crate::sink::hf_dataset::ShardPolicy;
 use crate::source::labels_from::LabelsFrom;
-use crate::source::table::{Pin, TableRef, parse_timestamp};
 use crate::source::tokenizer::TokenizerSpec;
+use crate::storage::connector::Connector;
+use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
+use crate::transform::label_map::{LabelMapMode, LabelOrder};
+use crate::transform::select::{Columns, LABEL, Selection, TEXT};
 use crate::transform::tokenize::{ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions};
 
 /// One split to export.
@@ -21,32 +27,30 @@ pub struct SplitInput {
     pub table: TableRef,
 }
 
-/// How each split is cut into shard files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShardPolicy {
-    /// Start a new shard before one would exceed this many bytes.
-    MaxBytes(u64),
-    /// Exactly this many shards, rows spread as evenly as possible.
-    Count(usize),
+/// How to reach storage: `--storage-option` pairs and the Databricks profile.
+#[derive(Debug, Clone, Default)]
+pub struct StorageSettings {
+    pub options: Vec<String>,
+    pub profile: Option<String>,
 }
 
-/// The columns of a labelled export.
-#[derive(Debug, Clone)]
-pub struct Columns {
-    pub text: String,
-    pub label: String,
-    pub keep: Vec<String>,
+impl StorageSettings {
+    fn from_args(a: StorageArgs) -> Self {
+        StorageSettings { options: a.storage_options, profile: a.profile }
+    }
+
+    /// The run's connector (options checked; nothing is contacted yet).
+    pub fn connector(&self) -> Result<Connector> {
+        Connector::new(&self.options, self.profile.as_deref())
+    }
 }
 
 /// Everything `prepare` needs, validated.
 #[derive(Debug, Clone)]
 pub struct PrepareSettings {
     pub splits: Vec<SplitInput>,
-    pub columns: Columns,
-    /// The `--select-sql` file and its text.
-    pub select_sql: Option<(PathBuf, String)>,
-    /// `false` with `--no-labels`.
-    pub with_labels: bool,
+    /// The export columns and how each split is selected.
+    pub selection: Selection,
     pub label_order: LabelOrder,
     /// The `--labels` file and the labels it lists, in order.
     pub labels_file: Option<(PathBuf, Vec<String>)>,
@@ -57,8 +61,7 @@ pub struct PrepareSettings {
     pub label_table: Option<TableRef>,
     /// Where a new Unity Catalog label table is created.
     pub label_table_location: Option<String>,
-    /// Storage options and Databricks profile.
-    pub storage: StorageArgs,
+    pub storage: StorageSettings,
     pub label_map_mode: LabelMapMode,
     pub working_dir: Option<PathBuf>,
     pub overwrite: bool,
@@ -69,130 +72,52 @@ pub struct PrepareSettings {
     /// `--tokenizer` and how to tokenize (`--max-length`, `--padding`, `--text-pair-col`,
     /// `--drop-text`); the tokenizer is read when the run starts.
     pub tokenizer: Option<(TokenizerSpec, TokenizeOptions)>,
-    pub json: bool,
-    pub quiet: bool,
+    pub report: ReportArgs,
 }
-
-/// The output column names of a labelled export.
-pub const TEXT: &str = "text";
-pub const LABEL: &str = "label";
 
 impl PrepareSettings {
     /// Validate the flags. Reads the small `--labels` and `--select-sql` files; touches no table.
     pub fn from_args(a: PrepareArgs) -> Result<Self> {
-        let global_pin = match (&a.version, &a.timestamp) {
-            (Some(v), _) => Some(Pin::Version(*v)),
-            (None, Some(t)) => Some(Pin::Timestamp(parse_timestamp(t)?)),
-            (None, None) => None,
-        };
-        let mut specs: Vec<(String, String)> = Vec::new();
-        if let Some(t) = &a.train {
-            specs.push(("train".into(), t.clone()));
-        }
-        if let Some(t) = &a.eval {
-            specs.push(("test".into(), t.clone()));
-        }
-        for s in &a.splits {
-            let (name, table) = s.split_once('=').ok_or_else(|| {
-                Error::Usage(format!(
-                    "--split `{s}` must be NAME=TABLE, e.g. --split train=/data/reviews_train"
-                ))
-            })?;
-            specs.push((name.trim().to_string(), table.trim().to_string()));
-        }
-        if specs.is_empty() {
-            return Err(Error::Usage(
-                "no split given: name at least one with --split NAME=TABLE (or --train/--eval)".into(),
-            ));
-        }
-        let mut splits: Vec<SplitInput> = Vec::new();
-        for (name, table) in specs {
-            validate_split_name(&name)?;
-            if splits.iter().any(|s| s.name == name) {
-                return Err(Error::Usage(format!("split `{name}` is given more than once")));
-            }
-            let table = TableRef::parse(&table)?.with_default_pin(global_pin.as_ref());
-            splits.push(SplitInput { name, table });
-        }
-
-        let shards = match a.num_shards {
-            Some(0) => return Err(Error::Usage("--num-shards must be at least 1".into())),
-            Some(n) => ShardPolicy::Count(n),
-            None => ShardPolicy::MaxBytes(parse_size(&a.max_shard_size, "--max-shard-size")?),
-        };
-        if let ShardPolicy::MaxBytes(0) = shards {
-            return Err(Error::Usage("--max-shard-size must be more than 0 bytes".into()));
-        }
-
-        let select_sql = match a.select_sql {
-            Some(p) => {
-                let sql = std::fs::read_to_string(&p)
-                    .map_err(|e| Error::io("cannot read --select-sql file", &p, e))?;
-                Some((p, sql))
-            }
-            None => None,
-        };
+        let splits = splits(&a)?;
+        let tokenizer = tokenize_settings(&a)?;
+        let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
+        let select_sql =
+            a.select_sql.map(|p| read_small(&p, "--select-sql").map(|sql| (p, sql))).transpose()?;
         let labels_file = match a.labels {
             Some(p) => {
-                let text =
-                    std::fs::read_to_string(&p).map_err(|e| Error::io("cannot read --labels file", &p, e))?;
-                let labels = parse_labels_file(&text, &p)?;
+                let labels = parse_labels_file(&read_small(&p, "--labels")?, &p)?;
                 Some((p, labels))
             }
             None => None,
         };
-
         let columns = Columns { text: a.text_col, label: a.label_col, keep: a.keep_cols };
-        if !a.no_labels {
-            if columns.text == columns.label {
-                return Err(Error::Usage(format!(
-                    "--text-col and --label-col both name `{}`; they must differ",
-                    columns.text
-                )));
-            }
-            for k in &columns.keep {
-                if k == TEXT || k == LABEL || *k == columns.text || *k == columns.label {
-                    return Err(Error::Usage(format!(
-                        "--keep-col `{k}` clashes with the text or label column; the export \
-                         writes the text as `text` and the label as `label`"
-                    )));
-                }
-            }
-        } else if a.label_table.is_some() || labels_file.is_some() || a.labels_from.is_some() {
+        check_columns(&columns, !a.no_labels)?;
+        if a.no_labels && (a.label_table.is_some() || labels_file.is_some() || a.labels_from.is_some()) {
             return Err(Error::Usage(
                 "--no-labels exports no label map: drop --label-table / --labels / --labels-from".into(),
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for k in &columns.keep {
-            if !seen.insert(k) {
-                return Err(Error::Usage(format!("--keep-col `{k}` is given more than once")));
-            }
-        }
-
-        let label_table = a.label_table.as_deref().map(TableRef::parse_location).transpose()?;
-        let labels_from = a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?;
         let memory_limit = a
             .memory_limit
             .as_deref()
             .map(|s| parse_size(s, "--memory-limit").map(|n| n as usize))
             .transpose()?;
-
-        let tokenizer = tokenize_settings(&a, &columns)?;
-
         Ok(PrepareSettings {
             splits,
-            columns,
-            select_sql,
-            with_labels: !a.no_labels,
+            selection: Selection {
+                columns,
+                select_sql,
+                with_labels: !a.no_labels,
+                tokenize: tokenizer.as_ref().map(|(_, o)| o.pair_col.clone()),
+            },
             label_order: a.label_order,
             labels_file,
-            labels_from,
+            labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
             output: a.output.as_deref().map(OutputSpec::parse).transpose()?,
             shards,
-            label_table,
+            label_table: a.label_table.as_deref().map(TableRef::parse_location).transpose()?,
             label_table_location: a.label_table_location,
-            storage: a.storage,
+            storage: StorageSettings::from_args(a.storage),
             label_map_mode: a.label_map_mode,
             working_dir: a.working_dir,
             overwrite: a.overwrite,
@@ -201,20 +126,204 @@ impl PrepareSettings {
             require_train_labels: a.require_train_labels,
             memory_limit,
             tokenizer,
-            json: a.json,
-            quiet: a.quiet,
+            report: a.report,
+        })
+    }
+
+    /// Whether the export has a label map (not `--no-labels`).
+    pub fn with_labels(&self) -> bool {
+        self.selection.with_labels
+    }
+
+    /// Everything besides the tables' locations and versions that changes what an export
+    /// holds (rows, columns, ids): the key of the default output directory.
+    pub fn output_key(&self) -> String {
+        let s = &self.selection;
+        format!(
+            "{:?}|{:?}|{:?}|{}|{:?}|{:?}|labels={:?}|labels_from={:?}|label_table={:?}|mode={:?}|drop_nulls={}",
+            s.columns.text,
+            s.columns.label,
+            s.columns.keep,
+            s.with_labels,
+            s.select_sql.as_ref().map(|x| &x.1),
+            self.label_order,
+            self.labels_file.as_ref().map(|x| &x.1),
+            self.labels_from.as_ref().map(LabelsFrom::spec),
+            self.label_table
+                .as_ref()
+                .map(|t| t.url().map(|u| u.to_string()).unwrap_or_else(|_| t.name.clone())),
+            self.label_map_mode,
+            self.drop_nulls,
+        ) + &match &self.tokenizer {
+            // The source and options (a tokenizer changed in place at the same path is not seen).
+            Some((spec, o)) => format!("|tokenizer={spec:?}|{o:?}"),
+            None => String::new(),
+        }
+    }
+}
+
+/// The splits of `--split`, `--train` and `--eval`, each with its pin (or `--version` /
+/// `--timestamp`).
+fn splits(a: &PrepareArgs) -> Result<Vec<SplitInput>> {
+    let global_pin = match (&a.version, &a.timestamp) {
+        (Some(v), _) => Some(Pin::Version(*v)),
+        (None, Some(t)) => Some(Pin::Timestamp(parse_timestamp(t)?)),
+        (None, None) => None,
+    };
+    let mut specs: Vec<(String, String)> = Vec::new();
+    specs.extend(a.train.iter().map(|t| ("train".to_string(), t.clone())));
+    specs.extend(a.eval.iter().map(|t| ("test".to_string(), t.clone())));
+    for s in &a.splits {
+        let (name, table) = s.split_once('=').ok_or_else(|| {
+            Error::Usage(format!("--split `{s}` must be NAME=TABLE, e.g. --split train=/data/reviews_train"))
+        })?;
+        specs.push((name.trim().to_string(), table.trim().to_string()));
+    }
+    if specs.is_empty() {
+        return Err(Error::Usage(
+            "no split given: name at least one with --split NAME=TABLE (or --train/--eval)".into(),
+        ));
+    }
+    let mut splits: Vec<SplitInput> = Vec::new();
+    for (name, table) in specs {
+        validate_split_name(&name)?;
+        if splits.iter().any(|s| s.name == name) {
+            return Err(Error::Usage(format!("split `{name}` is given more than once")));
+        }
+        let table = TableRef::parse(&table)?.with_default_pin(global_pin.as_ref());
+        splits.push(SplitInput { name, table });
+    }
+    Ok(splits)
+}
+
+fn shard_policy(num_shards: Option<usize>, max_shard_size: &str) -> Result<ShardPolicy> {
+    match num_shards {
+        Some(0) => Err(Error::Usage("--num-shards must be at least 1".into())),
+        Some(n) => Ok(ShardPolicy::Count(n)),
+        None => match parse_size(max_shard_size, "--max-shard-size")? {
+            0 => Err(Error::Usage("--max-shard-size must be more than 0 bytes".into())),
+            n => Ok(ShardPolicy::MaxBytes(n)),
+        },
+    }
+}
+
+/// Text and label must differ and kept columns must not clash with them or repeat.
+fn check_columns(c: &Columns, with_labels: bool) -> Result<()> {
+    if with_labels {
+        if c.text == c.label {
+            return Err(Error::Usage(format!(
+                "--text-col and --label-col both name `{}`; they must differ",
+                c.text
+            )));
+        }
+        for k in &c.keep {
+            if k == TEXT || k == LABEL || *k == c.text || *k == c.label {
+                return Err(Error::Usage(format!(
+                    "--keep-col `{k}` clashes with the text or label column; the export writes the \
+                     text as `text` and the label as `label`"
+                )));
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    match c.keep.iter().find(|k| !seen.insert(*k)) {
+        Some(k) => Err(Error::Usage(format!("--keep-col `{k}` is given more than once"))),
+        None => Ok(()),
+    }
+}
+
+fn read_small(path: &Path, flag: &'static str) -> Result<String> {
+    let action = match flag {
+        "--labels" => "cannot read --labels file",
+        _ => "cannot read --select-sql file",
+    };
+    std::fs::read_to_string(path).map_err(|e| Error::io(action, path, e))
+}
+
+/// Everything `pull` needs, validated.
+#[derive(Debug, Clone)]
+pub struct PullSettings {
+    pub dataset: String,
+    pub config: Option<String>,
+    pub revision: String,
+    /// `--to PREFIX`.
+    pub to: Option<String>,
+    /// `--split-table SPLIT=TABLE`, in order.
+    pub split_tables: Vec<(String, String)>,
+    pub overwrite: bool,
+    pub parquet_branch: bool,
+    pub max_workers: usize,
+    pub storage: StorageSettings,
+    pub report: ReportArgs,
+}
+
+impl PullSettings {
+    pub fn from_args(a: PullArgs) -> Result<Self> {
+        if a.to.is_none() && a.split_tables.is_empty() {
+            return Err(Error::Usage(
+                "say where the tables go: --to PREFIX (one table per split at PREFIX/<split>) or \
+                 --split-table SPLIT=TABLE"
+                    .into(),
+            ));
+        }
+        if a.max_workers == 0 {
+            return Err(Error::Usage("--max-workers must be at least 1".into()));
+        }
+        let mut split_tables = Vec::new();
+        for s in &a.split_tables {
+            let (split, table) = s.split_once('=').ok_or_else(|| {
+                Error::Usage(format!(
+                    "--split-table `{s}` must be SPLIT=TABLE, e.g. --split-table train=/data/imdb_train"
+                ))
+            })?;
+            split_tables.push((split.trim().to_string(), table.trim().to_string()));
+        }
+        Ok(PullSettings {
+            dataset: a.hub.dataset,
+            config: a.hub.config,
+            revision: a.hub.revision,
+            to: a.to,
+            split_tables,
+            overwrite: a.overwrite,
+            parquet_branch: a.parquet_branch,
+            max_workers: a.max_workers,
+            storage: StorageSettings::from_args(a.storage),
+            report: a.report,
         })
     }
 }
 
+/// Everything `size` needs.
+#[derive(Debug, Clone)]
+pub struct SizeSettings {
+    pub dataset: String,
+    pub config: Option<String>,
+    pub revision: String,
+    /// The dataset viewer's base URL, unless `--no-viewer`.
+    pub viewer: Option<String>,
+    pub report: ReportArgs,
+}
+
+impl SizeSettings {
+    pub fn from_args(a: SizeArgs) -> Self {
+        SizeSettings {
+            dataset: a.hub.dataset,
+            config: a.hub.config,
+            revision: a.hub.revision,
+            viewer: (!a.no_viewer).then_some(a.viewer_endpoint),
+            report: a.report,
+        }
+    }
+}
+
 /// `--tokenizer` and its options, checked against the columns.
-fn tokenize_settings(a: &PrepareArgs, columns: &Columns) -> Result<Option<(TokenizerSpec, TokenizeOptions)>> {
+fn tokenize_settings(a: &PrepareArgs) -> Result<Option<(TokenizerSpec, TokenizeOptions)>> {
     let Some(src) = &a.tokenizer else { return Ok(None) };
     if a.max_length == Some(0) {
         return Err(Error::Usage("--max-length must be at least 1".into()));
     }
     if let Some(p) = &a.text_pair_col {
-        let clash = p == &columns.text || (!a.no_labels && (p == &columns.label || p == TEXT || p == LABEL));
+        let clash = p == &a.text_col || (!a.no_labels && (p == &a.label_col || p == TEXT || p == LABEL));
         if clash {
             return Err(Error::Usage(format!(
                 "--text-pair-col `{p}` names the text or label column; it must be another column"
@@ -250,9 +359,9 @@ fn validate_split_name(name: &str) -> Result<()> {
 }
 
 /// One label per line; blank lines and surrounding whitespace ignored; duplicates refused.
-pub fn parse_labels_file(text: &str, path: &std::path::Path) -> Result<Vec<String>> {
+pub fn parse_labels_file(text: &str, path: &Path) -> Result<Vec<String>> {
     let mut labels = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for (i, line) in text.lines().enumerate() {
         let l = line.trim();
         if l.is_empty() {

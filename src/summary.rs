@@ -28,19 +28,19 @@ pub struct Summary {
     pub timings: Timings,
 }
 
-/// Seconds per stage of `prepare`.
+/// Seconds per stage of `prepare`, in the order they run (see `commands/prepare.rs`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
-    /// Opening the tables and the label table.
+    /// 1–2: opening the tables, the label sources and the output; selecting the columns.
     pub resolve: f64,
-    /// Null checks, the label-count pass and building the map.
+    /// 3: null checks, the label-count pass and building the map.
     pub label_map: f64,
-    /// Encoding and writing every split's shards.
+    /// 4: encoding and writing every split's shards, then the metadata files.
     pub write: f64,
-    /// Metadata files and the move into place.
-    pub publish: f64,
-    /// The label-table commit.
+    /// 5: the label-table commit.
     pub label_table: f64,
+    /// 6: the move into place (local) or the ordered upload.
+    pub publish: f64,
 }
 
 /// One split of the output.

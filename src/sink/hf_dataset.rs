@@ -35,7 +35,6 @@ use tokio::task::JoinSet;
 
 use super::features::{features_json, normalize_batch, normalize_schema};
 use crate::error::{Error, Result};
-use crate::settings::ShardPolicy;
 
 /// Batches bigger than this (in memory) are sliced before conversion, keeping every written
 /// string/binary array far below the 2 GiB limit of 32-bit offsets.
@@ -45,6 +44,15 @@ const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
 /// offsets, ids); a batch's text buffer is larger and goes to the file in one `write` of its
 /// own instead of being copied through the buffer.
 const WRITE_BUFFER: usize = 256 * 1024;
+
+/// How each split is cut into shard files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardPolicy {
+    /// Start a new shard before one would exceed this many bytes.
+    MaxBytes(u64),
+    /// Exactly this many shards, rows spread as evenly as possible.
+    Count(usize),
+}
 
 /// One written shard.
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +104,16 @@ impl SplitSink {
         let hf_meta = json!({"info": {"features": features}}).to_string();
         let schema = Arc::new(out.with_metadata([("huggingface".to_string(), hf_meta)].into()));
         let decoders = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
-        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy, fsync: false, decoders, map: None })
+        Ok(SplitSink {
+            name: split.to_string(),
+            dir,
+            schema,
+            features,
+            policy,
+            fsync: false,
+            decoders,
+            map: None,
+        })
     }
 
     /// Flush every shard to stable storage before it counts as written (`--fsync`).
@@ -117,11 +134,6 @@ impl SplitSink {
     pub fn with_batch_map(mut self, map: Option<BatchMap>) -> Self {
         self.map = map;
         self
-    }
-
-    /// The `datasets` features of this split.
-    pub fn features(&self) -> &Value {
-        &self.features
     }
 
     /// Write every partition stream; `total_rows` is required for [`ShardPolicy::Count`].
@@ -487,6 +499,16 @@ pub fn write_split_metadata(
 /// `dataset_dict.json` listing the splits in the order given.
 pub fn write_dataset_dict(root: &Path, splits: &[String]) -> Result<()> {
     write_json(&root.join("dataset_dict.json"), &json!({"splits": splits}))
+}
+
+/// `label_map.json`: what a transformers config takes (`id2label`, `label2id`, `num_labels`).
+pub fn write_label_map(root: &Path, names: &[String]) -> Result<()> {
+    let id2label: serde_json::Map<String, Value> =
+        names.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect();
+    let label2id: serde_json::Map<String, Value> =
+        names.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect();
+    let doc = json!({"id2label": id2label, "label2id": label2id, "num_labels": names.len()});
+    write_json(&root.join("label_map.json"), &doc)
 }
 
 /// Write pretty JSON.

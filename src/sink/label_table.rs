@@ -1,7 +1,7 @@
 //! The label map recorded as a Delta table, for model construction
 //! (`AutoModelForSequenceClassification(num_labels, id2label, label2id)`).
 //!
-//! Layout (wide): one row per label —
+//! Layout ([`table_layout`]): one row per label —
 //! `id BIGINT NOT NULL, label STRING NOT NULL, count_<split> BIGINT` for each split of the run
 //! (rows of that label in that split; 0 when absent). Every run commits the whole map as a new
 //! version (overwrite, schema replaced so split columns follow the run), so the latest version
@@ -18,82 +18,19 @@
 
 use std::sync::Arc;
 
+use deltalake::DeltaTableError;
 use deltalake::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
-use deltalake::arrow::datatypes::{DataType, Field, Schema};
-use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::transaction::TransactionError;
 use deltalake::protocol::SaveMode;
-use deltalake::{DeltaTable, DeltaTableError};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::source::storage::Connector;
-use crate::source::table::{TableRef, access_error};
-use crate::transform::label_map::{LabelCounts, LabelMap};
-use crate::transform::sql;
-
-/// The map stored in the label table: labels ordered by id, and the version read. `None` if
-/// the table does not exist.
-pub async fn read(table: &TableRef, cx: &Connector) -> Result<Option<(Vec<String>, u64)>> {
-    if !table.exists(cx).await? {
-        return Ok(None);
-    }
-    let opened = table.open(cx).await?;
-    let names = names_of(&opened.table, &table.name, opened.version).await?;
-    Ok(Some((names, opened.version)))
-}
-
-/// The labels of a loaded label table, in id order, checked to be a valid map.
-async fn names_of(delta: &DeltaTable, name: &str, version: u64) -> Result<Vec<String>> {
-    let columns: Vec<String> = match delta.snapshot() {
-        Ok(s) => s.schema().fields().map(|f| f.name().to_string()).collect(),
-        Err(_) => Vec::new(),
-    };
-    for c in ["id", "label"] {
-        if !columns.iter().any(|x| x == c) {
-            return Err(Error::MissingColumn {
-                column: c.into(),
-                what: "label table",
-                table: name.to_string(),
-                available: columns.join(", "),
-                flag: "--label-table (point it at a table delta-hf wrote, or a new path)",
-            });
-        }
-    }
-    let ctx = SessionContext::new();
-    delta.update_datafusion_session(&ctx.state())?;
-    let provider = delta.table_provider().await?;
-    ctx.register_table("label_table", provider)?;
-    let batches = ctx.sql(sql::READ_LABEL_MAP).await?.collect().await?;
-    let mut names = Vec::new();
-    for b in &batches {
-        let ids = deltalake::arrow::compute::cast(b.column(0), &DataType::Int64)?;
-        let ids = ids.as_any().downcast_ref::<Int64Array>().expect("cast to int64");
-        let labels = deltalake::arrow::compute::cast(b.column(1), &DataType::Utf8)?;
-        let labels = labels.as_any().downcast_ref::<StringArray>().expect("cast to utf8");
-        for i in 0..b.num_rows() {
-            let expected = names.len() as i64;
-            if ids.is_null(i) || labels.is_null(i) || ids.value(i) != expected {
-                return Err(Error::Data(format!(
-                    "label table `{name}` (version {version}) is not a valid label map: ids must be \
-                     0..n-1 without gaps or duplicates and labels non-null, but after id {} \
-                     comes {}; repair it or use --label-map-mode rebuild",
-                    expected - 1,
-                    if ids.is_null(i) { "a null id".to_string() } else { format!("id {}", ids.value(i)) },
-                )));
-            }
-            names.push(labels.value(i).to_string());
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = names.iter().find(|l| !seen.insert(*l)) {
-        return Err(Error::Data(format!(
-            "label table `{name}` gives label `{dup}` two ids; repair it or use --label-map-mode rebuild"
-        )));
-    }
-    Ok(names)
-}
+use crate::sink::delta::{self, NewTable};
+use crate::source::label_table::names_of;
+use crate::storage::connector::Connector;
+use crate::storage::location::TableRef;
+use crate::transform::label_map::{LabelCounts, LabelMap, table_layout};
 
 /// Where the label map is committed.
 pub struct Target<'a> {
@@ -125,13 +62,14 @@ pub async fn write(
     let name = &t.table.name;
     let mut last_error = None;
     for _ in 0..ATTEMPTS {
-        let (delta, created) = t.table.open_for_write(t.cx, t.new_location).await?;
+        let new = NewTable { location: t.new_location, flag: "--label-table-location" };
+        let (delta, created) = delta::open_for_write(t.table, t.cx, new).await?;
         let current = delta.version();
         let mut names = map.names.clone();
         if check_races && current.is_some() && current != base {
             let theirs = names_of(&delta, name, current.unwrap_or_default()).await?;
             names = merge(&names, &theirs).map_err(|(id, ours, other)| {
-                Error::Output(format!(
+                Error::output(format!(
                     "label table `{name}` was changed by another run while this one was working (now version \
                      {}): it gives id {id} to `{other}`, this run gave it to `{ours}`. Nothing was published; \
                      run prepare again to build on the table's current map",
@@ -139,7 +77,8 @@ pub async fn write(
                 ))
             })?;
         }
-        let (batch, columns) = batch(&names, counts)?;
+        let batch = batch(&names, counts)?;
+        let batch_schema = batch.schema();
         let props = CommitProperties::default().with_metadata([("delta_hf".to_string(), metadata.clone())]);
         let result = delta
             .write(vec![batch])
@@ -150,7 +89,7 @@ pub async fn write(
         match result {
             Ok(written) => {
                 if let Some(c) = created {
-                    c.register(t.cx, &columns).await?;
+                    c.register(t.cx, &batch_schema).await?;
                 }
                 return Ok(written.version().unwrap_or_default());
             }
@@ -166,14 +105,14 @@ pub async fn write(
                 last_error = Some(source.to_string());
             }
             Err(e) => {
-                return Err(match access_error(&e) {
-                    Some(m) => Error::Access(format!("label table `{name}`: {m}")),
-                    None => Error::Output(format!("cannot commit label table `{name}`: {e}")),
-                });
+                let subject = format!("label table `{name}`");
+                return Err(Error::upstream(e, &subject, |m| {
+                    Error::output(format!("cannot commit {subject}: {m}"))
+                }));
             }
         }
     }
-    Err(Error::Output(format!(
+    Err(Error::output(format!(
         "cannot commit label table `{name}`: other runs kept committing first ({}); nothing was published, \
          retry",
         last_error.unwrap_or_default()
@@ -191,26 +130,18 @@ fn merge(ours: &[String], theirs: &[String]) -> std::result::Result<Vec<String>,
     Ok(if theirs.len() > ours.len() { theirs.to_vec() } else { ours.to_vec() })
 }
 
-/// Columns as Unity Catalog wants them to register a table: name, type name, nullable.
-type UcColumns = Vec<(String, &'static str, bool)>;
-
-/// The wide batch, and its columns as Unity Catalog types.
-fn batch(names: &[String], counts: &LabelCounts) -> Result<(RecordBatch, UcColumns)> {
-    let mut fields =
-        vec![Field::new("id", DataType::Int64, false), Field::new("label", DataType::Utf8, false)];
-    let mut uc = vec![("id".to_string(), "LONG", false), ("label".to_string(), "STRING", false)];
+/// The batch of the map in [`table_layout`].
+fn batch(names: &[String], counts: &LabelCounts) -> Result<RecordBatch> {
     let mut columns: Vec<Arc<dyn Array>> = vec![
         Arc::new(Int64Array::from_iter_values(0..names.len() as i64)),
         Arc::new(StringArray::from_iter_values(names.iter())),
     ];
-    for (i, split) in counts.splits.iter().enumerate() {
-        fields.push(Field::new(format!("count_{split}"), DataType::Int64, true));
-        uc.push((format!("count_{split}"), "LONG", true));
+    for i in 0..counts.splits.len() {
         columns.push(Arc::new(Int64Array::from_iter_values(
             names.iter().map(|l| counts.by_label.get(l).map(|c| c[i] as i64).unwrap_or(0)),
         )));
     }
-    Ok((RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?, uc))
+    Ok(RecordBatch::try_new(Arc::new(table_layout::schema(&counts.splits)), columns)?)
 }
 
 #[cfg(test)]

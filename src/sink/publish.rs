@@ -58,19 +58,19 @@ impl Staging {
             .ok_or_else(|| Error::Usage(format!("output `{}` has no directory name", output.display())))?
             .to_os_string();
         if output.exists() && !overwrite {
-            return Err(Error::Output(format!(
+            return Err(Error::output(format!(
                 "output `{}` already exists; pass --overwrite to replace it, or choose another --output",
                 output.display()
             )));
         }
         if output.exists() && !output.is_dir() {
-            return Err(Error::Output(format!(
+            return Err(Error::output(format!(
                 "output `{}` exists and is not a directory; refusing to replace it",
                 output.display()
             )));
         }
         if output.is_dir() && !replaceable(&output) {
-            return Err(Error::Output(format!(
+            return Err(Error::output(format!(
                 "output `{}` exists and does not look like a dataset (no `dataset_dict.json` or \
                  `state.json`, and not empty); refusing to replace it even with --overwrite. \
                  Choose another --output or remove it yourself",
@@ -144,7 +144,7 @@ impl Staging {
         sync_dir(&self.dir);
         if self.output.exists() {
             if !self.overwrite {
-                return Err(Error::Output(format!(
+                return Err(Error::output(format!(
                     "output `{}` appeared while this run was writing; pass --overwrite to replace it",
                     self.output.display()
                 )));

@@ -28,9 +28,9 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::source::storage::{Connector, redact};
-use crate::source::table::CLOUD_SCHEMES;
-use crate::source::unity::{UcError, UcName, VendFor, VendedCredentials};
+use crate::storage::connector::Connector;
+use crate::storage::location::{OutputSpec, redact};
+use crate::storage::unity::{UcError, VendFor, VendedCredentials};
 use crate::ui::Ui;
 
 /// Files up to this size are uploaded in one request; larger ones as multipart uploads.
@@ -39,87 +39,6 @@ const SINGLE_PUT_MAX: u64 = 16 * 1024 * 1024;
 const PART_SIZE: usize = 16 * 1024 * 1024;
 /// Files uploaded at the same time.
 const PARALLEL_FILES: usize = 4;
-
-/// Where a dataset goes, as the user wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutputSpec {
-    /// A local directory.
-    Local(PathBuf),
-    /// An object-store URI.
-    Uri(Url),
-    /// `/Volumes/<catalog>/<schema>/<volume>/<path>`.
-    Volume { volume: UcName, path: String, shown: String },
-}
-
-impl OutputSpec {
-    pub fn parse(s: &str) -> Result<Self> {
-        if let Some(rest) = s.strip_prefix("/Volumes/") {
-            let mut parts = rest.splitn(4, '/');
-            let (c, sc, v) = (parts.next(), parts.next(), parts.next());
-            let path = parts.next().unwrap_or("").trim_matches('/').to_string();
-            return match (c, sc, v) {
-                (Some(c), Some(sc), Some(v))
-                    if !c.is_empty() && !sc.is_empty() && !v.is_empty() && !path.is_empty() =>
-                {
-                    Ok(OutputSpec::Volume {
-                        volume: UcName { catalog: c.into(), schema: sc.into(), name: v.into() },
-                        path,
-                        shown: s.trim_end_matches('/').to_string(),
-                    })
-                }
-                _ => Err(Error::Usage(format!(
-                    "--output `{s}`: a volume output is /Volumes/<catalog>/<schema>/<volume>/<directory>"
-                ))),
-            };
-        }
-        if let Some((scheme, _)) = s.split_once("://") {
-            let scheme = scheme.to_ascii_lowercase();
-            if scheme == "file" {
-                let url = Url::parse(s).map_err(|e| Error::Usage(format!("--output `{s}`: {e}")))?;
-                let p = url
-                    .to_file_path()
-                    .map_err(|_| Error::Usage(format!("--output `{s}` is not a local path")))?;
-                return Ok(OutputSpec::Local(p));
-            }
-            if CLOUD_SCHEMES.contains(&scheme.as_str()) {
-                let url = Url::parse(s.trim_end_matches('/'))
-                    .map_err(|e| Error::Usage(format!("--output `{s}`: {e}")))?;
-                if url.path().trim_matches('/').is_empty() {
-                    return Err(Error::Usage(format!(
-                        "--output `{s}`: name a directory inside the bucket, not the bucket itself"
-                    )));
-                }
-                return Ok(OutputSpec::Uri(url));
-            }
-            return Err(Error::Usage(format!(
-                "--output `{s}`: the `{scheme}://` scheme is not supported; use a local path, /Volumes/..., \
-                 s3://, abfss://, az:// or gs://"
-            )));
-        }
-        Ok(OutputSpec::Local(PathBuf::from(s)))
-    }
-
-    /// How it is shown in messages and the summary.
-    pub fn shown(&self) -> String {
-        match self {
-            OutputSpec::Local(p) => p.display().to_string(),
-            OutputSpec::Uri(u) => redact(u),
-            OutputSpec::Volume { shown, .. } => shown.clone(),
-        }
-    }
-
-    /// The last path component (the dataset's directory name).
-    pub fn dir_name(&self) -> String {
-        let s = match self {
-            OutputSpec::Local(p) => {
-                return p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            }
-            OutputSpec::Uri(u) => u.path().to_string(),
-            OutputSpec::Volume { path, .. } => path.clone(),
-        };
-        s.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string()
-    }
-}
 
 /// Where the files of a non-local output are put.
 pub enum Dest {
@@ -152,7 +71,7 @@ impl Dest {
                 }
                 let uc = cx.unity().await?;
                 let info = uc.get_volume(volume).await.map_err(|e| match e {
-                    UcError::NotFound(_) => Error::Output(format!(
+                    UcError::NotFound(_) => Error::output(format!(
                         "--output `{shown}`: Unity Catalog at {} has no volume `{volume}` (or you may not see \
                          it); create it (`CREATE VOLUME {volume}`) or check the path",
                         uc.host()
@@ -160,7 +79,7 @@ impl Dest {
                     UcError::Other(e) => e,
                 })?;
                 let root = Url::parse(info.storage_location.trim_end_matches('/')).map_err(|e| {
-                    Error::Output(format!("volume `{volume}` has a storage location that is not a URL: {e}"))
+                    Error::output(format!("volume `{volume}` has a storage location that is not a URL: {e}"))
                 })?;
                 let vended = VendedCredentials::new(
                     uc,
@@ -212,10 +131,10 @@ impl Dest {
     }
 
     fn store_error(&self, what: &str, e: object_store::Error) -> Error {
-        match crate::source::table::access_error(&e) {
-            Some(m) => Error::Access(format!("--output `{}`: {m}", self.shown())),
-            None => Error::Output(format!("{what} `{}`: {e}", self.shown())),
-        }
+        let shown = self.shown().to_string();
+        Error::upstream(e, &format!("--output `{shown}`"), |m| {
+            Error::output(format!("{what} `{shown}`: {m}"))
+        })
     }
 
     /// Before any work: refuse an existing output without `--overwrite`, and never replace
@@ -226,7 +145,7 @@ impl Dest {
             return Ok(());
         }
         if !overwrite {
-            return Err(Error::Output(format!(
+            return Err(Error::output(format!(
                 "output `{}` already exists; pass --overwrite to replace it, or choose another --output",
                 self.shown()
             )));
@@ -238,7 +157,7 @@ impl Dest {
                 || p.ends_with(".arrow")
         });
         if !is_dataset {
-            return Err(Error::Output(format!(
+            return Err(Error::output(format!(
                 "output `{}` holds files that do not look like a dataset (no `dataset_dict.json`, `state.json` \
                  or `.arrow` shards); refusing to replace it even with --overwrite",
                 self.shown()
@@ -262,7 +181,7 @@ impl Dest {
         let existing = self.list().await?;
         if !existing.is_empty() {
             if !overwrite {
-                return Err(Error::Output(format!(
+                return Err(Error::output(format!(
                     "output `{}` appeared while this run was writing; pass --overwrite to replace it",
                     self.shown()
                 )));
@@ -410,22 +329,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_outputs() {
-        assert!(matches!(OutputSpec::parse("out/ds").unwrap(), OutputSpec::Local(_)));
-        match OutputSpec::parse("/Volumes/main/ml/vol/datasets/reviews/").unwrap() {
-            OutputSpec::Volume { volume, path, .. } => {
-                assert_eq!(volume.to_string(), "main.ml.vol");
-                assert_eq!(path, "datasets/reviews");
-            }
-            o => panic!("{o:?}"),
-        }
-        assert!(OutputSpec::parse("/Volumes/main/ml/vol").is_err());
-        assert!(OutputSpec::parse("s3://bucket").is_err());
-        assert_eq!(OutputSpec::parse("s3://b/x/ds").unwrap().dir_name(), "ds");
-        assert!(OutputSpec::parse("ftp://b/x").is_err());
-    }
 
     #[tokio::test]
     async fn mount_publish_replaces_whole_dataset_in_order() {

@@ -11,12 +11,12 @@
 //! With several ClassLabel features, the one named like `--label-col` is used.
 
 use crate::error::{Error, Result};
-use crate::sink::{delta_table, label_table};
 use crate::source::hub::card::Card;
 use crate::source::hub::client::{Hub, HubEnv, validate_repo_id};
-use crate::source::storage::Connector;
-use crate::source::table::TableRef;
-use crate::transform::label_map::ListedLabels;
+use crate::source::{label_table, table};
+use crate::storage::connector::Connector;
+use crate::storage::location::TableRef;
+use crate::transform::label_map::{ListedLabels, table_layout};
 
 /// Where `--labels-from` points.
 #[derive(Debug, Clone)]
@@ -81,15 +81,12 @@ impl LabelsFrom {
                 })?
             }
             LabelsFrom::Table(t) => {
-                let opened = t.open(cx).await?;
+                let opened = table::open(t, cx).await?;
                 let cols = opened.column_names();
-                if cols.iter().any(|c| c == "id")
-                    && cols.iter().any(|c| c == "label")
-                    && cols.len() <= 2 + cols.iter().filter(|c| c.starts_with("count_")).count()
-                {
-                    label_table::read(t, cx).await?.map(|(names, _)| names).unwrap_or_default()
+                if table_layout::matches(&cols) {
+                    label_table::names_of(&opened.table, &t.name, opened.version).await?
                 } else {
-                    let meta = delta_table::latest_metadata(t, cx).await?;
+                    let meta = opened.latest_metadata().await?;
                     let features: Vec<(String, Vec<String>)> = meta
                         .as_ref()
                         .and_then(|m| m.get("class_labels"))
@@ -107,14 +104,13 @@ impl LabelsFrom {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    pick(features, label_col).ok_or_else(|| Error::TableUnreadable {
-                        table: t.name.clone(),
-                        reason: format!(
+                    pick(features, label_col).ok_or_else(|| {
+                        t.unreadable(format!(
                             "--labels-from needs a label table (columns `id`, `label`) or a table \
                              written by `delta-hf pull` from a dataset with a ClassLabel `{label_col}`; \
                              this one has columns {} and no ClassLabel names in its latest commit",
                             cols.join(", ")
-                        ),
+                        ))
                     })?
                 }
             }

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use object_store::ObjectStoreExt as _;
 
 use super::hub::client::{Hub, HubEnv, is_commit_hash};
-use super::storage::Connector;
 use crate::error::{Error, Result};
+use crate::storage::connector::Connector;
 
 /// The version of the `tokenizers` crate compiled in (the Python package of the same minor
 /// version writes and reads the same files).
@@ -44,7 +44,9 @@ impl TokenizerSpec {
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
         if s.is_empty() {
-            return Err(Error::Usage("--tokenizer needs a value: a tokenizer.json, a directory, or hf://MODEL_ID".into()));
+            return Err(Error::Usage(
+                "--tokenizer needs a value: a tokenizer.json, a directory, or hf://MODEL_ID".into(),
+            ));
         }
         if let Some(rest) = s.strip_prefix("hf://") {
             let rest = rest.strip_prefix("models/").unwrap_or(rest);
@@ -187,11 +189,11 @@ fn parse_tokenizer_json(bytes: &[u8], shown: &str) -> Result<tokenizers::Tokeniz
                  than {TOKENIZERS_VERSION} (which reads format 1.0): {e}. Re-save it with `tokenizers` \
                  {TOKENIZERS_VERSION}.x or use an older revision of the model"
             )
-        } else if e.to_string().contains("unknown variant") || e.to_string().contains("unknown field") {
+        } else if let Some(part) = unknown_component(&value) {
             format!(
                 "`tokenizer.json` uses a component this build (tokenizers {TOKENIZERS_VERSION}) does not \
-                 know: {e}. It was probably written by a newer `tokenizers` release; re-save it with \
-                 `tokenizers` {TOKENIZERS_VERSION}.x"
+                 know: {part}. It was probably written by a newer `tokenizers` release; re-save it with \
+                 `tokenizers` {TOKENIZERS_VERSION}.x ({e})"
             )
         } else {
             format!("not a tokenizer `tokenizers` {TOKENIZERS_VERSION} can read: {e}")
@@ -200,13 +202,35 @@ fn parse_tokenizer_json(bytes: &[u8], shown: &str) -> Result<tokenizers::Tokeniz
     })
 }
 
+/// The first part of a `tokenizer.json` the crate cannot read on its own, as
+/// "`normalizer` of type `X`".
+fn unknown_component(v: &Value) -> Option<String> {
+    fn fails<T: serde::de::DeserializeOwned>(v: &Value) -> bool {
+        !v.is_null() && serde_json::from_value::<T>(v.clone()).is_err()
+    }
+    let parts: [(&str, fn(&Value) -> bool); 5] = [
+        ("normalizer", fails::<tokenizers::NormalizerWrapper>),
+        ("pre_tokenizer", fails::<tokenizers::PreTokenizerWrapper>),
+        ("model", fails::<tokenizers::ModelWrapper>),
+        ("post_processor", fails::<tokenizers::PostProcessorWrapper>),
+        ("decoder", fails::<tokenizers::DecoderWrapper>),
+    ];
+    parts.iter().find(|(key, bad)| bad(&v[*key])).map(|(key, _)| {
+        match v[*key].get("type").and_then(Value::as_str) {
+            Some(t) => format!("`{key}` of type `{t}`"),
+            None => format!("`{key}`"),
+        }
+    })
+}
+
 /// Read a local file or directory.
 pub fn read_local(spec: &TokenizerSpec, path: &Path) -> Result<RawTokenizer> {
     let shown = spec.shown();
     let missing = |what: String| Error::Tokenizer { spec: shown.clone(), reason: what };
-    let meta = std::fs::metadata(path)
-        .map_err(|e| missing(format!("cannot read `{}`: {e}", path.display())))?;
-    let read = |p: &Path| std::fs::read(p).map_err(|e| missing(format!("cannot read `{}`: {e}", p.display())));
+    let meta =
+        std::fs::metadata(path).map_err(|e| missing(format!("cannot read `{}`: {e}", path.display())))?;
+    let read =
+        |p: &Path| std::fs::read(p).map_err(|e| missing(format!("cannot read `{}`: {e}", p.display())));
     if meta.is_file() {
         return Ok(RawTokenizer { tokenizer_json: read(path)?, ..Default::default() });
     }
@@ -231,11 +255,23 @@ pub fn read_local(spec: &TokenizerSpec, path: &Path) -> Result<RawTokenizer> {
 pub async fn read_hub(spec: &TokenizerSpec, repo: &str, revision: &str) -> Result<RawTokenizer> {
     let hub = Hub::new(HubEnv::from_env())?;
     let shown = spec.shown();
-    let main = download(&hub, repo, revision, "tokenizer.json").await.map_err(|e| hub_error(&hub, e, &shown, "tokenizer.json"))?;
-    let main = main.ok_or_else(|| Error::Tokenizer {
-        spec: shown.clone(),
-        reason: format!("model `{repo}` at `{revision}` has no `tokenizer.json` (only fast tokenizers are supported)"),
-    })?;
+    let main = download(&hub, repo, revision, "tokenizer.json")
+        .await
+        .map_err(|e| hub_error(&hub, e, &shown, "tokenizer.json"))?;
+    let Some(main) = main else {
+        // A 404 on the file: the model, its revision or only the file may be missing.
+        let (owner, name) = hf_hub::split_id(repo);
+        let info = hub.client.model(owner, name).info().revision(revision.to_string()).send().await;
+        return Err(match info {
+            Ok(_) => Error::Tokenizer {
+                spec: shown.clone(),
+                reason: format!(
+                    "model `{repo}` at `{revision}` has no `tokenizer.json` (only fast tokenizers are supported)"
+                ),
+            },
+            Err(e) => hub_error(&hub, e, &shown, "tokenizer.json"),
+        });
+    };
     // …/snapshots/<sha>/tokenizer.json
     let sha = main
         .parent()
@@ -251,7 +287,13 @@ pub async fn read_hub(spec: &TokenizerSpec, repo: &str, revision: &str) -> Resul
     };
     let mut raw = RawTokenizer { tokenizer_json: read(&main)?, sha, ..Default::default() };
     for name in OPTIONAL_FILES {
-        if let Some(p) = download(&hub, repo, &at, name).await.map_err(|e| hub_error(&hub, e, &shown, name))? {
+        let got = match download(&hub, repo, &at, name).await {
+            Ok(p) => p,
+            // hf-hub does not consult its cached "absent" markers when the Hub is unreachable.
+            Err(_) if known_absent(&hub, repo, &at, name) => None,
+            Err(e) => return Err(hub_error(&hub, e, &shown, name)),
+        };
+        if let Some(p) = got {
             raw.extra.push((name, read(&p)?));
         }
     }
@@ -263,13 +305,16 @@ pub async fn read_hub(spec: &TokenizerSpec, repo: &str, revision: &str) -> Resul
 pub async fn read_remote(spec: &TokenizerSpec, location: &str, cx: &Connector) -> Result<RawTokenizer> {
     let shown = spec.shown();
     if let Some(rest) = location.strip_prefix("/Volumes/") {
-        let mount = std::env::var_os("DELTA_HF_VOLUMES_MOUNT").map(PathBuf::from).unwrap_or_else(|| "/Volumes".into());
+        let mount = std::env::var_os("DELTA_HF_VOLUMES_MOUNT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/Volumes".into());
         if !mount.is_dir() {
             return Err(Error::Tokenizer {
                 spec: shown,
-                reason: "volume paths are read through the `/Volumes` mount of a Databricks cluster, and there \
+                reason:
+                    "volume paths are read through the `/Volumes` mount of a Databricks cluster, and there \
                          is none here; pass the volume's storage URI (s3://, abfss://, gs://) or a local copy"
-                    .into(),
+                        .into(),
             });
         }
         return read_local(spec, &mount.join(rest));
@@ -292,7 +337,10 @@ pub async fn read_remote(spec: &TokenizerSpec, location: &str, cx: &Connector) -
             }
         }
     };
-    let fail = |e: object_store::Error| Error::Tokenizer { spec: shown.clone(), reason: format!("cannot read it: {e}") };
+    let fail = |e: object_store::Error| Error::Tokenizer {
+        spec: shown.clone(),
+        reason: format!("cannot read it: {e}"),
+    };
     let (tokenizer_json, is_dir) = if url.path().ends_with(".json") {
         (get(None).await.map_err(fail)?, false)
     } else {
@@ -323,8 +371,20 @@ pub async fn load(spec: &TokenizerSpec, cx: &Connector) -> Result<LoadedTokenize
     parse(spec, raw)
 }
 
+/// Whether the cache records that `file` does not exist at commit `sha` (Python's layout:
+/// `models--owner--name/.no_exist/<sha>/<file>`).
+fn known_absent(hub: &Hub, repo: &str, sha: &str, file: &str) -> bool {
+    let folder = format!("models--{}", repo.replace('/', "--"));
+    is_commit_hash(sha) && hub.env.cache_dir.join(folder).join(".no_exist").join(sha).join(file).is_file()
+}
+
 /// One file at `revision`; `None` when the model has no such file.
-async fn download(hub: &Hub, repo: &str, revision: &str, file: &str) -> std::result::Result<Option<PathBuf>, HFError> {
+async fn download(
+    hub: &Hub,
+    repo: &str,
+    revision: &str,
+    file: &str,
+) -> std::result::Result<Option<PathBuf>, HFError> {
     let (owner, name) = hf_hub::split_id(repo);
     let got = hub
         .client
@@ -407,7 +467,10 @@ mod tests {
             TokenizerSpec::parse("/Volumes/c/s/v/tok").unwrap(),
             TokenizerSpec::Remote("/Volumes/c/s/v/tok".into())
         );
-        assert_eq!(TokenizerSpec::parse("file:///x/t.json").unwrap(), TokenizerSpec::Local("/x/t.json".into()));
+        assert_eq!(
+            TokenizerSpec::parse("file:///x/t.json").unwrap(),
+            TokenizerSpec::Local("/x/t.json".into())
+        );
         assert_eq!(TokenizerSpec::parse("dir/tok").unwrap(), TokenizerSpec::Local("dir/tok".into()));
     }
 
@@ -419,7 +482,8 @@ mod tests {
         assert!(e.contains("t.json") && e.contains("not valid JSON"), "{e}");
         let e = parse(&spec, raw(br#"{"a": 1}"#)).err().unwrap().to_string();
         assert!(e.contains("no `model`"), "{e}");
-        let newer = br#"{"version":"2.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
+        let newer =
+            br#"{"version":"2.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
             "pre_tokenizer":null,"post_processor":null,"decoder":null,"model":{"type":"Future","vocab":{}}}"#;
         let e = parse(&spec, raw(newer)).err().unwrap().to_string();
         assert!(e.contains("format version 2.0") && e.contains("newer"), "{e}");

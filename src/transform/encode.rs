@@ -1,5 +1,5 @@
-//! `label_id(label)`: the scalar function `sql/encode_labels.sql` uses to turn label strings
-//! into ids.
+//! Encode: labels → ids for an export ([`encode`], through `label_id(label)`, the scalar
+//! function `sql/encode_labels.sql` uses), and ids → names for `pull` ([`names_of_ids`]).
 //!
 //! It is a vectorised DataFusion expression (one hash lookup per row inside a batch, no
 //! per-row callback into anything slower): the projection it sits in keeps every other column
@@ -16,8 +16,53 @@ use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::common::{DataFusionError, ScalarValue};
 use deltalake::datafusion::error::Result;
 use deltalake::datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast, lit, when,
 };
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
+
+use crate::transform::label_pass::as_i64;
+use crate::transform::select::{LABEL, TEXT, column};
+use crate::transform::sql;
+
+/// The split with its labels replaced by ids under the map registered as `label_id` (see
+/// [`LabelId::udf`]): `text, label, <kept columns>`.
+pub async fn encode(ctx: &SessionContext, input: DataFrame) -> crate::error::Result<DataFrame> {
+    let keep: Vec<String> = input
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| n != TEXT && n != LABEL)
+        .collect();
+    ctx.deregister_table(sql::INPUT_VIEW)?;
+    ctx.register_table(sql::INPUT_VIEW, input.into_view())?;
+    let encoded = ctx.sql(sql::ENCODE_LABELS).await?;
+    let mut exprs = vec![column(TEXT), column(sql::LABEL_ID_COLUMN).alias(LABEL)];
+    exprs.extend(keep.iter().map(|k| column(k)));
+    Ok(encoded.select(exprs)?)
+}
+
+/// Rows of `df` (for `--num-shards` without a label pass).
+pub async fn count_rows(ctx: &SessionContext, df: DataFrame) -> crate::error::Result<u64> {
+    ctx.deregister_table(sql::INPUT_VIEW)?;
+    ctx.register_table(sql::INPUT_VIEW, df.into_view())?;
+    let batches = ctx.sql(sql::COUNT_ROWS).await?.collect().await?;
+    Ok(batches.first().map(|b| as_i64(b.column(0)).map(|a| a.value(0) as u64)).transpose()?.unwrap_or(0))
+}
+
+/// `CASE id WHEN 0 THEN name0 ... ELSE NULL END AS <col>`: a ClassLabel column's ids as their
+/// names (`-1`, the `datasets` "no label", and ids outside the names become null).
+pub fn names_of_ids(col: &str, names: &[String]) -> Expr {
+    let id = cast(column(col), DataType::Int64);
+    if names.is_empty() {
+        return lit(ScalarValue::Utf8(None)).alias(col);
+    }
+    let mut case = when(id.clone().eq(lit(0i64)), lit(names[0].clone()));
+    for (i, n) in names.iter().enumerate().skip(1) {
+        case = case.when(id.clone().eq(lit(i as i64)), lit(n.clone()));
+    }
+    case.otherwise(lit(ScalarValue::Utf8(None))).expect("a CASE with branches").alias(col)
+}
 
 /// The id of each label under one label map.
 #[derive(Debug)]

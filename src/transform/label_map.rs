@@ -13,8 +13,67 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use crate::cli::{LabelMapMode, LabelOrder};
+use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
 use crate::error::{Error, Result};
+
+/// Order of label ids when they are computed (not read from an existing label table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelOrder {
+    /// By label string, Unicode code point order ("10" < "2"): what `datasets` does.
+    #[default]
+    #[value(alias = "lexicographic", alias = "alphabetical")]
+    CodePoint,
+    /// Numeric-aware ("2" < "10", "item2" < "item10").
+    Natural,
+    /// Most frequent first (over all splits); ties by code point.
+    Frequency,
+}
+
+/// What to do when the label table already holds a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelMapMode {
+    /// Keep every existing id; append new labels after the highest id.
+    #[default]
+    Extend,
+    /// Keep every existing id; refuse labels the table does not hold.
+    Strict,
+    /// Recompute the map from the data, ignoring the table's ids.
+    Rebuild,
+}
+
+/// The label table's layout, one row per label: `id BIGINT NOT NULL, label STRING NOT NULL`,
+/// then `count_<split> BIGINT` for each split of the run. The one place that knows it: the
+/// reader ([`crate::source::label_table`]) and the writer ([`crate::sink::label_table`]) use it.
+pub mod table_layout {
+    use super::*;
+
+    pub const ID: &str = "id";
+    pub const LABEL: &str = "label";
+    /// Per-split count columns are `count_<split>`.
+    pub const COUNT_PREFIX: &str = "count_";
+
+    pub fn count_column(split: &str) -> String {
+        format!("{COUNT_PREFIX}{split}")
+    }
+
+    /// The schema for a run over `splits`.
+    pub fn schema(splits: &[String]) -> Schema {
+        let mut fields =
+            vec![Field::new(ID, DataType::Int64, false), Field::new(LABEL, DataType::Utf8, false)];
+        fields.extend(splits.iter().map(|s| Field::new(count_column(s), DataType::Int64, true)));
+        Schema::new(fields)
+    }
+
+    /// Whether `columns` are a label table's: `id`, `label` and only count columns besides.
+    pub fn matches(columns: &[String]) -> bool {
+        columns.iter().any(|c| c == ID)
+            && columns.iter().any(|c| c == LABEL)
+            && columns.iter().all(|c| c == ID || c == LABEL || c.starts_with(COUNT_PREFIX))
+    }
+}
 
 /// Row counts per label and split, and null-label counts per split.
 #[derive(Debug, Clone, Default)]

@@ -1,13 +1,18 @@
-//! Stage 2 of the data flow: what is computed from the rows.
+//! What is computed from the rows, in the order `prepare` runs it.
 //!
-//! - [`sql`]: the statements in `sql/`, embedded at build time, and the DataFusion session
-//!   they run in;
-//! - [`encode`]: the `label_id` expression that turns label strings into ids;
+//! - [`session`]: the one builder of DataFusion sessions;
+//! - [`sql`]: the statements in `sql/`, embedded at build time, and the views they read;
+//! - [`select`]: one DataFrame per split with the export columns (or a `--select-sql` query);
+//! - [`label_pass`]: null checks and label counts over every split, then the map;
 //! - [`label_map`]: one deterministic label → id map for every split, from the label counts,
-//!   an existing label table, or an explicit `--labels` list;
+//!   an existing label table, or an explicit list; the label table's layout;
+//! - [`encode`]: labels → ids for an export, ids → names for `pull`;
 //! - [`tokenize`]: `prepare --tokenizer`: token columns appended to every batch.
 
 pub mod encode;
 pub mod label_map;
+pub mod label_pass;
+pub mod select;
+pub mod session;
 pub mod sql;
 pub mod tokenize;

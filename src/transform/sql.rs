@@ -1,55 +1,66 @@
 //! The SQL kept in `sql/` (one statement per file, named for what it produces), embedded at
-//! compile time, and the DataFusion session it runs in.
+//! compile time, with the names of the views each statement reads.
 //!
 //! No user input is ever formatted into SQL: user-named columns are bound through the
 //! DataFrame API (exact identifiers, no parsing) into views with fixed column names, and the
 //! statements below only refer to those views.
 
-use std::sync::Arc;
-
-use deltalake::datafusion::execution::memory_pool::FairSpillPool;
-use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
-
-use crate::error::Result;
-
-/// Per (split, label) row counts; see `sql/label_counts.sql`.
+/// Per (split, label) row counts; see `sql/label_counts.sql`. Reads [`LABEL_INPUT_VIEW`].
 pub const LABEL_COUNTS: &str = include_str!("../../sql/label_counts.sql");
-/// Per split null-text counts; see `sql/null_texts.sql`.
+/// Per split null-text counts; see `sql/null_texts.sql`. Reads [`TEXT_INPUT_VIEW`].
 pub const NULL_TEXTS: &str = include_str!("../../sql/null_texts.sql");
-/// Label strings → ids; see `sql/encode_labels.sql`.
+/// Label strings → ids; see `sql/encode_labels.sql`. Reads [`INPUT_VIEW`].
 pub const ENCODE_LABELS: &str = include_str!("../../sql/encode_labels.sql");
-/// The map stored in a label table; see `sql/read_label_map.sql`.
+/// The map stored in a label table; see `sql/read_label_map.sql`. Reads [`LABEL_TABLE_VIEW`].
 pub const READ_LABEL_MAP: &str = include_str!("../../sql/read_label_map.sql");
-/// Row count of one split; see `sql/count_rows.sql`.
+/// Row count of one split; see `sql/count_rows.sql`. Reads [`INPUT_VIEW`].
 pub const COUNT_ROWS: &str = include_str!("../../sql/count_rows.sql");
+
+/// `label_input(split, label)`: every split's label column as a string, unioned.
+pub const LABEL_INPUT_VIEW: &str = "label_input";
+/// `text_input(split, text)`: every split's text column, unioned.
+pub const TEXT_INPUT_VIEW: &str = "text_input";
+/// `input`: the split being encoded or counted.
+pub const INPUT_VIEW: &str = "input";
+/// `label_table(id, label, ...)`: a label table being read.
+pub const LABEL_TABLE_VIEW: &str = "label_table";
+/// `source`: in a `--select-sql` query, the split being exported.
+pub const SOURCE_VIEW: &str = "source";
 
 /// The column holding the id (renamed `label` after projection).
 pub const LABEL_ID_COLUMN: &str = "__label_id";
 
-/// The one DataFusion session of a run.
-///
-/// Settings that keep the export deterministic and streaming:
-/// - no round-robin repartitioning, and no repartitioned joins in a `--select-sql` query: each
-///   scan partition flows through the plan in its own order;
-/// - Parquet strings read as `Utf8`, the type written, instead of `Utf8View` (saves a copy of
-///   every text);
-/// - an optional memory limit for the aggregation operators.
-pub fn session(memory_limit: Option<usize>) -> Result<SessionContext> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let mut config = SessionConfig::new()
-        .with_target_partitions(threads)
-        .with_batch_size(2048)
-        .with_round_robin_repartition(false)
-        .with_repartition_joins(false)
-        .with_repartition_aggregations(true);
-    let opts = config.options_mut();
-    opts.execution.parquet.pushdown_filters = true;
-    opts.execution.parquet.schema_force_view_types = false;
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+#[cfg(test)]
+mod tests {
+    use deltalake::datafusion::sql::parser::DFParser;
+
+    use super::*;
+
+    /// Every statement, by file name (the `sql/` files a test parses).
+    pub const ALL: &[(&str, &str)] = &[
+        ("label_counts.sql", LABEL_COUNTS),
+        ("null_texts.sql", NULL_TEXTS),
+        ("encode_labels.sql", ENCODE_LABELS),
+        ("read_label_map.sql", READ_LABEL_MAP),
+        ("count_rows.sql", COUNT_ROWS),
+    ];
+
+    /// Every file in `sql/` is embedded here and parses as exactly one statement.
+    #[test]
+    fn every_sql_file_is_embedded_and_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("sql/ exists")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> = ALL.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded, "every sql/ file is embedded in ALL, and nothing else");
+        for (name, text) in ALL {
+            let statements = DFParser::parse_sql(text).unwrap_or_else(|e| panic!("sql/{name}: {e}"));
+            assert_eq!(statements.len(), 1, "sql/{name} holds one statement");
+        }
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-    Ok(ctx)
 }

@@ -171,14 +171,20 @@ pub struct Tokenize {
 
 impl Tokenize {
     /// Configure `loaded` as transformers would for `opts`; returns the warnings to show.
-    pub fn new(loaded: LoadedTokenizer, opts: &TokenizeOptions, text_col: &str) -> Result<(Self, Vec<String>)> {
+    pub fn new(
+        loaded: LoadedTokenizer,
+        opts: &TokenizeOptions,
+        text_col: &str,
+    ) -> Result<(Self, Vec<String>)> {
         let LoadedTokenizer { mut tokenizer, config, special_tokens_map, model_type, provenance } = loaded;
         let source = provenance.source.clone();
         let fail = |reason: String| Error::Tokenizer { spec: source.clone(), reason };
         let mut warnings = Vec::new();
-        let cfg = |key: &str| config.get(key).or_else(|| special_tokens_map.get(key)).filter(|v| !v.is_null());
+        let cfg =
+            |key: &str| config.get(key).or_else(|| special_tokens_map.get(key)).filter(|v| !v.is_null());
 
-        add_missing_specials(&mut tokenizer, &config, &special_tokens_map).map_err(|e| fail(e.to_string()))?;
+        add_missing_specials(&mut tokenizer, &config, &special_tokens_map)
+            .map_err(|e| fail(e.to_string()))?;
         let add_bos = cfg("add_bos_token").and_then(Value::as_bool);
         let add_eos = cfg("add_eos_token").and_then(Value::as_bool);
         if add_bos.is_some() || add_eos.is_some() || tokenizer.get_post_processor().is_none() {
@@ -194,7 +200,8 @@ impl Tokenize {
             tokenizer.set_encode_special_tokens(split);
         }
 
-        let model_max = cfg("model_max_length").and_then(Value::as_f64).filter(|n| *n > 0.0 && *n < NO_LENGTH);
+        let model_max =
+            cfg("model_max_length").and_then(Value::as_f64).filter(|n| *n > 0.0 && *n < NO_LENGTH);
         let max_length = match (opts.max_length, model_max) {
             (Some(n), _) => Some(n),
             (None, Some(n)) => Some(n as usize),
@@ -241,7 +248,11 @@ impl Tokenize {
                 let pad_type_id = cfg("pad_token_type_id").and_then(Value::as_u64).unwrap_or(0) as u32;
                 Some(PaddingParams {
                     strategy: PaddingStrategy::Fixed(length),
-                    direction: if padding_side == "left" { PaddingDirection::Left } else { PaddingDirection::Right },
+                    direction: if padding_side == "left" {
+                        PaddingDirection::Left
+                    } else {
+                        PaddingDirection::Right
+                    },
                     pad_to_multiple_of: None,
                     pad_id,
                     pad_type_id,
@@ -311,7 +322,8 @@ impl Tokenize {
             }
             Some(p) => {
                 let pairs = self.strings(batch, p)?;
-                let inputs: Vec<(&str, &str)> = (0..texts.len()).map(|i| (texts.value(i), pairs.value(i))).collect();
+                let inputs: Vec<(&str, &str)> =
+                    (0..texts.len()).map(|i| (texts.value(i), pairs.value(i))).collect();
                 self.tokenizer.encode_batch_fast(inputs, true)
             }
         }
@@ -358,9 +370,9 @@ impl Tokenize {
 
     /// A text column as UTF-8, refusing nulls (the tokenizer has no input for them).
     fn strings(&self, batch: &RecordBatch, name: &str) -> Result<StringArray> {
-        let col = batch.column_by_name(name).ok_or_else(|| {
-            Error::Internal(format!("the column `{name}` to tokenize is not in the batch"))
-        })?;
+        let col = batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::Internal(format!("the column `{name}` to tokenize is not in the batch")))?;
         let col = deltalake::arrow::compute::cast(col, &DataType::Utf8)?;
         let s = col.as_any().downcast_ref::<StringArray>().expect("utf8 after cast").clone();
         if s.null_count() > 0 {
@@ -535,8 +547,18 @@ mod tests {
         let b_to_i = [0, 2, 2, 4, 4];
         let w = |v: &[i64]| v.iter().map(|&x| (x >= 0).then_some(x as u32)).collect::<Vec<_>>();
         let cases: [(&[i64], &[i64], bool, &[i64]); 6] = [
-            (&[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1], &[0, 1, 2, 3, 0], false, &[-100, 0, 1, 2, 3, 0, -100, -100, -100, -100]),
-            (&[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1], &[0, 1, 2, 3, 0], true, &[-100, 0, 1, 2, 3, 0, 0, 0, 0, -100]),
+            (
+                &[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1],
+                &[0, 1, 2, 3, 0],
+                false,
+                &[-100, 0, 1, 2, 3, 0, -100, -100, -100, -100],
+            ),
+            (
+                &[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1],
+                &[0, 1, 2, 3, 0],
+                true,
+                &[-100, 0, 1, 2, 3, 0, 0, 0, 0, -100],
+            ),
             (
                 &[-1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 3, -1],
                 &[3, 0, 1, 4],
@@ -572,10 +594,16 @@ mod tests {
     #[test]
     fn type_ids_as_transformers_decides() {
         let cfg = |v: Value| v;
-        assert!(takes_type_ids(&cfg(serde_json::json!({"model_input_names": ["input_ids", "token_type_ids"]})), None));
+        assert!(takes_type_ids(
+            &cfg(serde_json::json!({"model_input_names": ["input_ids", "token_type_ids"]})),
+            None
+        ));
         assert!(!takes_type_ids(&cfg(serde_json::json!({"model_input_names": ["input_ids"]})), Some("bert")));
         assert!(takes_type_ids(&cfg(serde_json::json!({"tokenizer_class": "BertTokenizerFast"})), None));
-        assert!(!takes_type_ids(&cfg(serde_json::json!({"tokenizer_class": "PreTrainedTokenizerFast"})), Some("bert")));
+        assert!(!takes_type_ids(
+            &cfg(serde_json::json!({"tokenizer_class": "PreTrainedTokenizerFast"})),
+            Some("bert")
+        ));
         assert!(takes_type_ids(&Value::Null, Some("bert")));
         assert!(!takes_type_ids(&Value::Null, Some("roberta")));
         assert!(!takes_type_ids(&Value::Null, None));

@@ -12,6 +12,7 @@ mod azure_gcs;
 mod cli;
 mod cloud;
 mod conformance;
+mod defaults;
 mod failure;
 mod golden;
 mod hub;

@@ -46,6 +46,7 @@ impl Fixtures {
 
     fn split_args(&self) -> Vec<String> {
         vec![
+            "prepare".into(),
             "--split".into(),
             format!("train={}", self.table("train").display()),
             "--split".into(),
@@ -142,7 +143,9 @@ fn every_family_equals_transformers_dataset_map() {
 fn a_bare_tokenizer_json_is_what_pretrainedtokenizerfast_returns() {
     let fx = Fixtures::new();
     // No tokenizer_config.json: no model_max_length (no truncation), no token_type_ids.
-    for (family, flags) in [("wordpiece", &["--text-pair-col", "text2"][..]), ("bpe", &["--max-length", "10"][..])] {
+    for (family, flags) in
+        [("wordpiece", &["--text-pair-col", "text2"][..]), ("bpe", &["--max-length", "10"][..])]
+    {
         let file = fx.tokenizer(family).join("tokenizer.json");
         let out = fx.dir.path().join(format!("bare-{family}"));
         ok(&prepare(&fx, &out, &s(&file), flags));
@@ -172,7 +175,8 @@ fn shards_are_identical_across_runs_and_provenance_is_recorded() {
         outs.push(out);
     }
     for split in ["train", "test"] {
-        let names: Vec<String> = ls(&outs[0].join(split)).into_iter().filter(|n| n.ends_with(".arrow")).collect();
+        let names: Vec<String> =
+            ls(&outs[0].join(split)).into_iter().filter(|n| n.ends_with(".arrow")).collect();
         assert!(!names.is_empty());
         for n in &names {
             let a = std::fs::read(outs[0].join(split).join(n)).unwrap();
@@ -180,7 +184,8 @@ fn shards_are_identical_across_runs_and_provenance_is_recorded() {
             assert!(a == b, "{split}/{n} differs between two runs");
         }
         let info: Value =
-            serde_json::from_slice(&std::fs::read(outs[0].join(split).join("dataset_info.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(outs[0].join(split).join("dataset_info.json")).unwrap())
+                .unwrap();
         let d = info["description"].as_str().unwrap();
         assert!(d.contains(&sha) && d.contains("max length 20") && d.contains(&s(&tok)), "{d}");
     }

@@ -230,9 +230,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, status: int, code: str, message: str):
+    def _error(self, status: int, code: str, message: str, headers: dict | None = None):
         self._send(status, json.dumps({"error": message}).encode(),
-                   {"X-Error-Code": code, "X-Error-Message": message})
+                   {"X-Error-Code": code, "X-Error-Message": message, **(headers or {})})
 
     def _json(self, obj, headers=None):
         self._send(200, json.dumps(obj).encode(), headers)
@@ -358,7 +358,9 @@ class Handler(BaseHTTPRequestHandler):
         sha, files, _ = found
         path = "/".join(urllib.parse.unquote(p) for p in rest[2:])
         if path not in files:
-            return self._error(404, "EntryNotFound", f"{path} does not exist on {rest[1]}")
+            # The Hub names the commit on a missing file too (clients cache the absence).
+            return self._error(404, "EntryNotFound", f"{path} does not exist on {rest[1]}",
+                               {"X-Repo-Commit": sha})
         data = files[path]
         e = entry(path, data)
         etag = e["lfs"]["oid"] if "lfs" in e else e["oid"]

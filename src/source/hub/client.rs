@@ -13,7 +13,6 @@
 //! re-run with the Hub unreachable (or `HF_HUB_OFFLINE=1`) resolves the same commit from the
 //! cache alone.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,19 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::storage::secret::Secret;
 
 /// The default Hub.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
-
-/// A token that never shows in logs or errors.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// Where and how to reach the Hub, read from the environment.
 #[derive(Debug, Clone)]
@@ -65,7 +55,7 @@ impl HubEnv {
             })
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
-            .map(Secret);
+            .map(Secret::new);
         let cache_dir = var("HF_HUB_CACHE").map(PathBuf::from).unwrap_or_else(|| hf_home.join("hub"));
         let offline = var("HF_HUB_OFFLINE")
             .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "on" | "yes" | "true"))
@@ -129,7 +119,7 @@ impl Hub {
             .retry_max_attempts(3)
             .retry_base_delay(Duration::from_millis(200));
         if let Some(t) = &env.token {
-            builder = builder.token(t.0.clone());
+            builder = builder.token(t.expose().to_string());
         }
         let client =
             builder.build().map_err(|e| Error::Usage(format!("HF_ENDPOINT `{}`: {e}", env.endpoint)))?;
@@ -263,7 +253,7 @@ impl Hub {
     pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
         let req = self.http.get(url);
         match &self.env.token {
-            Some(t) => req.bearer_auth(&t.0),
+            Some(t) => req.bearer_auth(t.expose()),
             None => req,
         }
     }
@@ -448,7 +438,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let s = Secret("hf_sentinel".into());
+        let s = Secret::new("hf_sentinel");
         assert_eq!(format!("{s:?}"), "***");
     }
 }

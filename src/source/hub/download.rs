@@ -24,9 +24,6 @@ use sha2::{Digest, Sha256};
 use super::client::{Hub, HubFile};
 use crate::error::{Error, Result};
 
-/// How many files are fetched at once by default.
-pub const DEFAULT_WORKERS: usize = 8;
-
 /// Fetch `files` of `repo` at commit `sha`, `workers` at a time; returns their local paths
 /// (snapshot paths in the cache), in the order of `files`.
 pub async fn download_all(

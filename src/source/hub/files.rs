@@ -20,6 +20,9 @@ use super::card::{Card, DEFAULT_CONFIG};
 use super::client::HubFile;
 use crate::error::{Error, Result};
 
+/// The parquet branch, the Hub's own conversion of every config.
+pub const PARQUET_BRANCH: &str = "refs/convert/parquet";
+
 /// The files of one split, in path order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitFiles {

@@ -14,5 +14,3 @@ pub mod client;
 pub mod download;
 pub mod files;
 pub mod size;
-
-pub use client::{Hub, HubFile, RepoSnapshot};

@@ -12,10 +12,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::card::Card;
+use super::card::{Card, ConfigInfo};
 use super::client::{Hub, RepoSnapshot};
 use super::files::{self, SplitFiles};
 use crate::error::Result;
+use crate::ui::thousands;
 
 /// Where a figure came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,6 +175,51 @@ pub async fn report(
     viewer: Option<&str>,
 ) -> Result<SizeReport> {
     let card = Card::parse(&snap.card)?;
+    let (configs, chosen) = configs(&card, snap, parquet_branch, only_config)?;
+    let mut notes = Vec::new();
+    let need_viewer = chosen.iter().any(|c| {
+        card.info(c)
+            .is_none_or(|i| i.download_size.is_none() || i.dataset_size.is_none() || i.splits.is_empty())
+    });
+    let viewer_data = match viewer {
+        Some(v) if need_viewer && !hub.env.offline && snap.revision == "main" => {
+            viewer_sizes(hub, v, &snap.repo).await.map_err(|e| notes.push(e)).ok()
+        }
+        Some(_) if need_viewer && snap.revision != "main" => {
+            notes.push(format!("the dataset viewer only knows `main`, not revision `{}`", snap.revision));
+            None
+        }
+        _ => None,
+    };
+    let mut sizes = Vec::new();
+    for config in &chosen {
+        let mut split_files: Vec<SplitFiles> = files::map_config(&card, config, &snap.files)?;
+        if split_files.iter().all(|s| s.files.is_empty())
+            && let Some(pb) = parquet_branch
+        {
+            split_files = files::map_parquet_branch(config, &pb.files);
+        }
+        sizes.push(config_size(&card, config, &split_files, viewer_data.as_ref()));
+    }
+    Ok(SizeReport {
+        dataset: snap.repo.clone(),
+        revision: snap.revision.clone(),
+        commit: snap.sha.clone(),
+        from_cache: snap.from_cache,
+        configs,
+        sizes,
+        notes,
+    })
+}
+
+/// Every config of the dataset (card, else the parquet branch, else `default`), and the ones
+/// to report.
+fn configs(
+    card: &Card,
+    snap: &RepoSnapshot,
+    parquet_branch: Option<&RepoSnapshot>,
+    only_config: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>)> {
     let mut configs = card.config_names();
     if configs.is_empty()
         && let Some(pb) = parquet_branch
@@ -190,69 +236,77 @@ pub async fn report(
         ],
         None => configs.clone(),
     };
-    let mut notes = Vec::new();
-    let need_viewer = chosen.iter().any(|c| {
-        card.info(c)
-            .is_none_or(|i| i.download_size.is_none() || i.dataset_size.is_none() || i.splits.is_empty())
-    });
-    let viewer_data = match viewer {
-        Some(v) if need_viewer && !hub.env.offline && snap.revision == "main" => {
-            match viewer_sizes(hub, v, &snap.repo).await {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    notes.push(e);
-                    None
-                }
-            }
-        }
-        Some(_) if need_viewer && snap.revision != "main" => {
-            notes.push(format!("the dataset viewer only knows `main`, not revision `{}`", snap.revision));
-            None
-        }
-        _ => None,
-    };
+    Ok((configs, chosen))
+}
 
-    let mut sizes = Vec::new();
-    for config in &chosen {
-        let info = card.info(config);
-        let mut split_files: Vec<SplitFiles> = files::map_config(&card, config, &snap.files)?;
-        if split_files.iter().all(|s| s.files.is_empty())
-            && let Some(pb) = parquet_branch
-        {
-            split_files = files::map_parquet_branch(config, &pb.files);
-        }
-        let tree_total: u64 = split_files.iter().map(SplitFiles::bytes).sum();
-        let v_conf = viewer_data.as_ref().and_then(|v| v.configs.iter().find(|c| c.0 == *config));
-        let download_size = match (info.and_then(|i| i.download_size), v_conf.and_then(|c| c.1)) {
-            (Some(b), _) => Figure::new(Some(b), Source::Card),
-            (None, Some(b)) => Figure::new(Some(b), Source::Viewer),
-            _ if tree_total > 0 => Figure::new(Some(tree_total), Source::Tree),
-            _ => Figure::unknown(),
-        };
-        let dataset_size = match (info.and_then(|i| i.dataset_size), v_conf.and_then(|c| c.2)) {
-            (Some(b), _) => Figure::new(Some(b), Source::Card),
-            (None, Some(b)) => Figure::new(Some(b), Source::Viewer),
-            _ => Figure::unknown(),
-        };
-        let mut splits: Vec<SplitSize> = Vec::new();
-        let mut names: Vec<String> =
-            info.map(|i| i.splits.iter().map(|s| s.name.clone()).collect()).unwrap_or_default();
-        if let Some(v) = &viewer_data {
-            for s in v.splits.iter().filter(|s| s.0 == *config) {
-                if !names.contains(&s.1) {
-                    names.push(s.1.clone());
-                }
+/// One config's figures, each from the best source that has it.
+fn config_size(
+    card: &Card,
+    config: &str,
+    split_files: &[SplitFiles],
+    viewer: Option<&ViewerSizes>,
+) -> ConfigSize {
+    let info = card.info(config);
+    let tree_total: u64 = split_files.iter().map(SplitFiles::bytes).sum();
+    let v_conf = viewer.and_then(|v| v.configs.iter().find(|c| c.0 == *config));
+    let download_size = match (info.and_then(|i| i.download_size), v_conf.and_then(|c| c.1)) {
+        (Some(b), _) => Figure::new(Some(b), Source::Card),
+        (None, Some(b)) => Figure::new(Some(b), Source::Viewer),
+        _ if tree_total > 0 => Figure::new(Some(tree_total), Source::Tree),
+        _ => Figure::unknown(),
+    };
+    let dataset_size = match (info.and_then(|i| i.dataset_size), v_conf.and_then(|c| c.2)) {
+        (Some(b), _) => Figure::new(Some(b), Source::Card),
+        (None, Some(b)) => Figure::new(Some(b), Source::Viewer),
+        _ => Figure::unknown(),
+    };
+    let files = split_files
+        .iter()
+        .flat_map(|s| {
+            s.files.iter().map(|f| FileRow {
+                path: f.path.clone(),
+                size: f.size,
+                human: size_str(Some(f.size)),
+                split: s.split.clone(),
+            })
+        })
+        .collect();
+    ConfigSize {
+        config: config.to_string(),
+        download_size,
+        dataset_size,
+        splits: split_sizes(info, config, split_files, viewer),
+        files,
+        partial: viewer.is_some_and(|v| v.partial) || split_files.iter().any(|s| s.partial),
+    }
+}
+
+/// Rows and bytes per split: the card's splits, then the viewer's, then those of the files.
+fn split_sizes(
+    info: Option<&ConfigInfo>,
+    config: &str,
+    split_files: &[SplitFiles],
+    viewer: Option<&ViewerSizes>,
+) -> Vec<SplitSize> {
+    let mut names: Vec<String> =
+        info.map(|i| i.splits.iter().map(|s| s.name.clone()).collect()).unwrap_or_default();
+    if let Some(v) = viewer {
+        for s in v.splits.iter().filter(|s| s.0 == *config) {
+            if !names.contains(&s.1) {
+                names.push(s.1.clone());
             }
         }
-        for s in &split_files {
-            if !names.contains(&s.split) {
-                names.push(s.split.clone());
-            }
+    }
+    for s in split_files {
+        if !names.contains(&s.split) {
+            names.push(s.split.clone());
         }
-        for name in names {
+    }
+    names
+        .into_iter()
+        .map(|name| {
             let card_split = info.and_then(|i| i.splits.iter().find(|s| s.name == name));
-            let viewer_split =
-                viewer_data.as_ref().and_then(|v| v.splits.iter().find(|s| s.0 == *config && s.1 == name));
+            let viewer_split = viewer.and_then(|v| v.splits.iter().find(|s| s.0 == *config && s.1 == name));
             let (num_rows, num_bytes, source) = match (card_split, viewer_split) {
                 (Some(c), _) if c.num_examples.is_some() || c.num_bytes.is_some() => {
                     (c.num_examples, c.num_bytes, Some(Source::Card))
@@ -260,39 +314,9 @@ pub async fn report(
                 (_, Some(v)) => (v.2, v.3, Some(Source::Viewer)),
                 _ => (None, None, None),
             };
-            splits.push(SplitSize { name, num_rows, num_bytes, human: size_str(num_bytes), source });
-        }
-        let mut files: Vec<FileRow> = Vec::new();
-        for s in &split_files {
-            for f in &s.files {
-                files.push(FileRow {
-                    path: f.path.clone(),
-                    size: f.size,
-                    human: size_str(Some(f.size)),
-                    split: s.split.clone(),
-                });
-            }
-        }
-        let partial =
-            viewer_data.as_ref().is_some_and(|v| v.partial) || split_files.iter().any(|s| s.partial);
-        sizes.push(ConfigSize {
-            config: config.clone(),
-            download_size,
-            dataset_size,
-            splits,
-            files,
-            partial,
-        });
-    }
-    Ok(SizeReport {
-        dataset: snap.repo.clone(),
-        revision: snap.revision.clone(),
-        commit: snap.sha.clone(),
-        from_cache: snap.from_cache,
-        configs,
-        sizes,
-        notes,
-    })
+            SplitSize { name, num_rows, num_bytes, human: size_str(num_bytes), source }
+        })
+        .collect()
 }
 
 impl SizeReport {
@@ -350,19 +374,6 @@ impl SizeReport {
         }
         o
     }
-}
-
-/// `25000` → `25,000`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

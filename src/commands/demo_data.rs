@@ -1,4 +1,4 @@
-//! The demo tables `make demo` runs on: a deterministic product-review topic classification
+//! `delta-hf demo-data`: the demo tables `make demo` runs on: a deterministic product-review topic classification
 //! set (train and eval Delta tables), written with the real Delta writer.
 //!
 //! Columns: `review_id BIGINT, text STRING, label STRING, rating INT`. Six topics; `support`

@@ -17,9 +17,9 @@ use object_store::azure::{AzureConfigKey, AzureCredential, MicrosoftAzureBuilder
 use object_store::gcp::{GcpCredential, GoogleCloudStorageBuilder, GoogleConfigKey};
 use url::Url;
 
-use crate::cli::StorageArgs;
 use crate::error::{Error, Result};
-use crate::source::unity::{UnityClient, UnityConfig, VendedCredentials};
+use crate::storage::location::redact;
+use crate::storage::unity::{UnityClient, UnityConfig, VendedCredentials};
 
 /// Storage options and the (lazily signed-in) Unity Catalog client, shared by a run.
 #[derive(Default)]
@@ -42,9 +42,10 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    pub fn new(args: &StorageArgs) -> Result<Self> {
+    /// From `--storage-option KEY=VALUE` pairs and a Databricks profile name.
+    pub fn new(storage_options: &[String], profile: Option<&str>) -> Result<Self> {
         let mut options = HashMap::new();
-        for kv in &args.storage_options {
+        for kv in storage_options {
             let Some((k, v)) = kv.split_once('=') else {
                 return Err(Error::Usage(format!(
                     "--storage-option expects KEY=VALUE, got `{}`",
@@ -57,7 +58,7 @@ impl Connector {
             }
             options.insert(k.to_string(), v.to_string());
         }
-        Ok(Connector { options, profile: args.profile.clone(), unity: Default::default() })
+        Ok(Connector { options, profile: profile.map(String::from), unity: Default::default() })
     }
 
     /// The user's storage options, as given.
@@ -150,16 +151,6 @@ fn unsupported(url: &Url, scheme: &str) -> Error {
     ))
 }
 
-/// A URL fit to show: no query string (Azure SAS tokens travel in queries) and no password.
-/// The user name stays: in `abfss://container@account.dfs.core.windows.net/...` it is the
-/// container, part of where the data is.
-pub fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    let _ = u.set_password(None);
-    u.to_string()
-}
-
 fn store_error(e: Error) -> object_store::Error {
     object_store::Error::Generic { store: "Unity Catalog", source: Box::new(e) }
 }
@@ -173,7 +164,7 @@ impl object_store::CredentialProvider for AwsVended {
     async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
         let v = self.0.get().await.map_err(store_error)?;
         let k = v.aws.ok_or_else(|| {
-            store_error(Error::Access("Unity Catalog vended no AWS credentials for an s3:// location".into()))
+            store_error(Error::access("Unity Catalog vended no AWS credentials for an s3:// location"))
         })?;
         Ok(Arc::new(AwsCredential {
             key_id: k.access_key_id,
@@ -192,7 +183,7 @@ impl object_store::CredentialProvider for AzureVended {
     async fn get_credential(&self) -> object_store::Result<Arc<AzureCredential>> {
         let v = self.0.get().await.map_err(store_error)?;
         let sas = v.azure_sas.ok_or_else(|| {
-            store_error(Error::Access("Unity Catalog vended no SAS token for an Azure location".into()))
+            store_error(Error::access("Unity Catalog vended no SAS token for an Azure location"))
         })?;
         let pairs = url::form_urlencoded::parse(sas.expose().trim_start_matches('?').as_bytes())
             .into_owned()
@@ -210,21 +201,8 @@ impl object_store::CredentialProvider for GcpVended {
     async fn get_credential(&self) -> object_store::Result<Arc<GcpCredential>> {
         let v = self.0.get().await.map_err(store_error)?;
         let t = v.gcp_token.ok_or_else(|| {
-            store_error(Error::Access("Unity Catalog vended no OAuth token for a gs:// location".into()))
+            store_error(Error::access("Unity Catalog vended no OAuth token for a gs:// location"))
         })?;
         Ok(Arc::new(GcpCredential { bearer: t.expose().to_string() }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_keeps_the_container_and_drops_secrets() {
-        let u = Url::parse("abfss://lake@acct.dfs.core.windows.net/t/x?sv=2024&sig=SECRET").unwrap();
-        assert_eq!(redact(&u), "abfss://lake@acct.dfs.core.windows.net/t/x");
-        let u = Url::parse("s3://key:SECRET@bucket/p").unwrap();
-        assert_eq!(redact(&u), "s3://key@bucket/p");
     }
 }

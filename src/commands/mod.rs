@@ -1,0 +1,12 @@
+//! The commands, each a short linear `run` over the stages below it (source → transform →
+//! sink), with a comment per stage.
+//!
+//! - [`prepare`]: Delta tables → a DatasetDict with one label map (and the label table);
+//! - [`pull`]: a Hub dataset → one Delta table per split;
+//! - [`size`]: a Hub dataset's sizes;
+//! - [`demo_data`]: the demo tables `make demo` exports.
+
+pub mod demo_data;
+pub mod prepare;
+pub mod pull;
+pub mod size;

@@ -1,0 +1,486 @@
+//! `delta-hf prepare`: Delta tables → a `load_from_disk`-ready DatasetDict with one label map.
+//!
+//! 1. **resolve** — open every split's snapshot (checking its protocol), the label table and
+//!    any fixed label list, and check the output can be written, before any data is read;
+//! 2. **select** — one DataFrame per split with the export columns;
+//! 3. **label map** — null checks and a label-only pass over every split, then one map;
+//! 4. **write** — every split streams through the label-id projection into the shard writers,
+//!    all splits and partitions at once, in a staging directory; then the metadata files;
+//! 5. **record** — the label table is committed once every shard is staged (a concurrent run
+//!    that assigned other ids to new labels makes this run fail here, before publishing);
+//! 6. **publish** — an atomic move into place (local) or an ordered upload with
+//!    `dataset_dict.json` last (object store, volume).
+//!
+//! The summary's `timings` has one entry per stage (select is part of resolve).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::Schema;
+use deltalake::datafusion::common::TableReference;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result, scan_error};
+use crate::settings::PrepareSettings;
+use crate::sink::hf_dataset::{self, BatchMap, ShardPolicy, SplitOutput, SplitSink};
+use crate::sink::label_table;
+use crate::sink::publish::Staging;
+use crate::sink::remote::Dest;
+use crate::source::label_table as label_table_source;
+use crate::source::labels_from::LabelsFrom;
+use crate::source::table::{self, OpenedTable};
+use crate::source::tokenizer::{self, TokenizerSpec};
+use crate::storage::connector::Connector;
+use crate::storage::location::{Location, OutputSpec};
+use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
+use crate::transform::encode::{self, LabelId};
+use crate::transform::label_map::{LabelMapMode, ListedLabels};
+use crate::transform::label_pass::{LabelPass, Labelled};
+use crate::transform::select::{LABEL, TEXT};
+use crate::transform::session::{self, SessionOptions};
+use crate::transform::tokenize::{Tokenize, TokenizeOptions};
+use crate::ui::Ui;
+
+/// What the resolve stage found.
+struct Resolved {
+    cx: Connector,
+    tables: Vec<OpenedTable>,
+    listed: Option<ListedLabels>,
+    /// The label table's map and the version it was read at.
+    existing: Option<(Vec<String>, u64)>,
+    output: OutputSpec,
+    remote: Option<Dest>,
+    staging: Staging,
+    /// Where the dataset will be, as shown to the user.
+    shown: String,
+    /// `--tokenizer`, read and configured.
+    tokenize: Option<Arc<Tokenize>>,
+}
+
+/// Run `prepare`.
+pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
+    let started = Instant::now();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let mut clock = Clock::default();
+
+    // 1. resolve: tables, label sources and the output, before reading any row.
+    let r = resolve(s, ui).await?;
+    // 2. select: one DataFrame per split, every split also registered under its own name.
+    let ctx = session::session(SessionOptions::export(s.memory_limit))?;
+    let mut inputs = select(s, &ctx, &r.tables).await?;
+    clock.lap(|t| &mut t.resolve);
+
+    // 3. label map: one pass over every split's labels.
+    let labelled = match s.with_labels() {
+        true => Some(label_pass(s, &ctx, &mut inputs, &r, ui).await?),
+        false => None,
+    };
+    clock.lap(|t| &mut t.label_map);
+
+    // 4. write: every split's shards, then `state.json`, `dataset_info.json`, `label_map.json`.
+    let outputs = write(s, &ctx, inputs, labelled.as_ref(), &r, ui).await?;
+    write_metadata(s, &r, &outputs, labelled.as_ref())?;
+    clock.lap(|t| &mut t.write);
+
+    // 5. record: the label table, before anything is published.
+    let recorded = match (&s.label_table, &labelled) {
+        (Some(_), Some(l)) => Some(record(s, &r, l, &run_id).await?),
+        _ => None,
+    };
+    clock.lap(|t| &mut t.label_table);
+
+    // 6. publish.
+    match &r.remote {
+        None => r.staging.publish()?,
+        Some(dest) => dest.publish(r.staging.dir(), s.overwrite, ui).await?,
+    }
+    clock.lap(|t| &mut t.publish);
+
+    let mut done = summary(
+        s,
+        &r.tables,
+        &outputs,
+        labelled.as_ref(),
+        recorded,
+        run_id,
+        &r.shown,
+        ui,
+        started,
+        clock.timings,
+    );
+    done.tokenizer = r.tokenize.as_ref().map(|t| t.summary().clone());
+    Ok(done)
+}
+
+/// Stage timings: each `lap` records the time since the previous one.
+struct Clock {
+    lap: Instant,
+    timings: Timings,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock { lap: Instant::now(), timings: Timings::default() }
+    }
+}
+
+impl Clock {
+    fn lap(&mut self, slot: impl FnOnce(&mut Timings) -> &mut f64) {
+        *slot(&mut self.timings) = self.lap.elapsed().as_secs_f64();
+        self.lap = Instant::now();
+    }
+}
+
+async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
+    let cx = s.storage.connector()?;
+    let tokenize = match &s.tokenizer {
+        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
+        None => None,
+    };
+    let mut tables = Vec::with_capacity(s.splits.len());
+    for split in &s.splits {
+        let t = table::open(&split.table, &cx).await?;
+        ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
+        tables.push(t);
+    }
+    let listed = match (&s.labels_file, &s.labels_from) {
+        _ if !s.with_labels() => None,
+        (Some((_, labels)), _) => Some(ListedLabels::from_file(labels.clone())),
+        (None, Some(from)) => Some(listed_from(from, s, &cx, ui).await?),
+        (None, None) => None,
+    };
+    let existing = match &s.label_table {
+        Some(t) if s.with_labels() => label_table_source::read(t, &cx).await?,
+        _ => None,
+    };
+    let output = match &s.output {
+        Some(o) => o.clone(),
+        None => OutputSpec::Local(default_output(s, &tables, existing.as_ref().map(|e| e.1))?),
+    };
+    let remote = Dest::resolve(&output, &cx).await?;
+    let staging = match (&output, &remote) {
+        (OutputSpec::Local(dir), _) => {
+            check_output_apart(dir, s, &tables)?;
+            Staging::create(dir, s.working_dir.as_deref(), s.overwrite)?
+        }
+        (_, Some(dest)) => {
+            dest.check(s.overwrite).await?;
+            Staging::scratch(&output.dir_name(), s.working_dir.as_deref())?
+        }
+        (_, None) => return Err(Error::Internal("a remote output resolved to nothing".into())),
+    };
+    let shown = match &output {
+        OutputSpec::Local(_) => staging.output().display().to_string(),
+        remote => remote.shown(),
+    };
+    Ok(Resolved { cx, tables, listed, existing, output, remote, staging, shown, tokenize })
+}
+
+/// Read `--tokenizer` and configure it for the text column (before any data is read).
+async fn load_tokenizer(
+    s: &PrepareSettings,
+    spec: &TokenizerSpec,
+    opts: &TokenizeOptions,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Tokenize> {
+    let loaded = tokenizer::load(spec, cx).await?;
+    let text = if s.with_labels() { TEXT } else { s.selection.columns.text.as_str() };
+    let (t, warnings) = Tokenize::new(loaded, opts, text)?;
+    for w in warnings {
+        ui.warn(w);
+    }
+    let p = &t.summary().provenance;
+    ui.step(format!("tokenizer {} (tokenizer.json sha256 {})", p.source, &p.sha256[..12]));
+    Ok(t)
+}
+
+async fn listed_from(
+    from: &LabelsFrom,
+    s: &PrepareSettings,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<ListedLabels> {
+    let l = from.resolve(&s.selection.columns.label, cx).await?;
+    ui.step(format!("label order from {}: {} labels", from.spec(), l.labels.len()));
+    Ok(l)
+}
+
+/// Register every split's table in `ctx` under the split's name, then select each.
+async fn select(s: &PrepareSettings, ctx: &SessionContext, tables: &[OpenedTable]) -> Result<Vec<DataFrame>> {
+    for (split, t) in s.splits.iter().zip(tables) {
+        t.table.update_datafusion_session(&ctx.state())?;
+        // With the session, so the scan follows its settings (Utf8 strings, pushdown).
+        let provider = t.table.table_provider().with_session(Arc::new(ctx.state())).await?;
+        ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
+    }
+    let mut inputs = Vec::with_capacity(s.splits.len());
+    for (split, t) in s.splits.iter().zip(tables) {
+        inputs.push(s.selection.split(ctx, &split.name, t.name()).await?);
+    }
+    Ok(inputs)
+}
+
+async fn label_pass(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    inputs: &mut [DataFrame],
+    r: &Resolved,
+    ui: &Ui,
+) -> Result<Labelled> {
+    ui.step("counting labels");
+    let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let pass = LabelPass {
+        splits: &names,
+        columns: &s.selection.columns,
+        drop_nulls: s.drop_nulls,
+        require_train_labels: s.require_train_labels,
+        order: s.label_order,
+        mode: s.label_map_mode,
+        table: s.label_table.as_ref().map(|t| (t.name.as_str(), r.existing.as_ref().map(|e| e.0.as_slice()))),
+        listed: r.listed.as_ref(),
+    };
+    pass.run(ctx, inputs, &|m| ui.warn(m)).await
+}
+
+/// Every split at once: each partition decodes on its own task and writes on its own thread,
+/// so the cores stay busy to the end. At most one partition per core decodes at a time (more
+/// would only hold more row groups in memory).
+async fn write(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    inputs: Vec<DataFrame>,
+    labelled: Option<&Labelled>,
+    r: &Resolved,
+    ui: &Ui,
+) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
+    let class_names = labelled.map(|l| l.map.names.as_slice());
+    if let Some(names) = class_names {
+        ctx.register_udf(LabelId::udf(names));
+    }
+    let decoders = Arc::new(Semaphore::new(ctx.state().config().target_partitions()));
+    let mut writes = Vec::with_capacity(inputs.len());
+    for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
+        let df = match labelled {
+            Some(_) => encode::encode(ctx, input).await?,
+            None => input,
+        };
+        let known_rows = labelled.map(|l| l.counts.labelled_rows(i));
+        let total_rows = match (s.shards, known_rows) {
+            (ShardPolicy::Count(_), None) => Some(encode::count_rows(ctx, df.clone()).await?),
+            (_, known) => known,
+        };
+        let mut schema: Schema = df.schema().as_arrow().clone();
+        let mut batch_map: Option<BatchMap> = None;
+        if let Some(t) = r.tokenize.clone() {
+            schema = t.output_schema(&schema).as_ref().clone();
+            batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
+        }
+        let sink =
+            SplitSink::new(r.staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?
+                .with_fsync(s.fsync)
+                .with_decoders(decoders.clone())
+                .with_batch_map(batch_map);
+        let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
+        let table = &split.table.name;
+        let partitions = df.execute_stream_partitioned().await.map_err(|e| scan_error(e, table))?;
+        writes.push(async move {
+            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
+                Error::DataFusion(e) => scan_error(e, table),
+                e => e,
+            });
+            bar.finish_and_clear();
+            written
+        });
+    }
+    futures::future::try_join_all(writes).await
+}
+
+/// `state.json` and `dataset_info.json` per split, `dataset_dict.json`, `label_map.json`.
+fn write_metadata(
+    s: &PrepareSettings,
+    r: &Resolved,
+    outputs: &[(SplitOutput, serde_json::Value)],
+    labelled: Option<&Labelled>,
+) -> Result<()> {
+    let mut description = describe(s, &r.tables);
+    if let Some(t) = &r.tokenize {
+        description = format!("{description} {}", t.summary().describe());
+    }
+    let dataset_name = r.output.dir_name();
+    let dir = r.staging.dir();
+    let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
+    for (out, features) in outputs {
+        hf_dataset::write_split_metadata(dir, out, &all, features, &description, &dataset_name)?;
+    }
+    let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    hf_dataset::write_dataset_dict(dir, &split_names)?;
+    if let Some(l) = labelled {
+        hf_dataset::write_label_map(dir, &l.map.names)?;
+    }
+    Ok(())
+}
+
+/// Commit the label map; a concurrent run's clashing ids fail the run here.
+async fn record(s: &PrepareSettings, r: &Resolved, l: &Labelled, run_id: &str) -> Result<LabelTableSummary> {
+    let table = s.label_table.as_ref().ok_or_else(|| Error::Internal("no label table".into()))?;
+    let sources: Vec<_> = s
+        .splits
+        .iter()
+        .zip(&r.tables)
+        .map(|(sp, t)| json!({"split": sp.name, "table": t.name(), "version": t.version}))
+        .collect();
+    let mut metadata = json!({
+        "run_id": run_id,
+        "sources": sources,
+        "output": r.shown,
+        "label_map_mode": s.label_map_mode,
+        "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
+    });
+    if let Some(t) = &r.tokenize {
+        metadata["tokenizer"] = serde_json::to_value(t.summary()).expect("the summary serialises");
+    }
+    let base_version = r.existing.as_ref().map(|(_, v)| *v);
+    let target = label_table::Target { table, cx: &r.cx, new_location: s.label_table_location.as_deref() };
+    let check_races = s.label_map_mode != LabelMapMode::Rebuild;
+    let version = label_table::write(&target, &l.map, &l.counts, metadata, base_version, check_races).await?;
+    Ok(LabelTableSummary { table: table.name.clone(), version })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    s: &PrepareSettings,
+    tables: &[OpenedTable],
+    outputs: &[(SplitOutput, serde_json::Value)],
+    labelled: Option<&Labelled>,
+    label_table: Option<LabelTableSummary>,
+    run_id: String,
+    shown: &str,
+    ui: &Ui,
+    started: Instant,
+    timings: Timings,
+) -> Summary {
+    let splits = s
+        .splits
+        .iter()
+        .zip(tables)
+        .zip(outputs)
+        .enumerate()
+        .map(|(i, ((sp, t), (out, _)))| SplitSummary {
+            name: sp.name.clone(),
+            table: t.name().to_string(),
+            version: t.version,
+            num_rows: out.num_rows,
+            num_bytes: out.num_bytes,
+            num_shards: out.shards.len(),
+            dropped_rows: labelled.map(|l| l.dropped[i]).unwrap_or(0),
+            rows_per_label: labelled
+                .map(|l| {
+                    let count = |n: &String| l.counts.by_label.get(n).map(|v| v[i]).unwrap_or(0);
+                    l.map.names.iter().map(|n| (n.clone(), count(n))).collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let map = labelled.map(|l| &l.map);
+    Summary {
+        run_id,
+        output: shown.to_string(),
+        splits,
+        labels: map.map(|m| m.names.clone()).unwrap_or_default(),
+        num_labels: map.map(|m| m.names.len()).unwrap_or(0),
+        new_labels: map.map(|m| m.new_labels.clone()).unwrap_or_default(),
+        label_map_origin: map.map(|m| {
+            serde_json::to_value(m.origin).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        }),
+        label_map_json: map.map(|_| format!("{}/label_map.json", shown.trim_end_matches('/'))),
+        label_table,
+        tokenizer: None,
+        warnings: ui.warnings(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        timings,
+    }
+}
+
+/// The output must not be, contain or sit inside an input or label table: `--overwrite` would
+/// otherwise replace the data it reads.
+fn check_output_apart(output: &std::path::Path, s: &PrepareSettings, tables: &[OpenedTable]) -> Result<()> {
+    let out = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
+    let mut others: Vec<(&str, &std::path::Path)> =
+        tables.iter().filter_map(|t| t.table_ref.local_path().map(|p| (t.name(), p))).collect();
+    if let Some(lt) = &s.label_table
+        && let Some(p) = lt.local_path()
+    {
+        others.push((lt.name.as_str(), p));
+    }
+    for (name, path) in others {
+        if out.starts_with(path) || path.starts_with(&out) {
+            return Err(Error::Usage(format!(
+                "--output `{}` overlaps table `{name}`; write the dataset somewhere else",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn describe(s: &PrepareSettings, tables: &[OpenedTable]) -> String {
+    let parts: Vec<String> = s
+        .splits
+        .iter()
+        .zip(tables)
+        .map(|(sp, t)| format!("{} = Delta table `{}` at version {}", sp.name, t.name(), t.version))
+        .collect();
+    format!("Exported by delta-hf {} from {}.", env!("CARGO_PKG_VERSION"), parts.join("; "))
+}
+
+/// `$HF_DATASETS_CACHE/delta-hf/<first table name>-<hash>`: the hash covers every source and
+/// version, the label table's version, and every setting that changes rows, columns or ids
+/// ([`PrepareSettings::output_key`]), so two different exports never share a directory.
+fn default_output(
+    s: &PrepareSettings,
+    tables: &[OpenedTable],
+    label_table_version: Option<u64>,
+) -> Result<PathBuf> {
+    let base = match (
+        std::env::var_os("HF_DATASETS_CACHE"),
+        std::env::var_os("HF_HOME"),
+        std::env::var_os("HOME"),
+    ) {
+        (Some(c), _, _) => PathBuf::from(c),
+        (None, Some(h), _) => PathBuf::from(h).join("datasets"),
+        (None, None, Some(home)) => PathBuf::from(home).join(".cache/huggingface/datasets"),
+        _ => {
+            return Err(Error::Usage(
+                "no --output given and neither HF_DATASETS_CACHE, HF_HOME nor HOME is set".into(),
+            ));
+        }
+    };
+    let mut key = String::new();
+    for (sp, t) in s.splits.iter().zip(tables) {
+        key.push_str(&format!("{}={}@{};", sp.name, t.table_ref.url()?, t.version));
+    }
+    key.push_str(&s.output_key());
+    key.push_str(&format!("|label_table_version={label_table_version:?}"));
+    let last = match &tables[0].table_ref.location {
+        Location::Local(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        Location::Uri(u) => u.path().trim_end_matches('/').rsplit('/').next().map(String::from),
+        Location::Unity(n) => Some(n.name.clone()),
+    };
+    let stem: String = last
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            n.chars().map(|c| if c.is_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+        })
+        .unwrap_or_else(|| "dataset".into());
+    Ok(base.join("delta-hf").join(format!("{stem}-{:016x}", fnv1a(key.as_bytes()))))
+}
+
+/// FNV-1a: a hash that is the same on every build and platform.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+}

@@ -1,0 +1,113 @@
+//! Select: one DataFrame per split with the export columns — the user's text, label and kept
+//! columns bound by exact name (no SQL parsing of user input), or the result of a
+//! `--select-sql` query run in a locked-down session (queries only).
+
+use std::path::PathBuf;
+
+use deltalake::arrow::datatypes::DataType;
+use deltalake::datafusion::common::{Column, TableReference};
+use deltalake::datafusion::execution::context::SQLOptions;
+use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast};
+
+use crate::error::{Error, Result};
+use crate::transform::sql;
+
+/// The output column of the text in a labelled export.
+pub const TEXT: &str = "text";
+/// The output column of the label in a labelled export.
+pub const LABEL: &str = "label";
+
+/// The columns of an export, as the user named them.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    pub text: String,
+    pub label: String,
+    pub keep: Vec<String>,
+}
+
+/// How every split is selected.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub columns: Columns,
+    /// The `--select-sql` file and its text.
+    pub select_sql: Option<(PathBuf, String)>,
+    /// `false` with `--no-labels`: the selected columns go out as they are.
+    pub with_labels: bool,
+    /// With `--tokenizer`: the text column is needed (also with `--no-labels`), and the
+    /// `--text-pair-col` column, if any, rides along as a kept column.
+    pub tokenize: Option<Option<String>>,
+}
+
+/// A column by its exact name (no parsing of dots or case).
+pub fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+impl Selection {
+    /// The DataFrame of split `split` (registered in `ctx` under its name) with the export
+    /// columns; `table` names its table in messages.
+    pub async fn split(&self, ctx: &SessionContext, split: &str, table: &str) -> Result<DataFrame> {
+        let (base, what, source_name) = match &self.select_sql {
+            Some((path, query)) => {
+                let provider = ctx.table_provider(TableReference::bare(split.to_string())).await?;
+                ctx.deregister_table(sql::SOURCE_VIEW)?;
+                ctx.register_table(sql::SOURCE_VIEW, provider)?;
+                // Queries only: no DDL, DML or SET statements from the file.
+                let options = SQLOptions::new()
+                    .with_allow_ddl(false)
+                    .with_allow_dml(false)
+                    .with_allow_statements(false);
+                let df = ctx.sql_with_options(query, options).await.map_err(|e| {
+                    Error::Data(format!(
+                        "--select-sql `{}` failed for split `{split}` (table `{table}`): {e}",
+                        path.display(),
+                    ))
+                })?;
+                (df, "the --select-sql result for split", split.to_string())
+            }
+            None => (ctx.table(TableReference::bare(split.to_string())).await?, "table", table.to_string()),
+        };
+        let available: Vec<String> = base.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let need = |c: &str, flag: &'static str| -> Result<()> {
+            if available.iter().any(|a| a == c) {
+                return Ok(());
+            }
+            Err(Error::MissingColumn {
+                column: c.to_string(),
+                what,
+                table: source_name.clone(),
+                available: available.join(", "),
+                flag,
+            })
+        };
+        let c = &self.columns;
+        for k in &c.keep {
+            need(k, "--keep-col")?;
+        }
+        let mut keep = c.keep.clone();
+        if let Some(pair) = &self.tokenize {
+            need(&c.text, "--text-col")?;
+            if let Some(p) = pair {
+                need(p, "--text-pair-col")?;
+                if !keep.contains(p) {
+                    keep.push(p.clone());
+                }
+            }
+            if !self.with_labels && !c.keep.is_empty() && !keep.contains(&c.text) {
+                keep.insert(0, c.text.clone());
+            }
+        }
+        if self.with_labels {
+            need(&c.text, "--text-col")?;
+            need(&c.label, "--label-col")?;
+            let mut exprs =
+                vec![column(&c.text).alias(TEXT), cast(column(&c.label), DataType::Utf8).alias(LABEL)];
+            exprs.extend(keep.iter().map(|k| column(k).alias(k)));
+            Ok(base.select(exprs)?)
+        } else if !c.keep.is_empty() {
+            Ok(base.select(keep.iter().map(|k| column(k).alias(k)).collect::<Vec<_>>())?)
+        } else {
+            Ok(base)
+        }
+    }
+}
