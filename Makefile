@@ -63,6 +63,7 @@ emulators: $(VENV)/node/.installed ## Install the npm-based test emulators (azur
 test: venv emulators ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
 	DELTA_HF_PYTHON=$(abspath $(VENV))/bin/python \
 	DELTA_HF_AZURITE=$(abspath $(VENV))/node/node_modules/.bin/azurite-blob \
+	DELTA_HF_NODE_MODULES=$(abspath $(VENV))/node/node_modules \
 	  $(CARGO) test --locked --all-targets -- --test-threads=2
 
 bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor, and --tokenizer vs Dataset.map (SCALE=1 RUNS=3) -> bench/*results.md

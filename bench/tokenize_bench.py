@@ -64,7 +64,11 @@ def train_tokenizer(out: Path) -> Path:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=["<|endoftext|>"], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train(files, trainer)
+    def texts():
+        for f in files:  # a few stdlib files are not UTF-8
+            yield Path(f).read_text(encoding="utf-8", errors="replace")
+
+    tok.train_from_iterator(texts(), trainer)
     out.mkdir(parents=True, exist_ok=True)
     tok.save(str(out / "tokenizer.json"))
     (out / "tokenizer_config.json").write_text(json.dumps({

