@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(thousands(83_350), "83,350");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(rows_rate(83_350.6862), "83,351 rows/s");
+        assert_eq!(rows_rate(83_350.686_2), "83,351 rows/s");
         assert_eq!(rows_rate(0.0), "0 rows/s");
     }
 }

@@ -292,12 +292,15 @@ async fn write_split(
     })
 }
 
+/// ClassLabel features: a column's name and its label names in id order.
+type ClassLabels = Vec<(String, Vec<String>)>;
+
 /// The card's ClassLabel columns present (as integers) in `df`, replaced by their names.
 fn class_labels_as_names(
     df: DataFrame,
     class_labels: &[(String, Vec<String>)],
-) -> Result<(DataFrame, Vec<(String, Vec<String>)>)> {
-    let present: Vec<(String, Vec<String>)> = class_labels
+) -> Result<(DataFrame, ClassLabels)> {
+    let present: ClassLabels = class_labels
         .iter()
         .filter(|(name, _)| {
             df.schema().field_with_unqualified_name(name).is_ok_and(|f| f.data_type().is_integer())

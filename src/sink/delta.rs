@@ -133,12 +133,17 @@ async fn new_uc_table(
 
 /// Refuse an existing table unless `overwrite` (before any download or write).
 pub async fn check_target(table: &TableRef, overwrite: bool, cx: &Connector) -> Result<()> {
-    if table.exists(cx).await? && !overwrite {
+    let exists = table.exists(cx).await?;
+    if exists && !overwrite {
         return Err(Error::output(format!(
             "table `{}` already exists; pass --overwrite to replace it (a new table version), or \
              pick another target",
             table.name
         )));
+    }
+    // A new Unity Catalog table goes under its schema's storage root: the schema must exist.
+    if let (false, Location::Unity(name)) = (exists, &table.location) {
+        cx.unity().await?.schema_storage_root(name).await?;
     }
     if let Location::Local(dir) = &table.location
         && dir.exists()

@@ -11,9 +11,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use deltalake::DeltaTable;
 use futures::StreamExt;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -98,6 +100,9 @@ pub async fn open(t: &TableRef, cx: &Connector) -> Result<OpenedTable> {
             continue;
         }
         opened.check_protocol()?;
+        if let Some(Pin::Timestamp(at)) = &t.pin {
+            opened.check_committed_by(*at).await?;
+        }
         return Ok(opened);
     }
 }
@@ -162,6 +167,32 @@ impl OpenedTable {
             )));
         }
         Ok(())
+    }
+
+    /// delta-rs resolves an instant before the first commit to the first version; we refuse it
+    /// instead: there is no version "at or before" that instant.
+    async fn check_committed_by(&self, at: DateTime<Utc>) -> Result<()> {
+        let v = self.version;
+        let millis = match self.table.snapshot().ok().and_then(|s| s.version_timestamp(v as _)) {
+            Some(ms) => ms,
+            None => {
+                let path = object_store::path::Path::from(format!("_delta_log/{v:020}.json"));
+                match self.table.object_store().head(&path).await {
+                    Ok(meta) => meta.last_modified.timestamp_millis(),
+                    // No commit file (a checkpoint-only version): nothing to compare.
+                    Err(_) => return Ok(()),
+                }
+            }
+        };
+        match DateTime::<Utc>::from_timestamp_millis(millis) {
+            Some(committed) if committed > at => Err(self.table_ref.unreadable(format!(
+                "no version was committed at or before {}: the oldest version in its log, {v}, was \
+                 committed at {}; pick a later instant, or a version with @vN",
+                at.to_rfc3339(),
+                committed.to_rfc3339()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The `delta_hf` commit metadata of the snapshot's latest commit, if any.

@@ -208,7 +208,8 @@ fn unknown_component(v: &Value) -> Option<String> {
     fn fails<T: serde::de::DeserializeOwned>(v: &Value) -> bool {
         !v.is_null() && serde_json::from_value::<T>(v.clone()).is_err()
     }
-    let parts: [(&str, fn(&Value) -> bool); 5] = [
+    type Check = fn(&Value) -> bool;
+    let parts: [(&str, Check); 5] = [
         ("normalizer", fails::<tokenizers::NormalizerWrapper>),
         ("pre_tokenizer", fails::<tokenizers::PreTokenizerWrapper>),
         ("model", fails::<tokenizers::ModelWrapper>),

@@ -546,7 +546,8 @@ mod tests {
     fn alignment_matches_run_ner() {
         let b_to_i = [0, 2, 2, 4, 4];
         let w = |v: &[i64]| v.iter().map(|&x| (x >= 0).then_some(x as u32)).collect::<Vec<_>>();
-        let cases: [(&[i64], &[i64], bool, &[i64]); 6] = [
+        type Case<'a> = (&'a [i64], &'a [i64], bool, &'a [i64]);
+        let cases: [Case; 6] = [
             (
                 &[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1],
                 &[0, 1, 2, 3, 0],

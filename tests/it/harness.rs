@@ -20,13 +20,38 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A golden table folder under `../shared/fixtures/delta-golden/`.
-pub fn golden(name: &str) -> PathBuf {
-    root().join("../shared/fixtures/delta-golden").join(name)
+/// The folder of Spark-written golden Delta tables: `$DELTA_HF_GOLDEN_DIR`, else
+/// `../shared/fixtures/delta-golden` beside the repo (see README.md, "Tests").
+pub fn golden_dir() -> PathBuf {
+    match std::env::var_os("DELTA_HF_GOLDEN_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root().join("../shared/fixtures/delta-golden"),
+    }
 }
 
-pub fn golden_dir() -> PathBuf {
-    root().join("../shared/fixtures/delta-golden")
+/// A golden table folder (`NAME/delta`, `NAME/expected`) under [`golden_dir`].
+pub fn golden(name: &str) -> PathBuf {
+    golden_dir().join(name)
+}
+
+/// The golden folder, or `None` after reporting `test` as skipped when it is absent (a clone
+/// without the fixtures beside it). Only the comparisons with Spark-written tables use it;
+/// everything else builds its tables itself.
+pub fn golden_or_skip(test: &str) -> Option<PathBuf> {
+    let dir = golden_dir();
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    skip(test, &format!("golden fixtures not found at {} (set DELTA_HF_GOLDEN_DIR)", dir.display()));
+    None
+}
+
+/// Report a test as skipped, with the reason, where it is seen: straight to the process's
+/// stderr, which the test harness does not capture (its capture takes `eprintln!` only), so
+/// the line shows in `cargo test` / `make test` output even when the test passes.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {reason}");
 }
 
 /// A fresh temp dir.
@@ -102,6 +127,27 @@ pub fn check_py(script: &str, args: &[&Path]) {
         stdout(&o),
         stderr(&o)
     );
+}
+
+/// Build a table that delta-rs cannot write with `tests/python/build_tables.py KIND DIR`:
+/// `DIR/delta/` is the table, `DIR/expected/` the rows a reader must return (computed by the
+/// builder from what it wrote, the layout of the golden fixtures, for `check_golden.py`).
+#[track_caller]
+pub fn build_table(kind: &str, dir: &Path) {
+    check_py("build_tables.py", &[Path::new(kind), dir]);
+}
+
+/// Export `table` with `--no-labels` to `out` as split `train`, and check the split holds
+/// exactly the rows of `expected` (a folder of Parquet files) with `check_golden.py`.
+#[track_caller]
+pub fn export_matches(table: &str, out: &Path, expected: &Path) {
+    let o = bin()
+        .args(["prepare", "--no-labels", "--quiet", "--split", &format!("train={table}"), "--output"])
+        .arg(out)
+        .output()
+        .expect("run delta-hf");
+    ok(&o);
+    check_py("check_golden.py", &[out, Path::new("train"), expected]);
 }
 
 /// Run Python code, returning stdout (panics on failure).

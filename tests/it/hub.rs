@@ -86,7 +86,11 @@ impl Drop for Emulator {
 
 /// `delta-hf` with the Hub environment pointing at the emulator and a private HF_HOME.
 pub(crate) fn hub_cmd(endpoint: &str, home: &Path) -> Command {
-    let mut c = bin();
+    hub_env(bin(), endpoint, home)
+}
+
+/// `c` with the Hub environment pointing at the emulator and a private HF_HOME.
+fn hub_env(mut c: Command, endpoint: &str, home: &Path) -> Command {
     c.env("HF_ENDPOINT", endpoint)
         .env("HF_HOME", home)
         .env("HF_HUB_CACHE", home.join("hub"))
@@ -455,4 +459,137 @@ fn corrupt_download_is_detected_and_nothing_is_written() {
         &[p(&std::fs::read_dir(repo.join("delta-hf")).unwrap().next().unwrap().unwrap().path())],
     );
     assert!(!repo.join("blobs").join(sha.trim()).exists());
+}
+
+/// `pull --to uc://catalog.schema`: one Unity Catalog table per split, created as EXTERNAL under
+/// the schema's storage root (on the S3 server) and registered; the rows read back by the
+/// Python `deltalake` package from S3, and `prepare` reads the pulled tables by their names.
+#[test]
+fn pull_to_unity_catalog_registers_one_table_per_split() {
+    use crate::cloud::{Cloud, TOKEN, assert_no_secrets, vends};
+
+    let cloud = Cloud::start();
+    cloud.setup(
+        json!({"buckets": ["hub-lake"], "token": TOKEN, "schemas": {"main.ml": "s3://hub-lake/schemas/ml"}}),
+    );
+    let emu = Emulator::start();
+    let home = tmp();
+    let dir = tmp();
+    let pull = |extra: &[&str]| run_cmd(hub_env(cloud.uc_bin(), &emu.endpoint(), home.path()), extra);
+    let o1 = pull(&["pull", "acme/reviews", "--to", "uc://main.ml", "--json"]);
+    let s = ok(&o1);
+    assert_eq!(s["splits"][0]["split"], "train");
+    assert_eq!(s["splits"][0]["rows"], 300);
+    assert_eq!(s["splits"][1]["split"], "test");
+    assert_eq!(s["splits"][1]["rows"], 50);
+
+    // Each split's table was created EXTERNAL under the schema's root, registered, with columns.
+    let calls = cloud.calls();
+    let created: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with("/tables"))
+        .map(|c| &c["body"])
+        .collect();
+    let names: Vec<String> = created
+        .iter()
+        .map(|b| {
+            format!(
+                "{}.{}.{}",
+                b["catalog_name"].as_str().unwrap(),
+                b["schema_name"].as_str().unwrap(),
+                b["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(names, ["main.ml.train", "main.ml.test"], "{created:?}");
+    let mut locations = Vec::new();
+    for b in &created {
+        assert_eq!(b["table_type"], "EXTERNAL");
+        assert_eq!(b["data_source_format"], "DELTA");
+        let loc = b["storage_location"].as_str().unwrap().to_string();
+        assert!(loc.starts_with("s3://hub-lake/schemas/ml/"), "{loc}");
+        let cols: Vec<&str> =
+            b["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(cols, ["text", "label"], "{b}");
+        locations.push(loc);
+    }
+    assert!(
+        vends(&calls, "temporary-path-credentials").iter().all(|b| b["operation"] == "PATH_CREATE_TABLE")
+    );
+
+    // The rows, read from S3 by the Python deltalake package, and the commit's provenance.
+    for (loc, split, n) in [(&locations[0], "train", 300), (&locations[1], "test", 50)] {
+        let out = py(
+            "import sys, json, deltalake\n\
+             t = deltalake.DeltaTable(sys.argv[1], storage_options=json.loads(sys.argv[2]))\n\
+             d = t.to_pyarrow_table().to_pydict()\n\
+             m = t.history(1)[0].get('delta_hf')\n\
+             print(json.dumps({'rows': list(zip(d['text'], d['label'])), 'meta': json.loads(m) if isinstance(m, str) else m, 'version': t.version()}))",
+            &[
+                loc,
+                &json!({"AWS_ENDPOINT_URL": cloud.s3, "AWS_ALLOW_HTTP": "true", "AWS_REGION": "us-east-1",
+                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing-secret"})
+                .to_string(),
+            ],
+        );
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        let rows: Vec<(String, Option<String>)> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_str().map(str::to_string)))
+            .collect();
+        assert_eq!(rows, as_pairs(&en_rows(split, n)), "{split}");
+        assert_eq!(v["version"], 0);
+        assert_eq!(v["meta"]["dataset"], "acme/reviews");
+        assert_eq!(v["meta"]["split"], split);
+        assert_eq!(v["meta"]["class_labels"]["label"], json!(EN_NAMES));
+    }
+
+    // prepare reads them by name, the label order from the pulled table's commit metadata.
+    let out = dir.path().join("out");
+    let o2 = run_cmd(
+        cloud.uc_bin(),
+        &[
+            "prepare",
+            "--json",
+            "--train",
+            "main.ml.train",
+            "--eval",
+            "uc://main.ml.test",
+            "--labels-from",
+            "main.ml.test",
+            "--output",
+            p(&out),
+        ],
+    );
+    assert_eq!(ok(&o2)["labels"], json!(EN_NAMES));
+    let expect = expect_json(
+        dir.path(),
+        &[("train", &en_rows("train", 300)), ("test", &en_rows("test", 50))],
+        &EN_NAMES,
+        json!({}),
+    );
+    check_py("check_dataset.py", &[&out, &expect]);
+
+    // Again: refused without --overwrite; with it, a new version of the registered tables.
+    let o3 = pull(&["pull", "acme/reviews", "--to", "uc://main.ml"]);
+    fails(&o3, 4, &["main.ml.train", "already exists", "--overwrite"]);
+    let before = cloud.calls().len();
+    let o4 = pull(&["pull", "acme/reviews", "--to", "uc://main.ml", "--overwrite", "--json"]);
+    let s = ok(&o4);
+    assert_eq!(s["splits"][0]["version"], 1);
+    assert_eq!(s["splits"][1]["version"], 1);
+    let again = cloud.calls();
+    assert!(
+        !again[before..]
+            .iter()
+            .any(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with("/tables")),
+        "an existing table is not registered again"
+    );
+    // A schema Unity Catalog does not have: the tables cannot be written there (exit 4, not an
+    // access failure), and nothing is downloaded or registered.
+    let o5 = pull(&["pull", "acme/reviews", "--to", "uc://main.nosuch"]);
+    fails(&o5, 4, &["main.nosuch", "create the schema"]);
+    assert_no_secrets(&[&o1, &o2, &o3, &o4, &o5], &[&out]);
 }
