@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::tokenize::Padding;
 
@@ -79,6 +80,28 @@ pub struct PrepareArgs {
     /// (and any `--keep-col`), or with `--no-labels` exactly the columns to export.
     #[arg(long, value_name = "FILE", env = "DELTA_HF_SELECT_SQL")]
     pub select_sql: Option<PathBuf>,
+
+    /// What the label column holds: auto (from its type), single, multi, token or regression.
+    ///
+    /// auto: a string, integer or boolean column is single; an array of those is multi (token
+    /// with --tokens-col); a float, double or decimal column is regression; any other type is
+    /// refused. An explicit kind that does not fit the column's type is refused too.
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_LABEL_KIND", conflicts_with = "no_labels")]
+    pub label_kind: LabelKind,
+
+    /// Column holding the words (an array of strings) of a token-classification export.
+    ///
+    /// Written as `tokens`; --label-col then holds one tag per word, written as `ner_tags`.
+    #[arg(long, value_name = "NAME", env = "DELTA_HF_TOKENS_COL", conflicts_with = "no_labels")]
+    pub tokens_col: Option<String>,
+
+    /// Multi-label: write `labels` as a float32 multi-hot vector per row instead of a list of ids.
+    #[arg(long, env = "DELTA_HF_MULTI_HOT", conflicts_with = "no_labels")]
+    pub multi_hot: bool,
+
+    /// Token classification with a tokenizer: every sub-word gets its word's tag, not only the first.
+    #[arg(long, env = "DELTA_HF_LABEL_ALL_TOKENS", conflicts_with = "no_labels")]
+    pub label_all_tokens: bool,
 
     /// Export the selected (default: all) columns as they are, with no label map.
     #[arg(long, env = "DELTA_HF_NO_LABELS")]

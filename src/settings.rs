@@ -14,6 +14,7 @@ use crate::source::labels_from::LabelsFrom;
 use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::connector::Connector;
 use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
+use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::select::{Columns, LABEL, Selection, TEXT};
 use crate::transform::tokenize::{ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions};
@@ -52,6 +53,12 @@ pub struct PrepareSettings {
     /// The export columns and how each split is selected.
     pub selection: Selection,
     pub label_order: LabelOrder,
+    /// `--label-kind` as given (`auto` is resolved from the label column's type).
+    pub label_kind: LabelKind,
+    /// `--multi-hot`: multi-label ids as float32 vectors.
+    pub multi_hot: bool,
+    /// `--label-all-tokens`: with a tokenizer, every sub-word of a word gets its tag.
+    pub label_all_tokens: bool,
     /// The `--labels` file and the labels it lists, in order.
     pub labels_file: Option<(PathBuf, Vec<String>)>,
     /// `--labels-from`: resolved (read) when the run starts.
@@ -78,6 +85,7 @@ pub struct PrepareSettings {
 impl PrepareSettings {
     /// Validate the flags. Reads the small `--labels` and `--select-sql` files; touches no table.
     pub fn from_args(a: PrepareArgs) -> Result<Self> {
+        check_label_kind(&a)?;
         let splits = splits(&a)?;
         let tokenizer = tokenize_settings(&a)?;
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
@@ -90,7 +98,8 @@ impl PrepareSettings {
             }
             None => None,
         };
-        let columns = Columns { text: a.text_col, label: a.label_col, keep: a.keep_cols };
+        let columns =
+            Columns { text: a.text_col, label: a.label_col, keep: a.keep_cols, tokens: a.tokens_col };
         check_columns(&columns, !a.no_labels)?;
         if a.no_labels && (a.label_table.is_some() || labels_file.is_some() || a.labels_from.is_some()) {
             return Err(Error::Usage(
@@ -111,6 +120,9 @@ impl PrepareSettings {
                 tokenize: tokenizer.as_ref().map(|(_, o)| o.pair_col.clone()),
             },
             label_order: a.label_order,
+            label_kind: a.label_kind,
+            multi_hot: a.multi_hot,
+            label_all_tokens: a.label_all_tokens,
             labels_file,
             labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
             output: a.output.as_deref().map(OutputSpec::parse).transpose()?,
@@ -154,10 +166,19 @@ impl PrepareSettings {
                 .map(|t| t.url().map(|u| u.to_string()).unwrap_or_else(|_| t.name.clone())),
             self.label_map_mode,
             self.drop_nulls,
-        ) + &match &self.tokenizer {
-            // The source and options (a tokenizer changed in place at the same path is not seen).
-            Some((spec, o)) => format!("|tokenizer={spec:?}|{o:?}"),
-            None => String::new(),
+        ) + &self.label_kind_key()
+            + &match &self.tokenizer {
+                // The source and options (a tokenizer changed in place at the same path is not seen).
+                Some((spec, o)) => format!("|tokenizer={spec:?}|{o:?}"),
+                None => String::new(),
+            }
+    }
+
+    /// The label-kind settings, only when not the defaults (so older keys stay as they were).
+    fn label_kind_key(&self) -> String {
+        match (self.label_kind, &self.selection.columns.tokens, self.multi_hot) {
+            (LabelKind::Auto, None, false) => String::new(),
+            (k, t, m) => format!("|kind={}|tokens={t:?}|multi_hot={m}", k.as_str()),
         }
     }
 }
@@ -230,6 +251,51 @@ fn check_columns(c: &Columns, with_labels: bool) -> Result<()> {
         Some(k) => Err(Error::Usage(format!("--keep-col `{k}` is given more than once"))),
         None => Ok(()),
     }
+}
+
+/// The label-kind flags must agree with each other (the column's type is checked later, before
+/// any row is read).
+fn check_label_kind(a: &PrepareArgs) -> Result<()> {
+    let kind = a.label_kind;
+    let usage = |m: String| Err(Error::Usage(m));
+    match kind {
+        LabelKind::Token if a.tokens_col.is_none() => {
+            return usage(
+                "--label-kind token needs --tokens-col, the column of words (an array of strings)".into(),
+            );
+        }
+        LabelKind::Single | LabelKind::Multi | LabelKind::Regression if a.tokens_col.is_some() => {
+            return usage(format!(
+                "--tokens-col makes a token-classification export; it does not go with --label-kind {}",
+                kind.as_str()
+            ));
+        }
+        _ => {}
+    }
+    if a.multi_hot && (!matches!(kind, LabelKind::Auto | LabelKind::Multi) || a.tokens_col.is_some()) {
+        return usage(format!("--multi-hot is for multi-label exports, not --label-kind {}", kind.as_str()));
+    }
+    if a.label_all_tokens && !matches!(kind, LabelKind::Auto | LabelKind::Token) {
+        return usage(format!(
+            "--label-all-tokens is for token classification, not --label-kind {}",
+            kind.as_str()
+        ));
+    }
+    if kind == LabelKind::Regression {
+        for (given, flag) in [
+            (a.label_table.is_some(), "--label-table"),
+            (a.labels.is_some(), "--labels"),
+            (a.labels_from.is_some(), "--labels-from"),
+        ] {
+            if given {
+                return usage(format!(
+                    "{flag} is about a label map, and --label-kind regression exports numbers with no label \
+                     map; drop {flag}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_small(path: &Path, flag: &'static str) -> Result<String> {

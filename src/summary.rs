@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::transform::label_kind::LabelKind;
+
 /// What one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -22,6 +24,10 @@ pub struct Summary {
     /// `--tokenizer`: its source, revision sha, sha256 of `tokenizer.json`, max length, padding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<crate::transform::tokenize::TokenizeSummary>,
+    /// The label kind: single, multi, token or regression (none with `--no-labels`).
+    pub label_kind: Option<LabelKind>,
+    /// What `rows_per_label` counts: rows, rows containing the label (multi), tags (token).
+    pub label_counts: Option<String>,
     pub warnings: Vec<String>,
     pub elapsed_seconds: f64,
     /// Seconds spent in each stage.
@@ -92,9 +98,11 @@ impl Summary {
         if !self.labels.is_empty() {
             let _ = writeln!(
                 s,
-                "labels: {} classes ({})",
+                "labels: {} classes ({}), --label-kind {}; counts are {}",
                 self.num_labels,
-                self.label_map_origin.as_deref().unwrap_or("computed")
+                self.label_map_origin.as_deref().unwrap_or("computed"),
+                self.label_kind.unwrap_or_default().as_str(),
+                self.label_counts.as_deref().unwrap_or("rows")
             );
             let width = self.labels.iter().map(|l| l.chars().count()).max().unwrap_or(5).clamp(5, 30);
             let _ = write!(s, "  {:>4}  {:<width$}", "id", "label");
@@ -119,6 +127,9 @@ impl Summary {
                     }
                 );
             }
+        }
+        if self.label_kind == Some(LabelKind::Regression) {
+            let _ = writeln!(s, "label: --label-kind regression, a float32 value per row (no label map)");
         }
         if let Some(p) = &self.label_map_json {
             let _ = writeln!(s, "label map: {p}");

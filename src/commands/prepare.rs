@@ -38,9 +38,11 @@ use crate::storage::connector::Connector;
 use crate::storage::location::{Location, OutputSpec};
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::encode::{self, LabelId};
+use crate::transform::label_kind::{self, LabelKind};
 use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::{LabelPass, Labelled};
-use crate::transform::select::{LABEL, TEXT};
+use crate::transform::list_encode::{self, ListLabels};
+use crate::transform::select::TEXT;
 use crate::transform::session::{self, SessionOptions};
 use crate::transform::tokenize::{Tokenize, TokenizeOptions};
 use crate::ui::Ui;
@@ -72,11 +74,15 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 2. select: one DataFrame per split, every split also registered under its own name.
     let ctx = session::session(SessionOptions::export(s.memory_limit))?;
     let mut inputs = select(s, &ctx, &r.tables).await?;
+    let kind = match s.with_labels() {
+        true => Some(label_kind(s, &mut inputs, ui)?),
+        false => None,
+    };
     clock.lap(|t| &mut t.resolve);
 
     // 3. label map: one pass over every split's labels.
     let labelled = match s.with_labels() {
-        true => Some(label_pass(s, &ctx, &mut inputs, &r, ui).await?),
+        true => Some(label_pass(s, &ctx, &mut inputs, &r, ui, kind.unwrap_or_default()).await?),
         false => None,
     };
     clock.lap(|t| &mut t.label_map);
@@ -225,12 +231,42 @@ async fn select(s: &PrepareSettings, ctx: &SessionContext, tables: &[OpenedTable
     Ok(inputs)
 }
 
+/// The label kind from the label column's type (`--label-kind`), checked against the flags
+/// before any row is read; the label (and words) cast for it.
+fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<LabelKind> {
+    let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let kind = label_kind::shape(inputs, s.label_kind, &s.selection.columns, &names)?;
+    let map_flags = [
+        (s.label_table.is_some(), "--label-table"),
+        (s.labels_file.is_some(), "--labels"),
+        (s.labels_from.is_some(), "--labels-from"),
+    ];
+    if kind == LabelKind::Regression
+        && let Some((_, flag)) = map_flags.iter().find(|(given, _)| *given)
+    {
+        return Err(Error::Usage(format!(
+            "{flag} is about a label map, and a regression export (label column `{}` holds numbers) has \
+             no label map; drop {flag}, or export classes with another --label-kind",
+            s.selection.columns.label
+        )));
+    }
+    if s.label_all_tokens {
+        ui.warn(
+            "--label-all-tokens only changes how tags are aligned to sub-words when the export is tokenized; \
+             the word-level `ner_tags` are written as they are"
+                .into(),
+        );
+    }
+    Ok(kind)
+}
+
 async fn label_pass(
     s: &PrepareSettings,
     ctx: &SessionContext,
     inputs: &mut [DataFrame],
     r: &Resolved,
     ui: &Ui,
+    kind: LabelKind,
 ) -> Result<Labelled> {
     ui.step("counting labels");
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
@@ -243,6 +279,7 @@ async fn label_pass(
         mode: s.label_map_mode,
         table: s.label_table.as_ref().map(|t| (t.name.as_str(), r.existing.as_ref().map(|e| e.0.as_slice()))),
         listed: r.listed.as_ref(),
+        kind,
     };
     pass.run(ctx, inputs, &|m| ui.warn(m)).await
 }
@@ -261,15 +298,21 @@ async fn write(
     let class_names = labelled.map(|l| l.map.names.as_slice());
     if let Some(names) = class_names {
         ctx.register_udf(LabelId::udf(names));
+        ctx.register_udf(ListLabels::label_ids(names));
+        ctx.register_udf(ListLabels::multi_hot(names));
     }
+    // The column written as a ClassLabel (a Sequence of one for lists), if any.
+    let class_label = labelled
+        .filter(|l| l.kind.writes_class_label(s.multi_hot))
+        .map(|l| (l.kind.output_column(), l.map.names.as_slice()));
     let decoders = Arc::new(Semaphore::new(ctx.state().config().target_partitions()));
     let mut writes = Vec::with_capacity(inputs.len());
     for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
         let df = match labelled {
-            Some(_) => encode::encode(ctx, input).await?,
+            Some(l) => list_encode::encode_for(ctx, input, l.kind, s.multi_hot).await?,
             None => input,
         };
-        let known_rows = labelled.map(|l| l.counts.labelled_rows(i));
+        let known_rows = labelled.map(|l| l.rows[i]);
         let total_rows = match (s.shards, known_rows) {
             (ShardPolicy::Count(_), None) => Some(encode::count_rows(ctx, df.clone()).await?),
             (_, known) => known,
@@ -280,11 +323,10 @@ async fn write(
             schema = t.output_schema(&schema).as_ref().clone();
             batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
-        let sink =
-            SplitSink::new(r.staging.dir(), &split.name, &schema, class_names.map(|n| (LABEL, n)), s.shards)?
-                .with_fsync(s.fsync)
-                .with_decoders(decoders.clone())
-                .with_batch_map(batch_map);
+        let sink = SplitSink::new(r.staging.dir(), &split.name, &schema, class_label, s.shards)?
+            .with_fsync(s.fsync)
+            .with_decoders(decoders.clone())
+            .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let table = &split.table.name;
         let partitions = df.execute_stream_partitioned().await.map_err(|e| scan_error(e, table))?;
@@ -319,8 +361,12 @@ fn write_metadata(
     }
     let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
     hf_dataset::write_dataset_dict(dir, &split_names)?;
-    if let Some(l) = labelled {
-        hf_dataset::write_label_map(dir, &l.map.names)?;
+    match labelled {
+        Some(l) if l.kind == LabelKind::Single => hf_dataset::write_label_map(dir, &l.map.names)?,
+        Some(l) => {
+            hf_dataset::write_json(&dir.join("label_map.json"), &l.kind.label_map_document(&l.map.names))?
+        }
+        None => {}
     }
     Ok(())
 }
@@ -339,6 +385,7 @@ async fn record(s: &PrepareSettings, r: &Resolved, l: &Labelled, run_id: &str) -
         "sources": sources,
         "output": r.shown,
         "label_map_mode": s.label_map_mode,
+        "label_kind": l.kind,
         "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
     });
     if let Some(t) = &r.tokenize {
@@ -400,6 +447,8 @@ fn summary(
         label_map_json: map.map(|_| format!("{}/label_map.json", shown.trim_end_matches('/'))),
         label_table,
         tokenizer: None,
+        label_kind: labelled.map(|l| l.kind),
+        label_counts: labelled.filter(|l| l.kind.has_label_map()).map(|l| l.kind.counts_what().to_string()),
         warnings: ui.warnings(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
         timings,

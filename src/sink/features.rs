@@ -11,7 +11,14 @@
 //! - list item fields are named `item` and every field is nullable, as pyarrow writes them.
 //!
 //! [`features_json`] then gives the `datasets` feature for every column; the label column of a
-//! labelled export is overridden with a `ClassLabel`.
+//! labelled export is overridden with a `ClassLabel` (or a `Sequence` of one, for a list of ids).
+//!
+//! Lists are spelled so that every `datasets` release from 2.19 through 5.x loads them with the
+//! same features and values: `{"feature": ..., "_type": "Sequence"}` for a list of values (4.x
+//! and later read it as `List`; 3.x and older have no `List` and refuse it), with `"length": n`
+//! for a fixed-size list, and a JSON list holding one object, `[{...}]`, for a list of structs (a
+//! `Sequence` of a dict means a struct of lists before 4.0). A fixed-size list of structs has no
+//! such spelling and is written as a plain list of structs.
 
 use std::sync::Arc;
 
@@ -29,6 +36,9 @@ pub fn normalize_type(dt: &DataType) -> DataType {
         DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => DataType::Binary,
         DataType::Dictionary(_, v) => normalize_type(v),
         DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
+            DataType::List(item_field(normalize_type(f.data_type())))
+        }
+        DataType::FixedSizeList(f, _) if matches!(normalize_type(f.data_type()), DataType::Struct(_)) => {
             DataType::List(item_field(normalize_type(f.data_type())))
         }
         DataType::FixedSizeList(f, n) => {
@@ -174,10 +184,14 @@ pub fn feature_of(dt: &DataType) -> Result<Value> {
         DataType::Duration(u) => value(format!("duration[{}]", unit(u))),
         DataType::Decimal128(p, s) => value(format!("decimal128({p}, {s})")),
         DataType::Decimal256(p, s) => value(format!("decimal256({p}, {s})")),
-        DataType::List(f) => Ok(json!({"feature": feature_of(f.data_type())?, "_type": "List"})),
+        // A list of structs: a JSON list of one object (see the module docs).
+        DataType::List(f) if matches!(f.data_type(), DataType::Struct(_)) => {
+            Ok(Value::Array(vec![feature_of(f.data_type())?]))
+        }
+        DataType::List(f) => Ok(json!({"feature": feature_of(f.data_type())?, "_type": "Sequence"})),
         DataType::LargeList(f) => Ok(json!({"feature": feature_of(f.data_type())?, "_type": "LargeList"})),
         DataType::FixedSizeList(f, n) => {
-            Ok(json!({"feature": feature_of(f.data_type())?, "length": n, "_type": "List"}))
+            Ok(json!({"feature": feature_of(f.data_type())?, "length": n, "_type": "Sequence"}))
         }
         DataType::Struct(fields) => {
             let mut m = Map::new();
@@ -202,14 +216,17 @@ fn unit(u: &TimeUnit) -> &'static str {
 }
 
 /// The `features` object for a normalised schema; `class_label` = (column, names) overrides
-/// that column with a `ClassLabel`.
+/// that column with a `ClassLabel` (an int64 column) or a `Sequence` of one (a list of int64).
 pub fn features_json(schema: &Schema, class_label: Option<(&str, &[String])>) -> Result<Value> {
     let mut m = Map::new();
     for f in schema.fields() {
         let feature = match class_label {
-            Some((col, names)) if col == f.name() => {
-                json!({"names": names, "_type": "ClassLabel"})
-            }
+            Some((col, names)) if col == f.name() => match f.data_type() {
+                DataType::List(_) => {
+                    json!({"feature": {"names": names, "_type": "ClassLabel"}, "_type": "Sequence"})
+                }
+                _ => json!({"names": names, "_type": "ClassLabel"}),
+            },
             _ => feature_of(f.data_type()).map_err(|e| match e {
                 Error::Data(msg) => Error::Data(format!("column `{}`: {msg}", f.name())),
                 e => e,
@@ -238,8 +255,38 @@ mod tests {
         let f = feature_of(&t).unwrap();
         assert_eq!(
             f,
-            json!({"feature": {"key": {"dtype": "string", "_type": "Value"},
-                               "value": {"dtype": "int32", "_type": "Value"}}, "_type": "List"})
+            json!([{"key": {"dtype": "string", "_type": "Value"}, "value": {"dtype": "int32", "_type": "Value"}}])
+        );
+    }
+
+    #[test]
+    fn lists_are_spelled_for_every_datasets_release() {
+        let item = |dt| Arc::new(Field::new("element", dt, true));
+        let strings = normalize_type(&DataType::LargeList(item(DataType::Utf8View)));
+        assert_eq!(
+            feature_of(&strings).unwrap(),
+            json!({"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"})
+        );
+        let hot = DataType::FixedSizeList(item(DataType::Float32), 3);
+        assert_eq!(
+            feature_of(&normalize_type(&hot)).unwrap(),
+            json!({"feature": {"dtype": "float32", "_type": "Value"}, "length": 3, "_type": "Sequence"})
+        );
+        let point = DataType::Struct(Fields::from(vec![Field::new("x", DataType::Int64, true)]));
+        let fixed_points = normalize_type(&DataType::FixedSizeList(item(point), 2));
+        assert!(matches!(fixed_points, DataType::List(_)));
+        assert_eq!(feature_of(&fixed_points).unwrap(), json!([{"x": {"dtype": "int64", "_type": "Value"}}]));
+        let nested = normalize_type(&DataType::List(item(DataType::List(item(DataType::Int64)))));
+        assert_eq!(
+            feature_of(&nested).unwrap(),
+            json!({"feature": {"feature": {"dtype": "int64", "_type": "Value"}, "_type": "Sequence"},
+                   "_type": "Sequence"})
+        );
+        let schema = Schema::new(vec![Field::new("labels", DataType::List(item(DataType::Int64)), true)]);
+        let names = vec!["a".to_string()];
+        assert_eq!(
+            features_json(&schema, Some(("labels", &names))).unwrap()["labels"],
+            json!({"feature": {"names": ["a"], "_type": "ClassLabel"}, "_type": "Sequence"})
         );
     }
 

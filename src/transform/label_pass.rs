@@ -12,6 +12,7 @@ use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext, lit};
 
 use crate::error::{Error, Result};
+use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{
     self, LabelCounts, LabelMap, LabelMapMode, LabelOrder, ListedLabels, quote_list,
 };
@@ -33,6 +34,8 @@ pub struct LabelPass<'a> {
     pub table: Option<(&'a str, Option<&'a [String]>)>,
     /// A fixed list (`--labels`, `--labels-from`).
     pub listed: Option<&'a ListedLabels>,
+    /// What the label column holds (resolved: never `auto`).
+    pub kind: LabelKind,
 }
 
 /// The outcome: counts, the map, and rows dropped per split.
@@ -41,6 +44,10 @@ pub struct Labelled {
     pub counts: LabelCounts,
     pub map: LabelMap,
     pub dropped: Vec<u64>,
+    /// Rows exported per split.
+    pub rows: Vec<u64>,
+    /// The label kind the pass ran for.
+    pub kind: LabelKind,
 }
 
 impl LabelPass<'_> {
@@ -52,6 +59,11 @@ impl LabelPass<'_> {
         inputs: &mut [DataFrame],
         warn: &dyn Fn(String),
     ) -> Result<Labelled> {
+        match self.kind {
+            LabelKind::Multi | LabelKind::Token => return self.run_lists(ctx, inputs, warn).await,
+            LabelKind::Regression => return self.run_regression(ctx, inputs).await,
+            LabelKind::Auto | LabelKind::Single => {}
+        }
         let mut dropped = vec![0u64; self.splits.len()];
         self.null_texts(ctx, inputs, &mut dropped).await?;
         let counts = self.count_labels(ctx, inputs, &mut dropped).await?;
@@ -61,11 +73,12 @@ impl LabelPass<'_> {
         if map.names.is_empty() {
             warn("no labelled row in any split: the ClassLabel has no names".into());
         }
-        Ok(Labelled { counts, map, dropped })
+        let rows = (0..self.splits.len()).map(|i| counts.labelled_rows(i)).collect();
+        Ok(Labelled { counts, map, dropped, rows, kind: self.kind })
     }
 
     /// Null texts: cheap when file statistics show there are none.
-    async fn null_texts(
+    pub(super) async fn null_texts(
         &self,
         ctx: &SessionContext,
         inputs: &mut [DataFrame],
@@ -120,7 +133,7 @@ impl LabelPass<'_> {
         Ok(counts)
     }
 
-    fn drop_nulls_or_fail(
+    pub(super) fn drop_nulls_or_fail(
         &self,
         inputs: &mut [DataFrame],
         dropped: &mut [u64],
@@ -145,7 +158,7 @@ impl LabelPass<'_> {
 
     /// Labels a split has that `train` never shows: a warning, or an error with
     /// `--require-train-labels`.
-    fn labels_outside_train(&self, counts: &LabelCounts, warn: &dyn Fn(String)) -> Result<()> {
+    pub(super) fn labels_outside_train(&self, counts: &LabelCounts, warn: &dyn Fn(String)) -> Result<()> {
         let Some(train) = self.splits.iter().position(|n| n == "train") else { return Ok(()) };
         for (i, name) in self.splits.iter().enumerate() {
             let absent = if i == train { Vec::new() } else { label_map::absent_from(counts, i, train) };
@@ -169,7 +182,7 @@ impl LabelPass<'_> {
     }
 }
 
-fn register(ctx: &SessionContext, view: &str, df: DataFrame) -> Result<()> {
+pub(super) fn register(ctx: &SessionContext, view: &str, df: DataFrame) -> Result<()> {
     ctx.deregister_table(view)?;
     ctx.register_table(view, df.into_view())?;
     Ok(())
@@ -177,9 +190,16 @@ fn register(ctx: &SessionContext, view: &str, df: DataFrame) -> Result<()> {
 
 /// `SELECT '<split>' AS split, <column> FROM <each split>` unioned.
 fn union(inputs: &[DataFrame], names: &[String], col: &str) -> Result<DataFrame> {
+    union_columns(inputs, names, &[col])
+}
+
+/// `SELECT '<split>' AS split, <columns> FROM <each split>` unioned.
+pub(super) fn union_columns(inputs: &[DataFrame], names: &[String], cols: &[&str]) -> Result<DataFrame> {
     let mut out: Option<DataFrame> = None;
     for (df, name) in inputs.iter().zip(names) {
-        let part = df.clone().select(vec![lit(name.as_str()).alias("split"), column(col).alias(col)])?;
+        let mut exprs = vec![lit(name.as_str()).alias("split")];
+        exprs.extend(cols.iter().map(|c| column(c).alias(*c)));
+        let part = df.clone().select(exprs)?;
         out = Some(match out {
             None => part,
             Some(acc) => acc.union(part)?,
@@ -204,7 +224,7 @@ pub(crate) fn as_i64(a: &Arc<dyn Array>) -> Result<Int64Array> {
     Ok(c.as_any().downcast_ref::<Int64Array>().expect("int64").clone())
 }
 
-fn per_split(names: &[String], counts: &[u64]) -> String {
+pub(super) fn per_split(names: &[String], counts: &[u64]) -> String {
     names
         .iter()
         .zip(counts)

@@ -4,13 +4,12 @@
 
 use std::path::PathBuf;
 
-use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::common::{Column, TableReference};
 use deltalake::datafusion::execution::context::SQLOptions;
-use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast};
+use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext};
 
 use crate::error::{Error, Result};
-use crate::transform::sql;
+use crate::transform::{label_kind, sql};
 
 /// The output column of the text in a labelled export.
 pub const TEXT: &str = "text";
@@ -23,6 +22,8 @@ pub struct Columns {
     pub text: String,
     pub label: String,
     pub keep: Vec<String>,
+    /// `--tokens-col`: the words of a token-classification export (then no text column).
+    pub tokens: Option<String>,
 }
 
 /// How every split is selected.
@@ -98,10 +99,20 @@ impl Selection {
             }
         }
         if self.with_labels {
-            need(&c.text, "--text-col")?;
             need(&c.label, "--label-col")?;
-            let mut exprs =
-                vec![column(&c.text).alias(TEXT), cast(column(&c.label), DataType::Utf8).alias(LABEL)];
+            // The label as it is: its type decides the label kind, which casts it
+            // ([`crate::transform::label_kind::shape`]).
+            let mut exprs = match &c.tokens {
+                Some(tokens) => {
+                    need(tokens, "--tokens-col")?;
+                    vec![column(tokens).alias(label_kind::TOKENS)]
+                }
+                None => {
+                    need(&c.text, "--text-col")?;
+                    vec![column(&c.text).alias(TEXT)]
+                }
+            };
+            exprs.push(column(&c.label).alias(LABEL));
             exprs.extend(keep.iter().map(|k| column(k).alias(k)));
             Ok(base.select(exprs)?)
         } else if !c.keep.is_empty() {

@@ -15,11 +15,37 @@ pub const ENCODE_LABELS: &str = include_str!("../../sql/encode_labels.sql");
 pub const READ_LABEL_MAP: &str = include_str!("../../sql/read_label_map.sql");
 /// Row count of one split; see `sql/count_rows.sql`. Reads [`INPUT_VIEW`].
 pub const COUNT_ROWS: &str = include_str!("../../sql/count_rows.sql");
+/// Per split rows and labelled rows (regression); see `sql/null_labels.sql`. Reads
+/// [`LABEL_INPUT_VIEW`].
+pub const NULL_LABELS: &str = include_str!("../../sql/null_labels.sql");
+/// Per split null lists and null elements of list labels; see `sql/list_label_checks.sql`.
+/// Reads [`LABEL_INPUT_VIEW`].
+pub const LIST_LABEL_CHECKS: &str = include_str!("../../sql/list_label_checks.sql");
+/// Per split checks of words and tags; see `sql/token_checks.sql`. Reads [`TOKEN_INPUT_VIEW`].
+pub const TOKEN_CHECKS: &str = include_str!("../../sql/token_checks.sql");
+/// Per row: words and tags differ in length; see `sql/token_mismatches.sql`. Reads
+/// [`TOKEN_SPLIT_VIEW`].
+pub const TOKEN_MISMATCHES: &str = include_str!("../../sql/token_mismatches.sql");
+/// Per (split, label) rows containing the label; see `sql/multi_label_counts.sql`. Reads
+/// [`LABEL_INPUT_VIEW`].
+pub const MULTI_LABEL_COUNTS: &str = include_str!("../../sql/multi_label_counts.sql");
+/// Per (split, label) tags; see `sql/token_label_counts.sql`. Reads [`LABEL_INPUT_VIEW`].
+pub const TOKEN_LABEL_COUNTS: &str = include_str!("../../sql/token_label_counts.sql");
+/// Lists of label strings → lists of ids; see `sql/encode_label_lists.sql`. Reads [`INPUT_VIEW`].
+pub const ENCODE_LABEL_LISTS: &str = include_str!("../../sql/encode_label_lists.sql");
+/// Lists of label strings → multi-hot vectors; see `sql/encode_multi_hot.sql`. Reads
+/// [`INPUT_VIEW`].
+pub const ENCODE_MULTI_HOT: &str = include_str!("../../sql/encode_multi_hot.sql");
 
-/// `label_input(split, label)`: every split's label column as a string, unioned.
+/// `label_input(split, label)`: every split's label column, unioned (a string; a list of strings
+/// for list labels; float32 for regression).
 pub const LABEL_INPUT_VIEW: &str = "label_input";
 /// `text_input(split, text)`: every split's text column, unioned.
 pub const TEXT_INPUT_VIEW: &str = "text_input";
+/// `token_input(split, tokens, label)`: every split's words and tags, unioned.
+pub const TOKEN_INPUT_VIEW: &str = "token_input";
+/// `token_split(tokens, label)`: one split's words and tags, in row order.
+pub const TOKEN_SPLIT_VIEW: &str = "token_split";
 /// `input`: the split being encoded or counted.
 pub const INPUT_VIEW: &str = "input";
 /// `label_table(id, label, ...)`: a label table being read.
@@ -43,6 +69,14 @@ mod tests {
         ("encode_labels.sql", ENCODE_LABELS),
         ("read_label_map.sql", READ_LABEL_MAP),
         ("count_rows.sql", COUNT_ROWS),
+        ("null_labels.sql", NULL_LABELS),
+        ("list_label_checks.sql", LIST_LABEL_CHECKS),
+        ("token_checks.sql", TOKEN_CHECKS),
+        ("token_mismatches.sql", TOKEN_MISMATCHES),
+        ("multi_label_counts.sql", MULTI_LABEL_COUNTS),
+        ("token_label_counts.sql", TOKEN_LABEL_COUNTS),
+        ("encode_label_lists.sql", ENCODE_LABEL_LISTS),
+        ("encode_multi_hot.sql", ENCODE_MULTI_HOT),
     ];
 
     /// Every file in `sql/` is embedded here and parses as exactly one statement.

@@ -278,3 +278,39 @@ pub fn ls(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The Python interpreters of one venv per `datasets` release (`tests/python/compat_venvs.py`):
+/// release -> python. The venvs are created from PyPI on first use and cached in
+/// `$DELTA_HF_COMPAT_CACHE` (default `~/.cache/delta-hf/compat`); a venv that cannot be created
+/// fails the test.
+pub fn compat_pythons() -> std::collections::BTreeMap<String, String> {
+    let cache = std::env::var_os("DELTA_HF_COMPAT_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME or DELTA_HF_COMPAT_CACHE"))
+            .join(".cache/delta-hf/compat")
+    });
+    let o = Command::new(python())
+        .arg(root().join("tests/python/compat_venvs.py"))
+        .arg(&cache)
+        .output()
+        .expect("run compat_venvs.py");
+    assert!(o.status.success(), "compat_venvs.py failed:\n{}\n{}", stdout(&o), stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("compat_venvs.py prints JSON")
+}
+
+/// Run a checker in `tests/python/` with another interpreter; returns stdout, panics on failure.
+#[track_caller]
+pub fn run_py_with(interpreter: &str, script: &str, args: &[&Path]) -> String {
+    let o = Command::new(interpreter)
+        .arg(root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("run python checker");
+    assert!(
+        o.status.success(),
+        "{script} ({interpreter}) failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}

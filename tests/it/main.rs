@@ -19,6 +19,7 @@ mod failure;
 mod golden;
 mod hub;
 mod jobs;
+mod label_kinds;
 mod label_table;
 mod scale;
 mod sql;
