@@ -63,11 +63,13 @@ emulators: $(VENV)/node/.installed ## Install the npm-based test emulators (azur
 test: venv emulators ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
 	DELTA_HF_PYTHON=$(abspath $(VENV))/bin/python \
 	DELTA_HF_AZURITE=$(abspath $(VENV))/node/node_modules/.bin/azurite-blob \
+	DELTA_HF_NODE_MODULES=$(abspath $(VENV))/node/node_modules \
 	  $(CARGO) test --locked --all-targets -- --test-threads=2
 
-bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor (SCALE=1 RUNS=3) -> bench/results.md
+bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor, and --tokenizer vs Dataset.map (SCALE=1 RUNS=3) -> bench/*results.md
 	$(CARGO) build --release --locked --bin delta-hf
 	$(VENV)/bin/python bench/bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
+	$(VENV)/bin/python bench/tokenize_bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
 
 dist: ## Release binary for Databricks (Linux x86_64, glibc <= 2.28) -> dist/, with .sha256
 	@# cargo-zigbuild (crates.io) drives `zig cc` (PyPI's ziglang) as linker and C compiler.

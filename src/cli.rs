@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
+use crate::transform::tokenize::Padding;
 
 /// Turn Delta Lake tables into Hugging Face `datasets` caches with one shared label map.
 #[derive(Debug, Parser)]
@@ -178,6 +179,31 @@ pub struct PrepareArgs {
     /// not exist yet (a storage URI; the table is registered as EXTERNAL there).
     #[arg(long, value_name = "URI", env = "DELTA_HF_LABEL_TABLE_LOCATION")]
     pub label_table_location: Option<String>,
+
+    /// Tokenize the text column: a `tokenizer.json`, a directory holding one, a URI or volume
+    /// path, or `hf://MODEL_ID[@REVISION]` (through the Hugging Face cache).
+    ///
+    /// Appends `input_ids`, `attention_mask` (and `token_type_ids` when the model takes them),
+    /// equal to transformers' fast tokenizer through `Dataset.map(batched=True)`.
+    #[arg(long, value_name = "SRC", env = "DELTA_HF_TOKENIZER")]
+    pub tokenizer: Option<String>,
+
+    /// Truncate to N tokens (longest first for pairs) [default: the tokenizer's
+    /// `model_max_length`, else no truncation].
+    #[arg(long, value_name = "N", env = "DELTA_HF_MAX_LENGTH", requires = "tokenizer")]
+    pub max_length: Option<usize>,
+
+    /// Padding of the token columns: none (the collator pads each batch) or to the max length.
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_PADDING", requires = "tokenizer")]
+    pub padding: Padding,
+
+    /// The second text of sentence pairs (the tokenizer's pair template); kept as a column.
+    #[arg(long, value_name = "COL", env = "DELTA_HF_TEXT_PAIR_COL", requires = "tokenizer")]
+    pub text_pair_col: Option<String>,
+
+    /// Leave the text (and pair) column out of the tokenized output.
+    #[arg(long, env = "DELTA_HF_DROP_TEXT", requires = "tokenizer")]
+    pub drop_text: bool,
 
     #[command(flatten)]
     pub storage: StorageArgs,

@@ -9,7 +9,7 @@
 //! | 0    | `Success`    | — |
 //! | 1    | `Data`       | [`Error::Data`], [`Error::MissingColumn`]: null labels/texts, labels outside `--labels`, new labels in `--label-map-mode strict`, missing columns, bad `--select-sql` |
 //! | 2    | `Usage`      | [`Error::Usage`]: unknown flag, bad value (clap's own usage errors also exit 2) |
-//! | 3    | `Input`      | [`Error::TableNotFound`], [`Error::TableUnreadable`], [`Error::Hub`]: a table or Hub dataset cannot be read |
+//! | 3    | `Input`      | [`Error::TableNotFound`], [`Error::TableUnreadable`], [`Error::Hub`], [`Error::Tokenizer`]: a table, Hub dataset or `--tokenizer` cannot be read |
 //! | 4    | `Output`     | [`Error::Output`], [`Error::Io`]: the output, a label table or a pulled table cannot be written |
 //! | 5    | `Internal`   | [`Error::Internal`] and upstream errors we could not attribute (a bug: please report it) |
 //! | 6    | `Access`     | [`Error::Access`]: a service or store refused us or could not be reached |
@@ -78,6 +78,11 @@ pub enum Error {
     #[error("{0}")]
     Hub(String),
 
+    /// `--tokenizer` cannot be read: missing, not a tokenizer, written by a newer `tokenizers`,
+    /// a Hub model not found, gated or unreachable with nothing cached.
+    #[error("tokenizer `{spec}`: {reason}")]
+    Tokenizer { spec: String, reason: String },
+
     /// The output (dataset, label table, pulled table) cannot be written or published.
     #[error("{message}")]
     Output {
@@ -130,7 +135,10 @@ impl Error {
         match self {
             Error::Usage(_) => ExitCode::Usage,
             Error::MissingColumn { .. } | Error::Data(_) => ExitCode::Data,
-            Error::TableNotFound { .. } | Error::TableUnreadable { .. } | Error::Hub(_) => ExitCode::Input,
+            Error::TableNotFound { .. }
+            | Error::TableUnreadable { .. }
+            | Error::Hub(_)
+            | Error::Tokenizer { .. } => ExitCode::Input,
             Error::Output { .. } | Error::Io { .. } => ExitCode::Output,
             Error::Access { .. } => ExitCode::Access,
             Error::Interrupted => ExitCode::Interrupted,

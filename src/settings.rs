@@ -11,11 +11,13 @@ use crate::cli::{PrepareArgs, PullArgs, ReportArgs, SizeArgs, StorageArgs};
 use crate::error::{Error, Result};
 use crate::sink::hf_dataset::ShardPolicy;
 use crate::source::labels_from::LabelsFrom;
+use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::connector::Connector;
 use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
 use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::select::{Columns, LABEL, Selection, TEXT};
+use crate::transform::tokenize::{ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions};
 
 /// One split to export.
 #[derive(Debug, Clone)]
@@ -74,6 +76,9 @@ pub struct PrepareSettings {
     pub drop_nulls: bool,
     pub require_train_labels: bool,
     pub memory_limit: Option<usize>,
+    /// `--tokenizer` and how to tokenize (`--max-length`, `--padding`, `--text-pair-col`,
+    /// `--drop-text`); the tokenizer is read when the run starts.
+    pub tokenizer: Option<(TokenizerSpec, TokenizeOptions)>,
     pub report: ReportArgs,
 }
 
@@ -82,6 +87,7 @@ impl PrepareSettings {
     pub fn from_args(a: PrepareArgs) -> Result<Self> {
         check_label_kind(&a)?;
         let splits = splits(&a)?;
+        let tokenizer = tokenize_settings(&a)?;
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
         let select_sql =
             a.select_sql.map(|p| read_small(&p, "--select-sql").map(|sql| (p, sql))).transpose()?;
@@ -107,7 +113,12 @@ impl PrepareSettings {
             .transpose()?;
         Ok(PrepareSettings {
             splits,
-            selection: Selection { columns, select_sql, with_labels: !a.no_labels },
+            selection: Selection {
+                columns,
+                select_sql,
+                with_labels: !a.no_labels,
+                tokenize: tokenizer.as_ref().map(|(_, o)| o.pair_col.clone()),
+            },
             label_order: a.label_order,
             label_kind: a.label_kind,
             multi_hot: a.multi_hot,
@@ -126,6 +137,7 @@ impl PrepareSettings {
             drop_nulls: a.drop_nulls,
             require_train_labels: a.require_train_labels,
             memory_limit,
+            tokenizer,
             report: a.report,
         })
     }
@@ -155,6 +167,11 @@ impl PrepareSettings {
             self.label_map_mode,
             self.drop_nulls,
         ) + &self.label_kind_key()
+            + &match &self.tokenizer {
+                // The source and options (a tokenizer changed in place at the same path is not seen).
+                Some((spec, o)) => format!("|tokenizer={spec:?}|{o:?}"),
+                None => String::new(),
+            }
     }
 
     /// The label-kind settings, only when not the defaults (so older keys stay as they were).
@@ -363,6 +380,32 @@ impl SizeSettings {
             report: a.report,
         }
     }
+}
+
+/// `--tokenizer` and its options, checked against the columns.
+fn tokenize_settings(a: &PrepareArgs) -> Result<Option<(TokenizerSpec, TokenizeOptions)>> {
+    let Some(src) = &a.tokenizer else { return Ok(None) };
+    if a.max_length == Some(0) {
+        return Err(Error::Usage("--max-length must be at least 1".into()));
+    }
+    if let Some(p) = &a.text_pair_col {
+        let clash = p == &a.text_col || (!a.no_labels && (p == &a.label_col || p == TEXT || p == LABEL));
+        if clash {
+            return Err(Error::Usage(format!(
+                "--text-pair-col `{p}` names the text or label column; it must be another column"
+            )));
+        }
+        if matches!(p.as_str(), INPUT_IDS | TOKEN_TYPE_IDS | ATTENTION_MASK) {
+            return Err(Error::Usage(format!("--text-pair-col `{p}` clashes with a token column")));
+        }
+    }
+    let options = TokenizeOptions {
+        max_length: a.max_length,
+        padding: a.padding,
+        pair_col: a.text_pair_col.clone(),
+        drop_text: a.drop_text,
+    };
+    Ok(Some((TokenizerSpec::parse(src)?, options)))
 }
 
 /// `datasets` requires split names matching `^\w+(\.\w+)*$`.

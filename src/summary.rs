@@ -21,6 +21,9 @@ pub struct Summary {
     pub label_map_origin: Option<String>,
     pub label_map_json: Option<String>,
     pub label_table: Option<LabelTableSummary>,
+    /// `--tokenizer`: its source, revision sha, sha256 of `tokenizer.json`, max length, padding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<crate::transform::tokenize::TokenizeSummary>,
     /// The label kind: single, multi, token or regression (none with `--no-labels`).
     pub label_kind: Option<LabelKind>,
     /// What `rows_per_label` counts: rows, rows containing the label (multi), tags (token).
@@ -133,6 +136,9 @@ impl Summary {
         }
         if let Some(t) = &self.label_table {
             let _ = writeln!(s, "label table: {} (version {})", t.table, t.version);
+        }
+        if let Some(t) = &self.tokenizer {
+            let _ = writeln!(s, "tokens: {} ({})", t.columns.join(", "), t.describe());
         }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");

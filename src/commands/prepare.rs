@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::Schema;
 use deltalake::datafusion::common::TableReference;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext};
@@ -25,13 +26,14 @@ use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result, scan_error};
 use crate::settings::PrepareSettings;
-use crate::sink::hf_dataset::{self, ShardPolicy, SplitOutput, SplitSink};
+use crate::sink::hf_dataset::{self, BatchMap, ShardPolicy, SplitOutput, SplitSink};
 use crate::sink::label_table;
 use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
 use crate::source::label_table as label_table_source;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::table::{self, OpenedTable};
+use crate::source::tokenizer::{self, TokenizerSpec};
 use crate::storage::connector::Connector;
 use crate::storage::location::{Location, OutputSpec};
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
@@ -40,7 +42,9 @@ use crate::transform::label_kind::{self, LabelKind};
 use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::{LabelPass, Labelled};
 use crate::transform::list_encode::{self, ListLabels};
+use crate::transform::select::TEXT;
 use crate::transform::session::{self, SessionOptions};
+use crate::transform::tokenize::{Tokenize, TokenizeOptions};
 use crate::ui::Ui;
 
 /// What the resolve stage found.
@@ -55,6 +59,8 @@ struct Resolved {
     staging: Staging,
     /// Where the dataset will be, as shown to the user.
     shown: String,
+    /// `--tokenizer`, read and configured.
+    tokenize: Option<Arc<Tokenize>>,
 }
 
 /// Run `prepare`.
@@ -102,7 +108,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     crate::sink::undo::clear();
     clock.lap(|t| &mut t.publish);
 
-    Ok(summary(
+    let mut done = summary(
         s,
         &r.tables,
         &outputs,
@@ -113,7 +119,9 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         ui,
         started,
         clock.timings,
-    ))
+    );
+    done.tokenizer = r.tokenize.as_ref().map(|t| t.summary().clone());
+    Ok(done)
 }
 
 /// Stage timings: each `lap` records the time since the previous one.
@@ -137,6 +145,10 @@ impl Clock {
 
 async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
     let cx = s.storage.connector()?;
+    let tokenize = match &s.tokenizer {
+        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
+        None => None,
+    };
     let mut tables = Vec::with_capacity(s.splits.len());
     for split in &s.splits {
         let t = table::open(&split.table, &cx).await?;
@@ -173,7 +185,26 @@ async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
         OutputSpec::Local(_) => staging.output().display().to_string(),
         remote => remote.shown(),
     };
-    Ok(Resolved { cx, tables, listed, existing, output, remote, staging, shown })
+    Ok(Resolved { cx, tables, listed, existing, output, remote, staging, shown, tokenize })
+}
+
+/// Read `--tokenizer` and configure it for the text column (before any data is read).
+async fn load_tokenizer(
+    s: &PrepareSettings,
+    spec: &TokenizerSpec,
+    opts: &TokenizeOptions,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Tokenize> {
+    let loaded = tokenizer::load(spec, cx).await?;
+    let text = if s.with_labels() { TEXT } else { s.selection.columns.text.as_str() };
+    let (t, warnings) = Tokenize::new(loaded, opts, text)?;
+    for w in warnings {
+        ui.warn(w);
+    }
+    let p = &t.summary().provenance;
+    ui.step(format!("tokenizer {} (tokenizer.json sha256 {})", p.source, &p.sha256[..12]));
+    Ok(t)
 }
 
 async fn listed_from(
@@ -288,10 +319,16 @@ async fn write(
             (ShardPolicy::Count(_), None) => Some(encode::count_rows(ctx, df.clone()).await?),
             (_, known) => known,
         };
-        let schema: Schema = df.schema().as_arrow().clone();
+        let mut schema: Schema = df.schema().as_arrow().clone();
+        let mut batch_map: Option<BatchMap> = None;
+        if let Some(t) = r.tokenize.clone() {
+            schema = t.output_schema(&schema).as_ref().clone();
+            batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
+        }
         let sink = SplitSink::new(r.staging.dir(), &split.name, &schema, class_label, s.shards)?
             .with_fsync(s.fsync)
-            .with_decoders(decoders.clone());
+            .with_decoders(decoders.clone())
+            .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let table = &split.table.name;
         let partitions = df.execute_stream_partitioned().await.map_err(|e| scan_error(e, table))?;
@@ -314,7 +351,10 @@ fn write_metadata(
     outputs: &[(SplitOutput, serde_json::Value)],
     labelled: Option<&Labelled>,
 ) -> Result<()> {
-    let description = describe(s, &r.tables);
+    let mut description = describe(s, &r.tables);
+    if let Some(t) = &r.tokenize {
+        description = format!("{description} {}", t.summary().describe());
+    }
     let dataset_name = r.output.dir_name();
     let dir = r.staging.dir();
     let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
@@ -342,7 +382,7 @@ async fn record(s: &PrepareSettings, r: &Resolved, l: &Labelled, run_id: &str) -
         .zip(&r.tables)
         .map(|(sp, t)| json!({"split": sp.name, "table": t.name(), "version": t.version}))
         .collect();
-    let metadata = json!({
+    let mut metadata = json!({
         "run_id": run_id,
         "sources": sources,
         "output": r.shown,
@@ -350,6 +390,9 @@ async fn record(s: &PrepareSettings, r: &Resolved, l: &Labelled, run_id: &str) -
         "label_kind": l.kind,
         "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
     });
+    if let Some(t) = &r.tokenize {
+        metadata["tokenizer"] = serde_json::to_value(t.summary()).expect("the summary serialises");
+    }
     let base_version = r.existing.as_ref().map(|(_, v)| *v);
     let target = label_table::Target { table, cx: &r.cx, new_location: s.label_table_location.as_deref() };
     let check_races = s.label_map_mode != LabelMapMode::Rebuild;
@@ -405,6 +448,7 @@ fn summary(
         }),
         label_map_json: map.map(|_| format!("{}/label_map.json", shown.trim_end_matches('/'))),
         label_table,
+        tokenizer: None,
         label_kind: labelled.map(|l| l.kind),
         label_counts: labelled.filter(|l| l.kind.has_label_map()).map(|l| l.kind.counts_what().to_string()),
         warnings: ui.warnings(),

@@ -71,6 +71,10 @@ pub struct SplitOutput {
     pub shards: Vec<ShardInfo>,
 }
 
+/// A per-batch transformation run on the writer threads before a batch is written (e.g. the
+/// tokenizer); its output must match the schema the sink was made for.
+pub type BatchMap = Arc<dyn Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync>;
+
 /// Writes one split's shards into `<root>/<split>/`.
 pub struct SplitSink {
     name: String,
@@ -80,6 +84,7 @@ pub struct SplitSink {
     policy: ShardPolicy,
     fsync: bool,
     decoders: Arc<Semaphore>,
+    map: Option<BatchMap>,
 }
 
 impl SplitSink {
@@ -99,7 +104,16 @@ impl SplitSink {
         let hf_meta = json!({"info": {"features": features}}).to_string();
         let schema = Arc::new(out.with_metadata([("huggingface".to_string(), hf_meta)].into()));
         let decoders = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
-        Ok(SplitSink { name: split.to_string(), dir, schema, features, policy, fsync: false, decoders })
+        Ok(SplitSink {
+            name: split.to_string(),
+            dir,
+            schema,
+            features,
+            policy,
+            fsync: false,
+            decoders,
+            map: None,
+        })
     }
 
     /// Flush every shard to stable storage before it counts as written (`--fsync`).
@@ -112,6 +126,13 @@ impl SplitSink {
     /// other splits written at the same time may share (default: no limit).
     pub fn with_decoders(mut self, decoders: Arc<Semaphore>) -> Self {
         self.decoders = decoders;
+        self
+    }
+
+    /// Run `map` over every batch on the writer threads (`input_schema` of [`SplitSink::new`]
+    /// must be its output schema).
+    pub fn with_batch_map(mut self, map: Option<BatchMap>) -> Self {
+        self.map = map;
         self
     }
 
@@ -130,7 +151,7 @@ impl SplitSink {
                     let dir = self.dir.clone();
                     let schema = self.schema.clone();
                     let progress = progress.clone();
-                    tasks.push(pump(stream, self.decoders.clone(), move |rx| {
+                    tasks.push(pump(stream, self.decoders.clone(), self.map.clone(), move |rx| {
                         write_rolling(rx, &dir, p, &schema, fsync, max, &progress)
                     }));
                 }
@@ -144,7 +165,7 @@ impl SplitSink {
                 let dir = self.dir.clone();
                 let schema = self.schema.clone();
                 let progress = progress.clone();
-                pump(Box::pin(stream), self.decoders.clone(), move |rx| {
+                pump(Box::pin(stream), self.decoders.clone(), self.map.clone(), move |rx| {
                     write_counted(rx, &dir, &schema, fsync, even_split(total, n), &progress)
                 })
                 .await?
@@ -177,15 +198,31 @@ impl SplitSink {
 /// The stream is polled by a task of its own, once it holds one of the `decoders` permits: the
 /// partitions of every split decode in parallel on the runtime's workers, but never more at once
 /// than there are permits (each in-flight Parquet row group holds its compressed column chunks
-/// in memory). Dropping this future aborts the task, which closes the channel and lets the
-/// writer finish.
-async fn pump<S, F, T>(mut stream: S, decoders: Arc<Semaphore>, write: F) -> Result<T>
+/// in memory). With a `map`, a thread of its own runs it between the reader and the writer
+/// (bounded channels on both sides), so mapping one batch overlaps writing the previous one.
+/// Dropping this future aborts the task, which closes the channel and lets the writer finish.
+async fn pump<S, F, T>(mut stream: S, decoders: Arc<Semaphore>, map: Option<BatchMap>, write: F) -> Result<T>
 where
     S: futures::Stream<Item = deltalake::datafusion::error::Result<RecordBatch>> + Unpin + Send + 'static,
     F: FnOnce(&mut tokio::sync::mpsc::Receiver<RecordBatch>) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+    let (mapper, mut rx) = match map {
+        None => (None, rx),
+        Some(f) => {
+            let (mapped_tx, mapped_rx) = tokio::sync::mpsc::channel::<RecordBatch>(1);
+            let mapper = tokio::task::spawn_blocking(move || -> Result<()> {
+                while let Some(batch) = rx.blocking_recv() {
+                    if mapped_tx.blocking_send(f(&batch)?).is_err() {
+                        break; // the writer stopped: its error is reported below
+                    }
+                }
+                Ok(())
+            });
+            (Some(mapper), mapped_rx)
+        }
+    };
     let writer = tokio::task::spawn_blocking(move || write(&mut rx));
     let mut reader = JoinSet::new();
     reader.spawn(async move {
@@ -198,7 +235,12 @@ where
         Ok::<_, deltalake::datafusion::error::DataFusionError>(())
     });
     let read = reader.join_next().await.expect("one reader task");
+    let mapped = match mapper {
+        Some(m) => m.await.map_err(|e| Error::Internal(format!("mapping thread failed: {e}")))?,
+        None => Ok(()),
+    };
     let written = writer.await.map_err(|e| Error::Internal(format!("writer thread failed: {e}")))?;
+    mapped?;
     read.map_err(|e| Error::Internal(format!("reader task failed: {e}")))??;
     written
 }

@@ -11,6 +11,7 @@
 //!   an existing label table, or an explicit list; the label table's layout;
 //! - [`encode`]: labels → ids for an export, ids → names for `pull`; [`list_encode`]: list
 //!   labels → lists of ids or multi-hot vectors, and the sub-word alignment of token tags.
+//! - [`tokenize`]: `prepare --tokenizer`: token columns appended to every batch.
 
 pub mod encode;
 pub mod label_kind;
@@ -21,3 +22,4 @@ pub mod list_pass;
 pub mod select;
 pub mod session;
 pub mod sql;
+pub mod tokenize;

@@ -34,6 +34,9 @@ pub struct Selection {
     pub select_sql: Option<(PathBuf, String)>,
     /// `false` with `--no-labels`: the selected columns go out as they are.
     pub with_labels: bool,
+    /// With `--tokenizer`: the text column is needed (also with `--no-labels`), and the
+    /// `--text-pair-col` column, if any, rides along as a kept column.
+    pub tokenize: Option<Option<String>>,
 }
 
 /// A column by its exact name (no parsing of dots or case).
@@ -82,6 +85,19 @@ impl Selection {
         for k in &c.keep {
             need(k, "--keep-col")?;
         }
+        let mut keep = c.keep.clone();
+        if let Some(pair) = &self.tokenize {
+            need(&c.text, "--text-col")?;
+            if let Some(p) = pair {
+                need(p, "--text-pair-col")?;
+                if !keep.contains(p) {
+                    keep.push(p.clone());
+                }
+            }
+            if !self.with_labels && !c.keep.is_empty() && !keep.contains(&c.text) {
+                keep.insert(0, c.text.clone());
+            }
+        }
         if self.with_labels {
             need(&c.label, "--label-col")?;
             // The label as it is: its type decides the label kind, which casts it
@@ -97,10 +113,10 @@ impl Selection {
                 }
             };
             exprs.push(column(&c.label).alias(LABEL));
-            exprs.extend(c.keep.iter().map(|k| column(k).alias(k)));
+            exprs.extend(keep.iter().map(|k| column(k).alias(k)));
             Ok(base.select(exprs)?)
         } else if !c.keep.is_empty() {
-            Ok(base.select(c.keep.iter().map(|k| column(k).alias(k)).collect::<Vec<_>>())?)
+            Ok(base.select(keep.iter().map(|k| column(k).alias(k)).collect::<Vec<_>>())?)
         } else {
             Ok(base)
         }

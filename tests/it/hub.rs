@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// A token that must never appear in any output.
-const SENTINEL: &str = "hf_SENTINEL_token_must_not_leak_4242";
+pub(crate) const SENTINEL: &str = "hf_SENTINEL_token_must_not_leak_4242";
 
 pub(crate) const EN_NAMES: [&str; 3] = ["neg", "pos", "mixed"];
 
@@ -36,7 +36,7 @@ pub(crate) fn en_rows(split: &str, n: usize) -> Vec<(String, String)> {
     (0..n).map(|i| (text_of("en", split, i), EN_NAMES[label_of("en", split, i)].to_string())).collect()
 }
 
-/// The emulator process; killed on drop.
+/// The emulator process; killed on drop (also used by the tokenizer tests).
 pub(crate) struct Emulator {
     child: Option<Child>,
     port: u16,
@@ -66,14 +66,14 @@ impl Emulator {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    fn requests(&self) -> String {
+    pub(crate) fn requests(&self) -> String {
         std::fs::read_to_string(self.data.path().join("requests.log")).unwrap_or_default()
     }
 }
@@ -101,7 +101,7 @@ fn hub_env(mut c: Command, endpoint: &str, home: &Path) -> Command {
     c
 }
 
-fn run_cmd(mut c: Command, args: &[&str]) -> Output {
+pub(crate) fn run_cmd(mut c: Command, args: &[&str]) -> Output {
     let o = c.args(args).output().expect("run delta-hf");
     no_leak(&o);
     o

@@ -25,3 +25,4 @@ mod label_table;
 mod scale;
 mod sql;
 mod time_travel;
+mod tokenize;

@@ -18,6 +18,10 @@ tests compute the same rows independently):
   acme/corrupt   like acme/reviews, but resolve GETs of `en/test-00000-of-00001.parquet` serve
                  bytes with one byte flipped (the listing keeps the true sha256).
   acme/gated     gated: every endpoint answers 401 (403 with a token) and X-Error-Code GatedRepo.
+Model repos (for `prepare --tokenizer hf://MODEL`):
+  acme/tiny-bert     the WordPiece tokenizer of `tokenize_ref.py` (trained at start-up):
+                     tokenizer.json (in LFS), tokenizer_config.json, config.json; also at tag `v1`
+  acme/gated-model   gated like acme/gated
 
 Endpoints (the real shapes; routing on the raw path, where revisions arrive as `refs%2Fconvert%2Fparquet`):
   GET  /api/datasets/{repo}[/revision/{rev}]          {id, sha, cardData, siblings, ...}
@@ -28,6 +32,8 @@ Endpoints (the real shapes; routing on the raw path, where revisions arrive as `
                                                        oid otherwise), X-Repo-Commit,
                                                        X-Linked-Size; never X-Xet-Hash
   GET  /size?dataset={repo}                           the dataset viewer (acme/nosizes only)
+  GET  /api/models/{repo}[/revision/{rev}]            models: the same shapes without `datasets/`
+  HEAD|GET /{repo}/resolve/{rev}/{path}
 Unknown repo: 404 RepoNotFound; unknown revision: 404 RevisionNotFound; unknown file: 404
 EntryNotFound. Requests are logged to DATA_DIR/requests.log (with whether a token was sent,
 never the token).
@@ -159,14 +165,34 @@ def build_repos() -> dict:
     return repos
 
 
+def build_models() -> dict:
+    """Model repos: the WordPiece tokenizer of tokenize_ref.py, trained into DATA_DIR."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import tokenize_ref
+
+    out = os.path.join(DATA_DIR, "models", "tiny-bert")
+    tokenize_ref.train_wordpiece(out)
+    files = {name: open(os.path.join(out, name), "rb").read()
+             for name in ("tokenizer.json", "tokenizer_config.json")}
+    files["config.json"] = json.dumps({"model_type": "bert", "vocab_size": 500}).encode()
+    files[".gitattributes"] = b"tokenizer.json filter=lfs diff=lfs merge=lfs -text\n"
+    sha = commit_sha(files, "m")
+    return {"acme/tiny-bert": {"main": (sha, files, None), "v1": (sha, files, None)}}
+
+
 REPOS = build_repos()
-GATED = {"acme/gated"}
+MODELS: dict = {}  # filled in main(), once DATA_DIR is known
+GATED = {"acme/gated", "acme/gated-model"}
 CORRUPT = {("acme/corrupt", "en/test-00000-of-00001.parquet")}
-LFS_SUFFIXES = (".parquet", ".csv")
+LFS_SUFFIXES = (".parquet", ".csv", "tokenizer.json")
 
 
-def find_revision(repo: str, rev: str):
-    revs = REPOS[repo]
+def repos_of(kind: str) -> dict:
+    return MODELS if kind == "models" else REPOS
+
+
+def find_revision(repo: str, rev: str, kind: str = "datasets"):
+    revs = repos_of(kind)[repo]
     if rev in revs:
         return revs[rev]
     for sha, files, meta in revs.values():
@@ -204,9 +230,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, status: int, code: str, message: str):
+    def _error(self, status: int, code: str, message: str, headers: dict | None = None):
         self._send(status, json.dumps({"error": message}).encode(),
-                   {"X-Error-Code": code, "X-Error-Message": message})
+                   {"X-Error-Code": code, "X-Error-Message": message, **(headers or {})})
 
     def _json(self, obj, headers=None):
         self._send(200, json.dumps(obj).encode(), headers)
@@ -232,11 +258,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.api(parts[2:], params)
             if parts[:1] == ["datasets"]:
                 return self.resolve(parts[1:])
+            if parts[:2] == ["api", "models"]:
+                return self.api(parts[2:], params, "models")
+            if len(parts) >= 4 and parts[2] == "resolve":
+                return self.resolve(parts, "models")
             self._error(404, "NotFound", "no such endpoint")
         except BrokenPipeError:
             pass
 
-    def repo_of(self, parts: list[str]):
+    def repo_of(self, parts: list[str], kind: str = "datasets"):
         """(repo id, rest) or None after answering the error."""
         if len(parts) < 2:
             self._error(404, "RepoNotFound", "Repository not found")
@@ -245,27 +275,27 @@ class Handler(BaseHTTPRequestHandler):
         if repo in GATED:
             status = 403 if self.headers.get("Authorization") else 401
             self._error(status, "GatedRepo",
-                        f"Access to dataset {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.")
+                        f"Access to {kind[:-1]} {repo} is restricted. You must have access to it and be authenticated to access it. Please log in.")
             return None
-        if repo not in REPOS:
+        if repo not in repos_of(kind):
             self._error(404, "RepoNotFound", "Repository not found")
             return None
         return repo, parts[2:]
 
-    def revision(self, repo: str, raw_rev: str):
+    def revision(self, repo: str, raw_rev: str, kind: str = "datasets"):
         rev = urllib.parse.unquote(raw_rev)
-        found = find_revision(repo, rev)
+        found = find_revision(repo, rev, kind)
         if found is None:
             self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
         return found
 
-    def api(self, parts: list[str], params):
-        got = self.repo_of(parts)
+    def api(self, parts: list[str], params, kind: str = "datasets"):
+        got = self.repo_of(parts, kind)
         if got is None:
             return
         repo, rest = got
         if not rest or rest[0] == "revision":
-            found = self.revision(repo, rest[1] if len(rest) > 1 else "main")
+            found = self.revision(repo, rest[1] if len(rest) > 1 else "main", kind)
             if found is None:
                 return
             sha, files, meta = found
@@ -274,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
                                "cardData": meta, "tags": [],
                                "siblings": [{"rfilename": p} for p in sorted(files)]})
         if rest[0] == "tree" and len(rest) >= 2:
-            found = self.revision(repo, rest[1])
+            found = self.revision(repo, rest[1], kind)
             if found is None:
                 return
             sha, files, _ = found
@@ -302,7 +332,7 @@ class Handler(BaseHTTPRequestHandler):
                 headers["Link"] = f'<http://{host}{raw_path_of(self.path)}?{q}>; rel="next"'
             return self._json(page, headers)
         if rest[0] == "paths-info" and len(rest) >= 2:
-            found = self.revision(repo, rest[1])
+            found = self.revision(repo, rest[1], kind)
             if found is None:
                 return
             sha, files, _ = found
@@ -315,20 +345,22 @@ class Handler(BaseHTTPRequestHandler):
             return self._json([entry(p, files[p]) for p in paths if p in files])
         self._error(404, "NotFound", "no such endpoint")
 
-    def resolve(self, parts: list[str]):
-        got = self.repo_of(parts)
+    def resolve(self, parts: list[str], kind: str = "datasets"):
+        got = self.repo_of(parts, kind)
         if got is None:
             return
         repo, rest = got
         if len(rest) < 3 or rest[0] != "resolve":
             return self._error(404, "NotFound", "no such endpoint")
-        found = self.revision(repo, rest[1])
+        found = self.revision(repo, rest[1], kind)
         if found is None:
             return
         sha, files, _ = found
         path = "/".join(urllib.parse.unquote(p) for p in rest[2:])
         if path not in files:
-            return self._error(404, "EntryNotFound", f"{path} does not exist on {rest[1]}")
+            # The Hub names the commit on a missing file too (clients cache the absence).
+            return self._error(404, "EntryNotFound", f"{path} does not exist on {rest[1]}",
+                               {"X-Repo-Commit": sha})
         data = files[path]
         e = entry(path, data)
         etag = e["lfs"]["oid"] if "lfs" in e else e["oid"]
@@ -362,6 +394,7 @@ def main():
     global DATA_DIR
     DATA_DIR = sys.argv[1]
     os.makedirs(DATA_DIR, exist_ok=True)
+    MODELS.update(build_models())
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)

@@ -1,0 +1,612 @@
+//! Tokenization in the write pass (`prepare --tokenizer`): the text column (and the pair column)
+//! of every batch becomes `input_ids` (list<int32>), `token_type_ids` (list<int8>, when the model
+//! takes them) and `attention_mask` (list<int8>), appended after the other columns — the columns,
+//! types and values `Dataset.map(tokenizer, batched=True)` writes.
+//!
+//! Parity with transformers' fast tokenizer (`TokenizersBackend` in transformers 5) loaded with
+//! `AutoTokenizer.from_pretrained(dir)` (or `PreTrainedTokenizerFast(tokenizer_file=f)` for a bare
+//! file) and called with `truncation=True[, max_length=N][, padding="max_length"]`:
+//! - named special tokens of `tokenizer_config.json` / `special_tokens_map.json` that the
+//!   tokenizer lacks are added as special tokens (transformers does the same on load);
+//! - `add_bos_token` / `add_eos_token` in the config, or no post-processor at all, give the
+//!   template transformers builds (`update_post_processor`);
+//! - truncation longest-first to `--max-length`, else `model_max_length` when it is a real length,
+//!   on `truncation_side`; padding to the max length on `padding_side` with the pad token;
+//! - `token_type_ids` when `model_input_names` (config, else the tokenizer class or model type,
+//!   as transformers 5 decides) has them;
+//! - file settings for truncation/padding in `tokenizer.json` are replaced by these, as
+//!   transformers does on every call.
+//!
+//! The encoding of a batch runs on rayon's global pool (`encode_batch_fast`: ids without
+//! offsets), called from the shard writer threads: no pool of our own, so the scan, the
+//! writers and the tokenizer share the cores.
+
+use std::sync::Arc;
+
+use deltalake::arrow::array::{Array, ArrayRef, Int8Array, Int32Array, ListArray, RecordBatch, StringArray};
+use deltalake::arrow::buffer::OffsetBuffer;
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde_json::Value;
+use tokenizers::{
+    AddedToken, PaddingDirection, PaddingParams, PaddingStrategy, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
+
+use crate::error::{Error, Result};
+use crate::source::tokenizer::{LoadedTokenizer, Provenance};
+
+/// The appended columns.
+pub const INPUT_IDS: &str = "input_ids";
+pub const TOKEN_TYPE_IDS: &str = "token_type_ids";
+pub const ATTENTION_MASK: &str = "attention_mask";
+
+/// transformers' "no maximum length" sentinel is `int(1e30)`; anything this large means none.
+const NO_LENGTH: f64 = 1e18;
+
+/// Tokenizer classes (minus `Fast`) whose `model_input_names` hold `token_type_ids` in
+/// transformers 5.
+const TYPE_ID_CLASSES: &[&str] = &[
+    "BertTokenizer",
+    "CanineTokenizer",
+    "ConvBertTokenizer",
+    "DPRContextEncoderTokenizer",
+    "DPRQuestionEncoderTokenizer",
+    "DebertaTokenizer",
+    "DebertaV2Tokenizer",
+    "FNetTokenizer",
+    "LayoutLMv2Tokenizer",
+    "MarkupLMTokenizer",
+    "MobileBertTokenizer",
+    "SqueezeBertTokenizer",
+    "TapasTokenizer",
+];
+
+/// `config.json` model types whose auto tokenizer returns `token_type_ids` in transformers 5
+/// (used when `tokenizer_config.json` names neither the inputs nor a class).
+const TYPE_ID_MODEL_TYPES: &[&str] = &[
+    "align",
+    "bark",
+    "bert",
+    "blip",
+    "bros",
+    "canine",
+    "chinese_clip",
+    "convbert",
+    "deberta",
+    "deberta-v2",
+    "distilbert",
+    "dpr",
+    "electra",
+    "ernie",
+    "flava",
+    "fnet",
+    "git",
+    "layoutlm",
+    "layoutlmv2",
+    "lxmert",
+    "markuplm",
+    "megatron-bert",
+    "mobilebert",
+    "nezha",
+    "nomic_bert",
+    "realm",
+    "retribert",
+    "squeezebert",
+    "tapas",
+    "tvp",
+    "vilt",
+    "visual_bert",
+];
+
+/// `--padding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Padding {
+    /// No padding (dynamic padding is the collator's job).
+    #[default]
+    None,
+    /// Every row padded to the max length.
+    MaxLength,
+}
+
+/// The tokenization asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct TokenizeOptions {
+    pub max_length: Option<usize>,
+    pub padding: Padding,
+    /// The second text of a pair (its column name in the output).
+    pub pair_col: Option<String>,
+    /// Leave the text (and pair) column out.
+    pub drop_text: bool,
+}
+
+/// What the output records about the tokenization.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenizeSummary {
+    #[serde(flatten)]
+    pub provenance: Provenance,
+    /// The effective max length (`None`: no truncation).
+    pub max_length: Option<usize>,
+    pub padding: Padding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_pair_col: Option<String>,
+    /// The appended columns, in order.
+    pub columns: Vec<&'static str>,
+}
+
+impl TokenizeSummary {
+    /// One sentence for `dataset_info.json`'s description.
+    pub fn describe(&self) -> String {
+        let p = &self.provenance;
+        let mut s = format!("Tokenized with `{}`", p.source);
+        if let Some(sha) = &p.revision_sha {
+            s.push_str(&format!(" (commit {sha})"));
+        }
+        s.push_str(&format!(", tokenizer.json sha256 {}", p.sha256));
+        match self.max_length {
+            Some(n) => s.push_str(&format!(", max length {n}")),
+            None => s.push_str(", no truncation"),
+        }
+        s.push_str(match self.padding {
+            Padding::None => ", no padding",
+            Padding::MaxLength => ", padded to max length",
+        });
+        if let Some(c) = &self.text_pair_col {
+            s.push_str(&format!(", text pairs with `{c}`"));
+        }
+        s.push('.');
+        s
+    }
+}
+
+/// A configured tokenizer and the columns it reads.
+pub struct Tokenize {
+    tokenizer: Arc<tokenizers::Tokenizer>,
+    text_col: String,
+    pair_col: Option<String>,
+    drop_text: bool,
+    type_ids: bool,
+    summary: TokenizeSummary,
+}
+
+impl Tokenize {
+    /// Configure `loaded` as transformers would for `opts`; returns the warnings to show.
+    pub fn new(
+        loaded: LoadedTokenizer,
+        opts: &TokenizeOptions,
+        text_col: &str,
+    ) -> Result<(Self, Vec<String>)> {
+        let LoadedTokenizer { mut tokenizer, config, special_tokens_map, model_type, provenance } = loaded;
+        let source = provenance.source.clone();
+        let fail = |reason: String| Error::Tokenizer { spec: source.clone(), reason };
+        let mut warnings = Vec::new();
+        let cfg =
+            |key: &str| config.get(key).or_else(|| special_tokens_map.get(key)).filter(|v| !v.is_null());
+
+        add_missing_specials(&mut tokenizer, &config, &special_tokens_map)
+            .map_err(|e| fail(e.to_string()))?;
+        let add_bos = cfg("add_bos_token").and_then(Value::as_bool);
+        let add_eos = cfg("add_eos_token").and_then(Value::as_bool);
+        if add_bos.is_some() || add_eos.is_some() || tokenizer.get_post_processor().is_none() {
+            let template = bos_eos_template(
+                &tokenizer,
+                add_bos.unwrap_or(false).then(|| cfg("bos_token").and_then(token_content)).flatten(),
+                add_eos.unwrap_or(false).then(|| cfg("eos_token").and_then(token_content)).flatten(),
+            )
+            .map_err(fail)?;
+            tokenizer.with_post_processor(Some(template));
+        }
+        if let Some(split) = cfg("split_special_tokens").and_then(Value::as_bool) {
+            tokenizer.set_encode_special_tokens(split);
+        }
+
+        let model_max =
+            cfg("model_max_length").and_then(Value::as_f64).filter(|n| *n > 0.0 && *n < NO_LENGTH);
+        let max_length = match (opts.max_length, model_max) {
+            (Some(n), _) => Some(n),
+            (None, Some(n)) => Some(n as usize),
+            (None, None) => {
+                warnings.push(format!(
+                    "tokenizer `{source}` has no model_max_length and no --max-length was given: texts \
+                     are not truncated"
+                ));
+                None
+            }
+        };
+        let truncation_side = side(cfg("truncation_side"));
+        let padding_side = side(cfg("padding_side"));
+        tokenizer
+            .with_truncation(max_length.map(|max_length| TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: if truncation_side == "left" {
+                    TruncationDirection::Left
+                } else {
+                    TruncationDirection::Right
+                },
+            }))
+            .map_err(|e| fail(format!("--max-length {}: {e}", max_length.unwrap_or(0))))?;
+        let padding = match opts.padding {
+            Padding::None => None,
+            Padding::MaxLength => {
+                let Some(length) = max_length else {
+                    return Err(Error::Usage(format!(
+                        "--padding max-length needs a length: pass --max-length (tokenizer `{source}` has \
+                         no model_max_length)"
+                    )));
+                };
+                let pad_token = cfg("pad_token").and_then(token_content).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--padding max-length: tokenizer `{source}` has no pad token (no `pad_token` in \
+                         tokenizer_config.json); use --padding none and pad in the collator"
+                    ))
+                })?;
+                let pad_id = tokenizer
+                    .token_to_id(&pad_token)
+                    .ok_or_else(|| fail(format!("the pad token `{pad_token}` is not in the vocabulary")))?;
+                let pad_type_id = cfg("pad_token_type_id").and_then(Value::as_u64).unwrap_or(0) as u32;
+                Some(PaddingParams {
+                    strategy: PaddingStrategy::Fixed(length),
+                    direction: if padding_side == "left" {
+                        PaddingDirection::Left
+                    } else {
+                        PaddingDirection::Right
+                    },
+                    pad_to_multiple_of: None,
+                    pad_id,
+                    pad_type_id,
+                    pad_token,
+                })
+            }
+        };
+        tokenizer.with_padding(padding);
+
+        let type_ids = takes_type_ids(&config, model_type.as_deref());
+        let mut columns = vec![INPUT_IDS];
+        if type_ids {
+            columns.push(TOKEN_TYPE_IDS);
+        }
+        columns.push(ATTENTION_MASK);
+        let summary = TokenizeSummary {
+            provenance,
+            max_length,
+            padding: opts.padding,
+            text_pair_col: opts.pair_col.clone(),
+            columns,
+        };
+        let t = Tokenize {
+            tokenizer: Arc::new(tokenizer),
+            text_col: text_col.to_string(),
+            pair_col: opts.pair_col.clone(),
+            drop_text: opts.drop_text,
+            type_ids,
+            summary,
+        };
+        Ok((t, warnings))
+    }
+
+    /// Provenance and settings, for the description, the summary and the label table.
+    pub fn summary(&self) -> &TokenizeSummary {
+        &self.summary
+    }
+
+    /// Whether `name` is one of the input columns this reads.
+    fn is_text(&self, name: &str) -> bool {
+        name == self.text_col || self.pair_col.as_deref() == Some(name)
+    }
+
+    /// The schema of tokenized batches: the input's columns (less the texts with `--drop-text`),
+    /// then the token columns.
+    pub fn output_schema(&self, input: &Schema) -> SchemaRef {
+        let mut fields: Vec<Field> = input
+            .fields()
+            .iter()
+            .filter(|f| !(self.drop_text && self.is_text(f.name())))
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for c in &self.summary.columns {
+            let item = if *c == INPUT_IDS { DataType::Int32 } else { DataType::Int8 };
+            fields.push(Field::new(*c, DataType::List(Arc::new(Field::new("item", item, true))), true));
+        }
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Tokenize one batch (on rayon's pool) and append the token columns.
+    pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let texts = self.strings(batch, &self.text_col)?;
+        let encodings = match &self.pair_col {
+            None => {
+                let inputs: Vec<&str> = (0..texts.len()).map(|i| texts.value(i)).collect();
+                self.tokenizer.encode_batch_fast(inputs, true)
+            }
+            Some(p) => {
+                let pairs = self.strings(batch, p)?;
+                let inputs: Vec<(&str, &str)> =
+                    (0..texts.len()).map(|i| (texts.value(i), pairs.value(i))).collect();
+                self.tokenizer.encode_batch_fast(inputs, true)
+            }
+        }
+        .map_err(|e| Error::Data(format!("tokenizer `{}` failed: {e}", self.summary.provenance.source)))?;
+
+        let mut offsets = Vec::with_capacity(encodings.len() + 1);
+        offsets.push(0i32);
+        let total: usize = encodings.iter().map(|e| e.len()).sum();
+        if total > i32::MAX as usize {
+            return Err(Error::Internal("a batch has more than 2^31 tokens".into()));
+        }
+        let mut ids = Vec::with_capacity(total);
+        let mut mask = Vec::with_capacity(total);
+        let mut types = Vec::with_capacity(if self.type_ids { total } else { 0 });
+        for e in &encodings {
+            ids.extend(e.get_ids().iter().map(|&i| i as i32));
+            mask.extend(e.get_attention_mask().iter().map(|&m| m as i8));
+            if self.type_ids {
+                types.extend(e.get_type_ids().iter().map(|&t| t as i8));
+            }
+            offsets.push(ids.len() as i32);
+        }
+        let offsets = OffsetBuffer::new(offsets.into());
+        let list = |values: ArrayRef| -> Result<ArrayRef> {
+            let item = Arc::new(Field::new("item", values.data_type().clone(), true));
+            Ok(Arc::new(ListArray::try_new(item, offsets.clone(), values, None)?))
+        };
+        let schema = self.output_schema(batch.schema().as_ref());
+        let mut columns: Vec<ArrayRef> = batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .filter(|(f, _)| !(self.drop_text && self.is_text(f.name())))
+            .map(|(_, c)| c.clone())
+            .collect();
+        columns.push(list(Arc::new(Int32Array::from(ids)))?);
+        if self.type_ids {
+            columns.push(list(Arc::new(Int8Array::from(types)))?);
+        }
+        columns.push(list(Arc::new(Int8Array::from(mask)))?);
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// A text column as UTF-8, refusing nulls (the tokenizer has no input for them).
+    fn strings(&self, batch: &RecordBatch, name: &str) -> Result<StringArray> {
+        let col = batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::Internal(format!("the column `{name}` to tokenize is not in the batch")))?;
+        let col = deltalake::arrow::compute::cast(col, &DataType::Utf8)?;
+        let s = col.as_any().downcast_ref::<StringArray>().expect("utf8 after cast").clone();
+        if s.null_count() > 0 {
+            return Err(Error::Data(format!(
+                "column `{name}` has {} null value{}: the tokenizer needs text (pass --drop-nulls for the \
+                 text column, or fill them in --select-sql)",
+                s.null_count(),
+                if s.null_count() == 1 { "" } else { "s" }
+            )));
+        }
+        Ok(s)
+    }
+}
+
+/// `"left"` or `"right"` (default).
+fn side(v: Option<&Value>) -> &'static str {
+    match v.and_then(Value::as_str) {
+        Some("left") => "left",
+        _ => "right",
+    }
+}
+
+/// A special token's content: a string, or an `AddedToken` dict's `content`.
+fn token_content(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("content").and_then(Value::as_str).map(String::from),
+        _ => None,
+    }
+}
+
+/// An `AddedToken` from a config value, special.
+fn added_token(v: &Value) -> Option<AddedToken> {
+    let content = token_content(v)?;
+    let flag = |k: &str, default: bool| v.get(k).and_then(Value::as_bool).unwrap_or(default);
+    Some(
+        AddedToken::from(content, true)
+            .single_word(flag("single_word", false))
+            .lstrip(flag("lstrip", false))
+            .rstrip(flag("rstrip", false))
+            .normalized(flag("normalized", false)),
+    )
+}
+
+/// Named special tokens (and extra / additional special tokens, and `added_tokens_decoder`)
+/// of the configs that the tokenizer does not have yet, added as special tokens.
+fn add_missing_specials(
+    tok: &mut tokenizers::Tokenizer,
+    config: &Value,
+    special_map: &Value,
+) -> tokenizers::Result<()> {
+    const NAMED: [&str; 7] =
+        ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+    let mut wanted: Vec<&Value> = Vec::new();
+    if let Some(Value::Object(decoder)) = config.get("added_tokens_decoder") {
+        let mut entries: Vec<(u64, &Value)> =
+            decoder.iter().filter_map(|(k, v)| k.parse::<u64>().ok().map(|id| (id, v))).collect();
+        entries.sort_by_key(|(id, _)| *id);
+        wanted.extend(entries.into_iter().map(|(_, v)| v));
+    }
+    for source in [config, special_map] {
+        for key in NAMED {
+            if let Some(v) = source.get(key).filter(|v| !v.is_null()) {
+                wanted.push(v);
+            }
+        }
+        for key in ["extra_special_tokens", "additional_special_tokens"] {
+            if let Some(Value::Array(list)) = source.get(key) {
+                wanted.extend(list.iter());
+            }
+        }
+    }
+    let have: std::collections::HashSet<String> =
+        tok.get_added_vocabulary().get_vocab().keys().cloned().collect();
+    let mut seen = std::collections::HashSet::new();
+    let missing: Vec<AddedToken> = wanted
+        .into_iter()
+        .filter_map(added_token)
+        .filter(|t| !have.contains(&t.content) && seen.insert(t.content.clone()))
+        .collect();
+    if !missing.is_empty() {
+        tok.add_special_tokens(missing)?;
+    }
+    Ok(())
+}
+
+/// transformers' `update_post_processor`: `[bos:0] $A:0 [eos:0]` and `... [bos:1] $B:1 [eos:1]`.
+fn bos_eos_template(
+    tok: &tokenizers::Tokenizer,
+    bos: Option<String>,
+    eos: Option<String>,
+) -> std::result::Result<tokenizers::processors::template::TemplateProcessing, String> {
+    let mut single = Vec::new();
+    let mut pair_b = Vec::new();
+    let mut specials = Vec::new();
+    if let Some(b) = &bos {
+        let id = tok.token_to_id(b).ok_or_else(|| format!("bos token `{b}` is not in the vocabulary"))?;
+        single.push(format!("{b}:0"));
+        pair_b.push(format!("{b}:1"));
+        specials.push((b.clone(), id));
+    }
+    single.push("$A:0".to_string());
+    pair_b.push("$B:1".to_string());
+    if let Some(e) = &eos {
+        let id = tok.token_to_id(e).ok_or_else(|| format!("eos token `{e}` is not in the vocabulary"))?;
+        single.push(format!("{e}:0"));
+        pair_b.push(format!("{e}:1"));
+        specials.push((e.clone(), id));
+    }
+    let single = single.join(" ");
+    let pair = format!("{single} {}", pair_b.join(" "));
+    let mut builder = tokenizers::processors::template::TemplateProcessing::builder();
+    builder.try_single(single).map_err(|e| format!("{e:?}"))?;
+    builder.try_pair(pair).map_err(|e| format!("{e:?}"))?;
+    builder.special_tokens(specials);
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Whether the model takes `token_type_ids`, as transformers 5 decides.
+fn takes_type_ids(config: &Value, model_type: Option<&str>) -> bool {
+    if let Some(Value::Array(names)) = config.get("model_input_names") {
+        return names.iter().any(|n| n.as_str() == Some(TOKEN_TYPE_IDS));
+    }
+    if let Some(class) = config.get("tokenizer_class").and_then(Value::as_str) {
+        let class = class.strip_suffix("Fast").unwrap_or(class);
+        if class != "PreTrainedTokenizer" {
+            return TYPE_ID_CLASSES.contains(&class);
+        }
+        return false;
+    }
+    model_type.is_some_and(|m| TYPE_ID_MODEL_TYPES.contains(&m))
+}
+
+/// The sub-word labels of one row of word tags, as transformers' token-classification recipe
+/// (`run_ner.py`) computes them from `word_ids()`: special tokens (no word) get -100; the first
+/// sub-word of a word gets the word's tag; the others get -100, or with `label_all_tokens` the
+/// word's tag mapped through `b_to_i` (B-X to I-X; the tag itself without a map).
+/// (Wired into the write pass with the `token` label kind of issue 11.)
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn align_tags(
+    word_ids: &[Option<u32>],
+    tags: &[i64],
+    label_all_tokens: bool,
+    b_to_i: Option<&[i64]>,
+) -> Vec<i64> {
+    let mut out = Vec::with_capacity(word_ids.len());
+    let mut previous = None;
+    for w in word_ids {
+        let label = match w {
+            None => -100,
+            Some(w) if Some(*w) != previous => tags.get(*w as usize).copied().unwrap_or(-100),
+            Some(w) => match (label_all_tokens, tags.get(*w as usize)) {
+                (true, Some(&t)) => b_to_i.and_then(|m| m.get(t as usize).copied()).unwrap_or(t),
+                _ => -100,
+            },
+        };
+        out.push(label);
+        previous = *w;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cases computed by transformers 5.24 (`word_ids()` of the WordPiece fixture of
+    /// `tests/python/tokenize_ref.py` with `is_split_into_words=True, max_length=16`, then the
+    /// `run_ner.py` loop), tags over [O, B-PER, I-PER, B-LOC, I-LOC].
+    #[test]
+    fn alignment_matches_run_ner() {
+        let b_to_i = [0, 2, 2, 4, 4];
+        let w = |v: &[i64]| v.iter().map(|&x| (x >= 0).then_some(x as u32)).collect::<Vec<_>>();
+        type Case<'a> = (&'a [i64], &'a [i64], bool, &'a [i64]);
+        let cases: [Case; 6] = [
+            (
+                &[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1],
+                &[0, 1, 2, 3, 0],
+                false,
+                &[-100, 0, 1, 2, 3, 0, -100, -100, -100, -100],
+            ),
+            (
+                &[-1, 0, 1, 2, 3, 4, 4, 4, 4, -1],
+                &[0, 1, 2, 3, 0],
+                true,
+                &[-100, 0, 1, 2, 3, 0, 0, 0, 0, -100],
+            ),
+            (
+                &[-1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 3, -1],
+                &[3, 0, 1, 4],
+                false,
+                &[-100, 3, -100, -100, -100, -100, -100, -100, -100, 1, -100, -100, 4, -100],
+            ),
+            (
+                &[-1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 3, -1],
+                &[3, 0, 1, 4],
+                true,
+                &[-100, 3, 4, 4, 4, 4, 4, 4, 4, 1, 2, 2, 4, -100],
+            ),
+            (
+                &[-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1],
+                &[1; 40],
+                false,
+                &[-100, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -100],
+            ),
+            (
+                &[-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1],
+                &[1; 40],
+                true,
+                &[-100, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -100],
+            ),
+        ];
+        for (word_ids, tags, all, want) in cases {
+            assert_eq!(align_tags(&w(word_ids), tags, all, Some(&b_to_i)), want, "{word_ids:?} {all}");
+        }
+        // Without a B-to-I map, label_all_tokens repeats the word's tag.
+        assert_eq!(align_tags(&w(&[-1, 0, 0, -1]), &[3], true, None), vec![-100, 3, 3, -100]);
+    }
+
+    #[test]
+    fn type_ids_as_transformers_decides() {
+        let cfg = |v: Value| v;
+        assert!(takes_type_ids(
+            &cfg(serde_json::json!({"model_input_names": ["input_ids", "token_type_ids"]})),
+            None
+        ));
+        assert!(!takes_type_ids(&cfg(serde_json::json!({"model_input_names": ["input_ids"]})), Some("bert")));
+        assert!(takes_type_ids(&cfg(serde_json::json!({"tokenizer_class": "BertTokenizerFast"})), None));
+        assert!(!takes_type_ids(
+            &cfg(serde_json::json!({"tokenizer_class": "PreTrainedTokenizerFast"})),
+            Some("bert")
+        ));
+        assert!(takes_type_ids(&Value::Null, Some("bert")));
+        assert!(!takes_type_ids(&Value::Null, Some("roberta")));
+        assert!(!takes_type_ids(&Value::Null, None));
+    }
+}
