@@ -17,7 +17,9 @@ use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
 use crate::transform::label_kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::select::{Columns, LABEL, Selection, TEXT};
-use crate::transform::tokenize::{ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions};
+use crate::transform::tokenize::{
+    ALIGNED_LABELS, ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions,
+};
 
 /// One split to export.
 #[derive(Debug, Clone)]
@@ -388,6 +390,12 @@ fn tokenize_settings(a: &PrepareArgs) -> Result<Option<(TokenizerSpec, TokenizeO
     if a.max_length == Some(0) {
         return Err(Error::Usage("--max-length must be at least 1".into()));
     }
+    if let (Some(p), Some(_)) = (&a.text_pair_col, &a.tokens_col) {
+        return Err(Error::Usage(format!(
+            "--text-pair-col `{p}`: a token-classification export (--tokens-col) tokenizes its words alone; \
+             drop --text-pair-col"
+        )));
+    }
     if let Some(p) = &a.text_pair_col {
         let clash = p == &a.text_col || (!a.no_labels && (p == &a.label_col || p == TEXT || p == LABEL));
         if clash {
@@ -397,6 +405,15 @@ fn tokenize_settings(a: &PrepareArgs) -> Result<Option<(TokenizerSpec, TokenizeO
         }
         if matches!(p.as_str(), INPUT_IDS | TOKEN_TYPE_IDS | ATTENTION_MASK) {
             return Err(Error::Usage(format!("--text-pair-col `{p}` clashes with a token column")));
+        }
+    }
+    let aligned = a.tokens_col.is_some().then_some(ALIGNED_LABELS);
+    for k in &a.keep_cols {
+        if matches!(k.as_str(), INPUT_IDS | TOKEN_TYPE_IDS | ATTENTION_MASK) || Some(k.as_str()) == aligned {
+            return Err(Error::Usage(format!(
+                "--keep-col `{k}` clashes with the `{k}` column --tokenizer writes; rename it in --select-sql \
+                 or leave it out"
+            )));
         }
     }
     let options = TokenizeOptions {

@@ -38,7 +38,7 @@ use crate::storage::connector::Connector;
 use crate::storage::location::{Location, OutputSpec};
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::encode::{self, LabelId};
-use crate::transform::label_kind::{self, LabelKind};
+use crate::transform::label_kind::{self, LabelKind, TOKEN_TAGS, TOKENS};
 use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::{LabelPass, Labelled};
 use crate::transform::list_encode::{self, ListLabels};
@@ -70,7 +70,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let mut clock = Clock::default();
 
     // 1. resolve: tables, label sources and the output, before reading any row.
-    let r = resolve(s, ui).await?;
+    let mut r = resolve(s, ui).await?;
     // 2. select: one DataFrame per split, every split also registered under its own name.
     let ctx = session::session(SessionOptions::export(s.memory_limit))?;
     let mut inputs = select(s, &ctx, &r.tables).await?;
@@ -78,6 +78,10 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         true => Some(label_kind(s, &mut inputs, ui)?),
         false => None,
     };
+    // Token classification: the words are tokenized and the tags aligned to sub-words.
+    if let (Some(LabelKind::Token), Some(t)) = (kind, &r.tokenize) {
+        r.tokenize = Some(Arc::new(t.for_words(TOKENS, TOKEN_TAGS, s.label_all_tokens)?));
+    }
     clock.lap(|t| &mut t.resolve);
 
     // 3. label map: one pass over every split's labels.
@@ -252,7 +256,7 @@ fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<
             s.selection.columns.label
         )));
     }
-    if s.label_all_tokens {
+    if s.label_all_tokens && s.tokenizer.is_none() {
         ui.warn(
             "--label-all-tokens only changes how tags are aligned to sub-words when the export is tokenized; \
              the word-level `ner_tags` are written as they are"

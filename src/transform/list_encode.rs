@@ -1,5 +1,6 @@
 //! List labels (multi-label and token classification) in DataFusion: the scalar functions the
-//! list-label SQL in `sql/` uses, and the sub-word alignment of token tags.
+//! list-label SQL in `sql/` uses (the sub-word alignment of token tags is in
+//! [`super::tokenize::align_tags`]).
 //!
 //! - `label_ids(labels)`: `list<string>` → `list<int64>`, every element looked up in the run's
 //!   one label map; offsets and nulls are kept, so element order is the source's;
@@ -237,38 +238,6 @@ pub async fn encode_for(
     Ok(encoded.select(exprs)?)
 }
 
-/// Token tags aligned to sub-words as transformers' token-classification recipe does
-/// (`run_ner.py`: `is_split_into_words=True`, then `word_ids()`): special tokens (`None`) get
-/// -100; the first sub-word of a word gets the word's tag id; the other sub-words get -100, or
-/// the word's id with `label_all_tokens` (`--label-all-tokens`).
-///
-/// The hook for `--tokenizer`: `word_ids` are one encoding's `get_word_ids()`, `word_tags` the
-/// row's tag ids (one per word). A word id past the tags is an error naming it.
-#[cfg_attr(not(test), allow(dead_code, reason = "the hook --tokenizer (issue 12) calls"))]
-pub fn align_word_tags(
-    word_ids: &[Option<u32>],
-    word_tags: &[i64],
-    label_all_tokens: bool,
-) -> std::result::Result<Vec<i64>, String> {
-    const IGNORE: i64 = -100;
-    let mut previous = None;
-    let mut out = Vec::with_capacity(word_ids.len());
-    for w in word_ids {
-        let tag = match w {
-            None => IGNORE,
-            Some(w) => {
-                let id = *word_tags
-                    .get(*w as usize)
-                    .ok_or_else(|| format!("word {w} has no tag ({} tags)", word_tags.len()))?;
-                if previous != Some(*w) || label_all_tokens { id } else { IGNORE }
-            }
-        };
-        out.push(tag);
-        previous = *w;
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,14 +336,5 @@ mod tests {
         let out = call(&ListLabels::null_elements(), input);
         let n = out.as_any().downcast_ref::<Int64Array>().unwrap();
         assert_eq!(n.iter().collect::<Vec<_>>(), vec![Some(2), Some(0), Some(0)]);
-    }
-
-    #[test]
-    fn sub_word_alignment_as_run_ner() {
-        // [CLS] EU re ##jects [SEP] with tags B-ORG=3, O=0
-        let words = [None, Some(0), Some(1), Some(1), None];
-        assert_eq!(align_word_tags(&words, &[3, 0], false).unwrap(), vec![-100, 3, 0, -100, -100]);
-        assert_eq!(align_word_tags(&words, &[3, 0], true).unwrap(), vec![-100, 3, 0, 0, -100]);
-        assert!(align_word_tags(&words, &[3], false).is_err());
     }
 }

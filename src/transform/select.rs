@@ -87,7 +87,10 @@ impl Selection {
         }
         let mut keep = c.keep.clone();
         if let Some(pair) = &self.tokenize {
-            need(&c.text, "--text-col")?;
+            // Token classification tokenizes the words (checked below), not a text column.
+            if c.tokens.is_none() || !self.with_labels {
+                need(&c.text, "--text-col")?;
+            }
             if let Some(p) = pair {
                 need(p, "--text-pair-col")?;
                 if !keep.contains(p) {

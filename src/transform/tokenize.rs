@@ -23,7 +23,9 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::{Array, ArrayRef, Int8Array, Int32Array, ListArray, RecordBatch, StringArray};
+use deltalake::arrow::array::{
+    Array, ArrayRef, AsArray, Int8Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
 use deltalake::arrow::buffer::OffsetBuffer;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde_json::Value;
@@ -37,6 +39,8 @@ use crate::source::tokenizer::{LoadedTokenizer, Provenance};
 
 /// The appended columns.
 pub const INPUT_IDS: &str = "input_ids";
+/// Token classification: the word tags aligned to sub-words (after the token columns).
+pub const ALIGNED_LABELS: &str = "labels";
 pub const TOKEN_TYPE_IDS: &str = "token_type_ids";
 pub const ATTENTION_MASK: &str = "attention_mask";
 
@@ -160,13 +164,26 @@ impl TokenizeSummary {
 }
 
 /// A configured tokenizer and the columns it reads.
+#[derive(Clone)]
 pub struct Tokenize {
     tokenizer: Arc<tokenizers::Tokenizer>,
     text_col: String,
     pair_col: Option<String>,
     drop_text: bool,
     type_ids: bool,
+    /// Token classification: the text column holds words, and these tags are aligned.
+    words: Option<WordTags>,
     summary: TokenizeSummary,
+}
+
+/// Token classification (`token` label kind with `--tokenizer`): the words are encoded as
+/// `is_split_into_words=True` and the word tags aligned to the sub-words as `labels`.
+#[derive(Debug, Clone)]
+struct WordTags {
+    /// The tag-id column (one id per word).
+    tags_col: String,
+    /// `--label-all-tokens`.
+    all_tokens: bool,
 }
 
 impl Tokenize {
@@ -281,9 +298,27 @@ impl Tokenize {
             pair_col: opts.pair_col.clone(),
             drop_text: opts.drop_text,
             type_ids,
+            words: None,
             summary,
         };
         Ok((t, warnings))
+    }
+
+    /// The same tokenizer for token classification: `words_col` (a list of words) is encoded
+    /// pre-tokenized, and the tag ids of `tags_col` are aligned to its sub-words as `labels`
+    /// (see [`align_tags`]). Pairs are not supported there.
+    pub fn for_words(&self, words_col: &str, tags_col: &str, label_all_tokens: bool) -> Result<Tokenize> {
+        if let Some(p) = &self.pair_col {
+            return Err(Error::Usage(format!(
+                "--text-pair-col `{p}`: a token-classification export (--tokens-col) tokenizes its words \
+                 alone; drop --text-pair-col"
+            )));
+        }
+        let mut t = self.clone();
+        t.text_col = words_col.to_string();
+        t.words = Some(WordTags { tags_col: tags_col.to_string(), all_tokens: label_all_tokens });
+        t.summary.columns.push(ALIGNED_LABELS);
+        Ok(t)
     }
 
     /// Provenance and settings, for the description, the summary and the label table.
@@ -306,7 +341,11 @@ impl Tokenize {
             .map(|f| f.as_ref().clone())
             .collect();
         for c in &self.summary.columns {
-            let item = if *c == INPUT_IDS { DataType::Int32 } else { DataType::Int8 };
+            let item = match *c {
+                INPUT_IDS => DataType::Int32,
+                ALIGNED_LABELS => DataType::Int64,
+                _ => DataType::Int8,
+            };
             fields.push(Field::new(*c, DataType::List(Arc::new(Field::new("item", item, true))), true));
         }
         Arc::new(Schema::new(fields))
@@ -314,6 +353,13 @@ impl Tokenize {
 
     /// Tokenize one batch (on rayon's pool) and append the token columns.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if self.words.is_some() {
+            let words = self.word_lists(batch)?;
+            let inputs: Vec<Vec<&str>> = words.iter().map(|w| w.to_vec()).collect();
+            // Not `encode_batch_fast`: without offsets it keeps no word ids either.
+            let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| self.failed(e))?;
+            return self.assemble(batch, &encodings);
+        }
         let texts = self.strings(batch, &self.text_col)?;
         let encodings = match &self.pair_col {
             None => {
@@ -327,8 +373,17 @@ impl Tokenize {
                 self.tokenizer.encode_batch_fast(inputs, true)
             }
         }
-        .map_err(|e| Error::Data(format!("tokenizer `{}` failed: {e}", self.summary.provenance.source)))?;
+        .map_err(|e| self.failed(e))?;
+        self.assemble(batch, &encodings)
+    }
 
+    fn failed(&self, e: tokenizers::Error) -> Error {
+        Error::Data(format!("tokenizer `{}` failed: {e}", self.summary.provenance.source))
+    }
+
+    /// The batch's columns (less the texts with `--drop-text`), then the token columns of
+    /// `encodings` (one per row), then the aligned labels for token classification.
+    fn assemble(&self, batch: &RecordBatch, encodings: &[tokenizers::Encoding]) -> Result<RecordBatch> {
         let mut offsets = Vec::with_capacity(encodings.len() + 1);
         offsets.push(0i32);
         let total: usize = encodings.iter().map(|e| e.len()).sum();
@@ -338,7 +393,7 @@ impl Tokenize {
         let mut ids = Vec::with_capacity(total);
         let mut mask = Vec::with_capacity(total);
         let mut types = Vec::with_capacity(if self.type_ids { total } else { 0 });
-        for e in &encodings {
+        for e in encodings {
             ids.extend(e.get_ids().iter().map(|&i| i as i32));
             mask.extend(e.get_attention_mask().iter().map(|&m| m as i8));
             if self.type_ids {
@@ -365,7 +420,62 @@ impl Tokenize {
             columns.push(list(Arc::new(Int8Array::from(types)))?);
         }
         columns.push(list(Arc::new(Int8Array::from(mask)))?);
+        if let Some(w) = &self.words {
+            let tags = self.tag_lists(batch, &w.tags_col)?;
+            let mut labels = Vec::with_capacity(total);
+            for (e, row_tags) in encodings.iter().zip(&tags) {
+                labels.extend(align_tags(e.get_word_ids(), row_tags, w.all_tokens));
+            }
+            columns.push(list(Arc::new(Int64Array::from(labels)))?);
+        }
         Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// The words of each row (token classification), refusing null lists and null words.
+    fn word_lists<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Vec<&'a str>>> {
+        let name = &self.text_col;
+        let col = batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::Internal(format!("the column `{name}` to tokenize is not in the batch")))?;
+        let list = col.as_list_opt::<i32>().ok_or_else(|| {
+            Error::Internal(format!("the words column `{name}` is {}, not a list", col.data_type()))
+        })?;
+        let values = list.values().as_string_opt::<i32>().ok_or_else(|| {
+            Error::Internal(format!("the words of `{name}` are {}, not strings", list.value_type()))
+        })?;
+        if list.null_count() > 0 || values.null_count() > 0 {
+            return Err(Error::Data(format!(
+                "column `{name}` has a null word list or a null word: the tokenizer needs words (pass \
+                 --drop-nulls, or fill them in --select-sql)"
+            )));
+        }
+        let offsets = list.value_offsets();
+        Ok(offsets
+            .windows(2)
+            .map(|w| (w[0] as usize..w[1] as usize).map(|i| values.value(i)).collect())
+            .collect())
+    }
+
+    /// The tag ids of each row (a null list gives no tags: every sub-word -100).
+    fn tag_lists(&self, batch: &RecordBatch, name: &str) -> Result<Vec<Vec<i64>>> {
+        let col = batch
+            .column_by_name(name)
+            .ok_or_else(|| Error::Internal(format!("the tag column `{name}` is not in the batch")))?;
+        let col = deltalake::arrow::compute::cast(
+            col,
+            &DataType::List(Arc::new(Field::new("item", DataType::Int64, true))),
+        )?;
+        let list = col.as_list::<i32>();
+        let values = list.values().as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+        Ok((0..list.len())
+            .map(|r| match list.is_null(r) {
+                true => Vec::new(),
+                false => {
+                    let (a, b) = (list.value_offsets()[r] as usize, list.value_offsets()[r + 1] as usize);
+                    (a..b).map(|i| if values.is_null(i) { -100 } else { values.value(i) }).collect()
+                }
+            })
+            .collect())
     }
 
     /// A text column as UTF-8, refusing nulls (the tokenizer has no input for them).
@@ -508,26 +618,20 @@ fn takes_type_ids(config: &Value, model_type: Option<&str>) -> bool {
 
 /// The sub-word labels of one row of word tags, as transformers' token-classification recipe
 /// (`run_ner.py`) computes them from `word_ids()`: special tokens (no word) get -100; the first
-/// sub-word of a word gets the word's tag; the others get -100, or with `label_all_tokens` the
-/// word's tag mapped through `b_to_i` (B-X to I-X; the tag itself without a map).
-/// (Wired into the write pass with the `token` label kind of issue 11.)
-#[cfg_attr(not(test), allow(dead_code))]
-pub fn align_tags(
-    word_ids: &[Option<u32>],
-    tags: &[i64],
-    label_all_tokens: bool,
-    b_to_i: Option<&[i64]>,
-) -> Vec<i64> {
+/// sub-word of a word gets the word's tag; the others get -100, or with `label_all_tokens`
+/// (`--label-all-tokens`) the word's tag as well. (run_ner.py can also turn B-X into I-X there;
+/// the tag ids are kept as they are, so the map stays the one label map of the export.)
+pub fn align_tags(word_ids: &[Option<u32>], tags: &[i64], label_all_tokens: bool) -> Vec<i64> {
+    const IGNORE: i64 = -100;
     let mut out = Vec::with_capacity(word_ids.len());
     let mut previous = None;
     for w in word_ids {
         let label = match w {
-            None => -100,
-            Some(w) if Some(*w) != previous => tags.get(*w as usize).copied().unwrap_or(-100),
-            Some(w) => match (label_all_tokens, tags.get(*w as usize)) {
-                (true, Some(&t)) => b_to_i.and_then(|m| m.get(t as usize).copied()).unwrap_or(t),
-                _ => -100,
-            },
+            None => IGNORE,
+            Some(w) if Some(*w) != previous || label_all_tokens => {
+                tags.get(*w as usize).copied().unwrap_or(IGNORE)
+            }
+            Some(_) => IGNORE,
         };
         out.push(label);
         previous = *w;
@@ -539,12 +643,11 @@ pub fn align_tags(
 mod tests {
     use super::*;
 
-    /// Cases computed by transformers 5.24 (`word_ids()` of the WordPiece fixture of
-    /// `tests/python/tokenize_ref.py` with `is_split_into_words=True, max_length=16`, then the
-    /// `run_ner.py` loop), tags over [O, B-PER, I-PER, B-LOC, I-LOC].
+    /// Word ids from transformers 5.24 (`word_ids()` of the WordPiece fixture of
+    /// `tests/python/tokenize_ref.py` with `is_split_into_words=True, max_length=16`), labels by
+    /// the `run_ner.py` loop (without its B-to-I option), tags over [O, B-PER, I-PER, B-LOC, I-LOC].
     #[test]
     fn alignment_matches_run_ner() {
-        let b_to_i = [0, 2, 2, 4, 4];
         let w = |v: &[i64]| v.iter().map(|&x| (x >= 0).then_some(x as u32)).collect::<Vec<_>>();
         type Case<'a> = (&'a [i64], &'a [i64], bool, &'a [i64]);
         let cases: [Case; 6] = [
@@ -570,8 +673,9 @@ mod tests {
                 &[-1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 3, -1],
                 &[3, 0, 1, 4],
                 true,
-                &[-100, 3, 4, 4, 4, 4, 4, 4, 4, 1, 2, 2, 4, -100],
+                &[-100, 3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 4, -100],
             ),
+            // Truncated: words past the limit have no sub-words left.
             (
                 &[-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, -1],
                 &[1; 40],
@@ -586,10 +690,10 @@ mod tests {
             ),
         ];
         for (word_ids, tags, all, want) in cases {
-            assert_eq!(align_tags(&w(word_ids), tags, all, Some(&b_to_i)), want, "{word_ids:?} {all}");
+            assert_eq!(align_tags(&w(word_ids), tags, all), want, "{word_ids:?} {all}");
         }
-        // Without a B-to-I map, label_all_tokens repeats the word's tag.
-        assert_eq!(align_tags(&w(&[-1, 0, 0, -1]), &[3], true, None), vec![-100, 3, 3, -100]);
+        // A word id past the tags (cannot happen after the length check) is ignored, not a panic.
+        assert_eq!(align_tags(&w(&[-1, 0, 1, -1]), &[3], false), vec![-100, 3, -100, -100]);
     }
 
     #[test]

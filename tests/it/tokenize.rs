@@ -139,6 +139,78 @@ fn every_family_equals_transformers_dataset_map() {
     }
 }
 
+/// Token classification with a tokenizer: the words tokenized `is_split_into_words`, the tags
+/// aligned to sub-words as run_ner.py does (-100 on special tokens and later sub-words, or the
+/// word's tag with --label-all-tokens), for every family, with and without truncation.
+#[test]
+fn token_tags_align_to_sub_words_as_run_ner() {
+    let fx = Fixtures::new();
+    let ner = fx.tables().join("ner");
+    let cases: &[(&str, &[&str])] = &[
+        ("wordpiece", &[]),
+        ("wordpiece", &["--label-all-tokens"]),
+        ("bpe", &["--max-length", "512"]),
+        ("bpe", &["--label-all-tokens"]),
+        ("unigram", &["--max-length", "16", "--label-all-tokens"]),
+    ];
+    for (family, flags) in cases {
+        let out = fx.dir.path().join(format!("ner-{family}-{}", flags.join("_").replace('-', "")));
+        let tok = fx.tokenizer(family);
+        let mut args: Vec<String> = vec![
+            "prepare".into(),
+            "--split".into(),
+            format!("train={}", s(&ner.join("train"))),
+            "--split".into(),
+            format!("test={}", s(&ner.join("test"))),
+            "--tokens-col".into(),
+            "words".into(),
+            "--label-col".into(),
+            "ner".into(),
+            "--tokenizer".into(),
+            s(&tok),
+            "--output".into(),
+            s(&out),
+            "--json".into(),
+        ];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let o = run(args);
+        let summary = ok(&o);
+        assert_eq!(summary["tokenizer"]["columns"].as_array().unwrap().last(), Some(&json!("labels")));
+        assert!(!stderr(&o).contains("--label-all-tokens only"), "{}", stderr(&o));
+        let py = Command::new(python())
+            .arg(root().join("tests/python/tokenize_ref.py"))
+            .args(["check-ner", &s(&out), &s(&fx.tables()), &s(&tok)])
+            .args(*flags)
+            .output()
+            .expect("run tokenize_ref.py check-ner");
+        assert!(
+            py.status.success(),
+            "{family} {flags:?}: differs from run_ner.py:\n{}\n{}",
+            stdout(&py),
+            stderr(&py)
+        );
+    }
+    // Pairs have no meaning for word lists: refused before any output.
+    let out = fx.dir.path().join("ner-pair");
+    let o = run([
+        "prepare",
+        "--split",
+        &format!("train={}", s(&ner.join("train"))),
+        "--tokens-col",
+        "words",
+        "--label-col",
+        "ner",
+        "--tokenizer",
+        &s(&fx.tokenizer("wordpiece")),
+        "--text-pair-col",
+        "words",
+        "--output",
+        &s(&out),
+    ]);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
 #[test]
 fn a_bare_tokenizer_json_is_what_pretrainedtokenizerfast_returns() {
     let fx = Fixtures::new();

@@ -17,6 +17,14 @@ Usage:
         texts include unicode, emoji, CJK, empty and whitespace-only strings and texts longer than
         every limit. Prints the layout as JSON.
 
+    tokenize_ref.py check-ner DATASET TABLES TOKENIZER [--max-length N] [--label-all-tokens]
+        Token classification (the `token` label kind with --tokenizer): the tables under
+        TABLES/ner/{train,test} (`words`, `ner`) tokenized as transformers' run_ner.py does
+        (`tok(b["tokens"], truncation=True, is_split_into_words=True)`, then `word_ids()`: -100 on
+        special tokens, the word's tag id on its first sub-word, -100 -- or with
+        --label-all-tokens the tag id -- on the others), compared with DATASET's `tokens`,
+        `ner_tags`, `input_ids`, `token_type_ids`, `attention_mask` and `labels`.
+
     tokenize_ref.py check DATASET TABLES TOKENIZER [--max-length N] [--padding none|max-length]
                     [--pair-col COL] [--drop-text] [--label-col COL]
         The reference: for each split, the Delta table read with `deltalake`, made a
@@ -89,6 +97,17 @@ def pair_of(split: str, i: int) -> str:
 
 
 ROWS = {"train": 230, "test": 61}
+NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def ner_row(i: int) -> list[str]:
+    """Row i's words: empty, unicode, emoji, CJK, special-token look-alikes, long."""
+    extra = [[], ["Hello"], ["naïve", "café", "Ünïcödé"], ["🤗", "🚀🚀", "日本語の", "テキスト"],
+             ["[NEW]", "<|custom|>", "re-jects", "battery's"], ["UPPER", "MiXeD", "12345", "3.14159"]]
+    if i < len(extra):
+        return extra[i]
+    n = 2 + (i * 5) % 13 if i % 9 else 70
+    return [WORDS[(i * 3 + j * 7) % len(WORDS)] + ("ing" if (i + j) % 4 == 0 else "") for j in range(n)]
 LABELS = ["neg", "pos", "mixed"]
 
 
@@ -176,7 +195,72 @@ def fixtures(out: str) -> dict:
         p = os.path.join(out, "tables", split)
         write_deltalake(p, t, mode="overwrite")
         layout["tables"][split] = p
+        words = [ner_row(i) for i in range(n)]
+        tags = [[NER_TAGS[(i + j) % len(NER_TAGS)] for j in range(len(w))] for i, w in enumerate(words)]
+        p = os.path.join(out, "tables", "ner", split)
+        write_deltalake(p, pa.table({"words": pa.array(words, pa.list_(pa.string())),
+                                     "ner": pa.array(tags, pa.list_(pa.string()))}), mode="overwrite")
     return layout
+
+
+def check_ner(args) -> int:
+    """run_ner.py's tokenize_and_align_labels over the NER tables, against DATASET."""
+    import datasets
+    from deltalake import DeltaTable
+
+    tok = load_tokenizer(args.tokenizer)
+    ours = datasets.load_from_disk(args.dataset)
+    failures = []
+    for split in ours:
+        got = ours[split]
+        names = got.features["ner_tags"].feature.names
+        arrow = DeltaTable(os.path.join(args.tables, "ner", split)).to_pyarrow_table()
+        ds = datasets.Dataset.from_dict({
+            "tokens": arrow.column("words").to_pylist(),
+            "ner_tags": [[names.index(t) for t in row] for row in arrow.column("ner").to_pylist()],
+        })
+        kwargs = {"truncation": True, "is_split_into_words": True}
+        if args.max_length is not None:
+            kwargs["max_length"] = args.max_length
+
+        def align(b):
+            enc = tok(b["tokens"], **kwargs)
+            labels = []
+            for i, tags in enumerate(b["ner_tags"]):
+                previous, row = None, []
+                for w in enc.word_ids(batch_index=i):
+                    if w is None:
+                        row.append(-100)
+                    elif w != previous or args.label_all_tokens:
+                        row.append(tags[w])
+                    else:
+                        row.append(-100)
+                    previous = w
+                labels.append(row)
+            enc["labels"] = labels
+            return enc
+
+        ref = ds.map(align, batched=True, keep_in_memory=True)
+        if got.column_names != ref.column_names:
+            failures.append(f"{split}: columns {got.column_names}, want {ref.column_names}")
+            continue
+        for c in ref.column_names:
+            if c != "ner_tags":
+                gt, rt = got.data.schema.field(c).type, ref.data.schema.field(c).type
+                if gt != rt:
+                    failures.append(f"{split}.{c}: Arrow type {gt}, Dataset.map wrote {rt}")
+            g, r = got[c], ref[c]
+            bad = [i for i in range(len(r)) if g[i] != r[i]]
+            if bad:
+                i = bad[0]
+                failures.append(f"{split}.{c}: {len(bad)} rows differ; first row {i} (words {ref['tokens'][i]!r}):\n"
+                                f"  ours {g[i]}\n  ref  {r[i]}")
+        sub = sum(x != -100 for row in ref["labels"] for x in row)
+        print(f"{split}: {ref.num_rows} rows equal; {sub} labelled sub-words; columns {got.column_names}")
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        return 1
+    return 0
 
 
 def load_tokenizer(src: str):
@@ -273,7 +357,15 @@ def main() -> int:
     c.add_argument("--drop-text", action="store_true")
     c.add_argument("--text-col", default="text")
     c.add_argument("--label-col", default="label")
+    n = sub.add_parser("check-ner")
+    n.add_argument("dataset")
+    n.add_argument("tables")
+    n.add_argument("tokenizer")
+    n.add_argument("--max-length", type=int)
+    n.add_argument("--label-all-tokens", action="store_true")
     args = p.parse_args()
+    if args.cmd == "check-ner":
+        return check_ner(args)
     if args.cmd == "fixtures":
         print(json.dumps(fixtures(args.out)))
         return 0
