@@ -4,6 +4,10 @@ recipe vs the `tokenizers` floor, on the benchmark's eval table.
 
 Usage:
     tokenize_bench.py [--scale S] [--runs N] [--bin PATH] [--data DIR] [--no-save]
+                      [--table eval|train] [--tools delta-hf,peer,floor]
+
+`--table train --tools delta-hf` tokenizes the train table (10x the eval table's rows) with
+delta-hf alone: the peak-RSS check from 1x to 10x rows (results under the key `S-train`).
 
 1. Reuses (or generates, see gen.py) DATA/scale-S/eval: 100,000 x S rows of 40-400 words.
 2. Trains (once, cached in DATA/tokenizer-bpe50k) a byte-level BPE of 50,000 entries, GPT-2 style
@@ -127,29 +131,34 @@ def main() -> int:
     ap.add_argument("--bin", type=Path, default=default_bin)
     ap.add_argument("--data", type=Path, default=BENCH_DIR / "data")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--table", choices=["eval", "train"], default="eval")
+    ap.add_argument("--tools", default=",".join(TOOLS))
     a = ap.parse_args()
+    tools = [t for t in a.tools.split(",") if t]
+    if not tools or any(t not in TOOLS for t in tools):
+        ap.error(f"--tools: a comma-separated list of {', '.join(TOOLS)}")
     binary = a.bin.resolve()
     data = a.data.resolve()
     env = bench.child_env()
     gen.ensure_data(a.scale, data, False, log=bench.log)
-    table = data / gen.scale_name(a.scale) / "eval"
-    rows = gen.params(a.scale)["eval_rows"]
+    table = data / gen.scale_name(a.scale) / a.table
+    rows = gen.params(a.scale)[f"{a.table}_rows"]
     tok = train_tokenizer(data / "tokenizer-bpe50k")
     files = bench.active_files(table)
     text_bytes = sum(f.stat().st_size for f in files)
     bench.log(f"[tokenize] {rows:,} rows ({text_bytes / 1e6:.1f} MB Parquet), --max-length {MAX_LENGTH}, "
-              f"{a.runs} run(s) of {', '.join(TOOLS)}")
+              f"{a.runs} run(s) of {', '.join(tools)}")
     for f in files:  # warm the page cache
         Path(f).read_bytes()
     out_root = data / "tokenize-out"
     logs = out_root / "logs"
     shutil.rmtree(out_root, ignore_errors=True)
     logs.mkdir(parents=True)
-    runs: dict[str, list[dict]] = {t: [] for t in TOOLS}
-    status = {t: "ok" for t in TOOLS}
+    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    status = {t: "ok" for t in tools}
     token_counts: dict[str, int] = {}
     for run in range(1, a.runs + 1):
-        for tool in TOOLS:
+        for tool in tools:
             if status[tool] != "ok":
                 continue
             out = out_root / tool
@@ -178,7 +187,7 @@ def main() -> int:
     med = {t: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "peak_rss_bytes")}
            for t, rs in runs.items() if rs}
     result = {
-        "scale": a.scale, "rows": rows, "max_length": MAX_LENGTH, "vocab": VOCAB, "runs_per_tool": a.runs,
+        "scale": a.scale, "table": a.table, "rows": rows, "max_length": MAX_LENGTH, "vocab": VOCAB, "runs_per_tool": a.runs,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": bench.machine(), "tokens": token_counts, "status": status, "medians": med,
         "runs": runs,
@@ -200,14 +209,14 @@ def main() -> int:
     for line in lines + ratios:
         bench.log(line)
     if not a.no_save:
-        key = f"{a.scale:g}"
+        key = f"{a.scale:g}" + ("-train" if a.table == "train" else "")
         jp, mp = BENCH_DIR / "tokenize_results.json", BENCH_DIR / "tokenize_results.md"
         allr = json.loads(jp.read_text()) if jp.exists() else {"scales": {}}
         allr["scales"][key] = result
         jp.write_text(json.dumps(allr, indent=2) + "\n")
         md = ["# Tokenize benchmark (`make bench`, bench/tokenize_bench.py)", ""]
         for k, r in sorted(allr["scales"].items()):
-            md += [f"## SCALE={k}: {r['rows']:,} rows, --max-length {r['max_length']}, {r['date']}, "
+            md += [f"## SCALE={k} ({r.get('table', 'eval')} table): {r['rows']:,} rows, --max-length {r['max_length']}, {r['date']}, "
                    f"{r['machine']['cores']} cores", ""]
             md += [f"| tool | wall s | CPU s | peak RSS MiB | rows/s |", "|---|---:|---:|---:|---:|"]
             for t, m in r["medians"].items():

@@ -41,15 +41,31 @@ pub struct Created {
 
 impl Created {
     /// Register the table as EXTERNAL at its location with the columns of `schema`.
+    ///
+    /// A create whose answer was lost is retried and then refused (`TABLE_ALREADY_EXISTS`):
+    /// when the table is then there at our location, it is ours (or an identical
+    /// registration), not a conflict.
     pub async fn register(&self, cx: &Connector, schema: &Schema) -> Result<()> {
-        cx.unity().await?.create_external_table(&self.name, &self.location, schema).await.map_err(
-            |e| match e {
-                UcError::NotFound(m) => Error::output(format!("cannot register table `{}`: {m}", self.name)),
-                UcError::Other(e) => e,
-            },
-        )?;
-        Ok(())
+        let uc = cx.unity().await?;
+        let Err(e) = uc.create_external_table(&self.name, &self.location, schema).await else {
+            return Ok(());
+        };
+        if let Ok(t) = uc.get_table(&self.name).await
+            && t.storage_location.as_deref().is_some_and(|l| same_location(l, &self.location))
+        {
+            tracing::debug!(target: "delta_hf::unity", "table `{}` is registered at our location", self.name);
+            return Ok(());
+        }
+        Err(match e {
+            UcError::NotFound(m) => Error::output(format!("cannot register table `{}`: {m}", self.name)),
+            UcError::Other(e) => e,
+        })
     }
+}
+
+/// Two storage locations are the same table (a trailing `/` aside).
+fn same_location(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
 /// Where a table that does not exist yet is created, and what to say when there is nowhere.
