@@ -290,10 +290,17 @@ impl Dest {
                         }
                         writer.write(&buf[..n]);
                     }
-                    writer
-                        .finish()
-                        .await
-                        .map_err(|e| self.store_error("cannot complete the upload to", e))?;
+                    if let Err(e) = writer.finish().await {
+                        // A completion the store applied but whose answer was lost is retried and
+                        // refused (NoSuchUpload): the object is then there, whole. Nothing else
+                        // writes this path (a new output, or the old one deleted first).
+                        match store.head(&location).await {
+                            Ok(meta) if meta.size == len => tracing::debug!(
+                                "the upload of {location} completed although its answer was lost"
+                            ),
+                            _ => return Err(self.store_error("cannot complete the upload to", e)),
+                        }
+                    }
                 }
             }
         }

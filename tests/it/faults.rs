@@ -395,6 +395,46 @@ fn check_py_load_dir(out: &Path) {
     );
 }
 
+/// A shard over the single-PUT limit goes up as a multipart upload; the answer to its
+/// CompleteMultipartUpload is lost after S3 applied it: the run retries, succeeds, and the dataset
+/// loads. (moto, like S3, accepts the repeated completion; stores that refuse it with
+/// NoSuchUpload are covered by the size check after a failed completion in `sink::remote`,
+/// which this test does not reach.)
+#[test]
+fn a_multipart_completion_whose_answer_is_lost_is_ours() {
+    let cloud = Cloud::start();
+    cloud.setup(json!({"buckets": ["mpu"]}));
+    let dir = tmp();
+    let train = dir.path().join("train");
+    // About 20 MB of text in one shard: two 16 MiB parts.
+    let big: Vec<(String, String)> = (0..2000)
+        .map(|i| {
+            (format!("{i} ") + &"lorem ipsum dolor sit amet ".repeat(370), ["a", "b"][i % 2].to_string())
+        })
+        .collect();
+    write_rows(&train, &big, SaveMode::ErrorIfExists);
+    let proxy = Proxy::start(&[&cloud.s3]);
+    proxy.setup(json!({"drop": [{"method": "POST", "path": "^/mpu/ds/train/data-.*uploadId=", "count": 1}]}));
+    let o = cloud
+        .bin()
+        .env("AWS_ENDPOINT_URL", &proxy.urls[0])
+        .args(["prepare", "--json", "--train", train.to_str().unwrap(), "--output", "s3://mpu/ds"])
+        .args(["--num-shards", "1", "--working-dir", dir.path().join("work").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let s = ok(&o);
+    assert_eq!(s["splits"][0]["num_rows"], 2000, "{s}");
+    let dropped = proxy.stats()["dropped"].clone();
+    assert_eq!(
+        dropped.as_array().map(Vec::len),
+        Some(1),
+        "the completion's answer was not dropped: {dropped}"
+    );
+    let local = dir.path().join("down");
+    cloud.download("mpu", "ds", &local);
+    check_py_load_dir(&local);
+}
+
 /// SIGTERM (what a cancelled Databricks run sends) while shards go up to S3: exit 143, nothing
 /// published, the staging directory removed, no label table.
 #[test]
