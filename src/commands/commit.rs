@@ -67,7 +67,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     };
     let outputs = match &area {
         Area::Local(root) => link_shards(root, staging.dir(), &parts)?,
-        Area::Remote(_) => in_place(&parts),
+        Area::Remote(_) => in_place(staging.dir(), &parts)?,
     };
     let description = prepare::describe(&sources, plan.tokenizer.as_ref().map(|t| t.description.clone()));
     prepare::write_metadata(
@@ -235,8 +235,12 @@ fn link_shards(
 
 /// Object store or volume: the shards stay where the tasks wrote them; `state.json` names them
 /// relative to the split's folder.
-fn in_place(parts: &[Part]) -> Vec<(SplitOutput, serde_json::Value)> {
-    parts
+fn in_place(dataset: &std::path::Path, parts: &[Part]) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
+    for p in parts {
+        let dir = dataset.join(&p.name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+    }
+    Ok(parts
         .iter()
         .map(|p| {
             let prefix = format!("{}/", p.name);
@@ -251,7 +255,7 @@ fn in_place(parts: &[Part]) -> Vec<(SplitOutput, serde_json::Value)> {
                 .collect();
             (split_output(&p.name, shards), p.features.clone())
         })
-        .collect()
+        .collect())
 }
 
 fn split_output(name: &str, shards: Vec<ShardInfo>) -> SplitOutput {
