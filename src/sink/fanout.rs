@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::sink::remote::Dest;
+use crate::sink::remote::{Dest, walk};
 use crate::storage::connector::Connector;
 use crate::storage::location::OutputSpec;
 
@@ -150,19 +150,6 @@ fn write_temp(root: &Path, rel: &str, bytes: &[u8]) -> Result<PathBuf> {
     let tmp = dir.join(format!(".tmp-{}-{:08x}", std::process::id(), rand::random::<u32>()));
     std::fs::write(&tmp, bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
     Ok(tmp)
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))? {
-        let path = entry.map_err(|e| Error::io("cannot list", dir, e))?.path();
-        if path.is_dir() {
-            walk(root, &path, out)?;
-        } else {
-            let rel = path.strip_prefix(root).expect("under root");
-            out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-        }
-    }
-    Ok(())
 }
 
 /// A file location (the plan) as its folder and its name.

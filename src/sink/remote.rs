@@ -439,7 +439,7 @@ fn copy_whole(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Relative paths (with `/`) of the files under `dir`.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+pub(crate) fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))? {
         let entry = entry.map_err(|e| Error::io("cannot list", dir, e))?;
         let path = entry.path();

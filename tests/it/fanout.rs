@@ -455,14 +455,20 @@ fn plan_refusals_are_usage_errors() {
     fails(&o, 2, &["format version 2"]);
 }
 
-#[test]
-fn s3_plan_and_staging() {
+/// The S3 server with bucket `lake` and [`single_tables`] at `s3://lake/tables/{train,test}`.
+fn s3_world() -> (Cloud, TempDir, PathBuf, PathBuf) {
     let cloud = Cloud::start();
     cloud.setup(json!({"buckets": ["lake"]}));
     let dir = tmp();
     let (train, test) = single_tables(dir.path());
     cloud.upload(&train, "lake", "tables/train");
     cloud.upload(&test, "lake", "tables/test");
+    (cloud, dir, train, test)
+}
+
+#[test]
+fn s3_plan_and_staging() {
+    let (cloud, dir, train, test) = s3_world();
     let reference = dir.path().join("ref");
     let local_args: Vec<String> =
         ["--train", &s(&train), "--eval", &s(&test), "--drop-nulls", "--max-shard-size", "3KB"]
@@ -529,12 +535,7 @@ fn s3_plan_and_staging() {
 
 #[test]
 fn s3_commit_with_a_task_missing_publishes_nothing() {
-    let cloud = Cloud::start();
-    cloud.setup(json!({"buckets": ["lake"]}));
-    let dir = tmp();
-    let (train, test) = single_tables(dir.path());
-    cloud.upload(&train, "lake", "tables/train");
-    cloud.upload(&test, "lake", "tables/test");
+    let (cloud, _dir, _, _) = s3_world();
     let plan = "s3://lake/plans/p.json";
     ok(&cloud
         .bin()
