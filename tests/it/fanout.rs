@@ -562,3 +562,24 @@ fn s3_commit_with_a_task_missing_publishes_nothing() {
     ok(&cloud.bin().args(["commit", "--plan", plan, "--quiet"]).output().unwrap());
     assert!(cloud.list("lake", "datasets/d").contains(&"dataset_dict.json".to_string()));
 }
+
+/// Partitioned files with deletion vectors and a checkpoint, column mapping, a checkpoint-only
+/// log: each split over three tasks reads the rows `prepare` reads, in its order.
+#[test]
+fn protocol_features_three_tasks_equal_prepare() {
+    let dir = tmp();
+    for kind in ["deletion-vectors", "column-mapping", "checkpoint"] {
+        let built = dir.path().join(kind);
+        build_table(kind, &built);
+        let args =
+            vec!["--no-labels".to_string(), "--split".into(), format!("train={}", s(&built.join("delta")))];
+        let reference = dir.path().join(format!("ref-{kind}"));
+        prepare_ref(&args, &reference);
+        let out = dir.path().join(format!("out-{kind}"));
+        let mut fan_args = args.clone();
+        fan_args.extend(["--output".into(), s(&out)]);
+        fan_out(&bin, &fan_args, &s(&dir.path().join(format!("plan-{kind}.json"))), 3);
+        eprintln!("case {kind}");
+        assert_same_dataset(&out, &reference);
+    }
+}
