@@ -72,7 +72,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let s = CommitSettings::from_args(args)?;
             let ui = Ui::new(s.report.quiet);
             let summary = commands::commit::run(&s, &ui).await?;
-            emit(&summary, summary.render(), s.report);
+            emit(&summary, summary.render().replacen("delta-hf prepare:", "delta-hf commit:", 1), s.report);
         }
         Command::DemoData(args) => {
             commands::demo_data::write_demo_tables(&args.dir, args.rows).await?;
