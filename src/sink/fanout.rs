@@ -304,6 +304,16 @@ mod tests {
         assert!(!is_staging(&manifest_path("other", 3), id));
     }
 
+    #[test]
+    fn a_plan_file_is_its_folder_and_name() {
+        let (dir, name) = split_file(&OutputSpec::parse("s3://b/plans/p.json").unwrap()).unwrap();
+        assert_eq!((dir.shown(), name.as_str()), ("s3://b/plans".to_string(), "p.json"));
+        let (dir, name) = split_file(&OutputSpec::parse("/Volumes/c/s/v/plans/p.json").unwrap()).unwrap();
+        assert_eq!((dir.shown(), name.as_str()), ("/Volumes/c/s/v/plans".to_string(), "p.json"));
+        let (dir, name) = split_file(&OutputSpec::parse("/tmp/x/p.json").unwrap()).unwrap();
+        assert_eq!((dir.shown(), name.as_str()), ("/tmp/x".to_string(), "p.json"));
+    }
+
     #[tokio::test]
     async fn put_new_creates_once() {
         let tmp = tempfile::tempdir().unwrap();
