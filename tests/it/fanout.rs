@@ -546,8 +546,8 @@ fn s3_plan_and_staging() {
 }
 
 #[test]
-fn s3_commit_with_a_task_missing_publishes_nothing() {
-    let (cloud, _dir, _, _) = s3_world();
+fn s3_commit_with_a_task_missing_publishes_nothing_then_overwrite() {
+    let (cloud, dir, train, test) = s3_world();
     let plan = "s3://lake/plans/p.json";
     ok(&cloud
         .bin()
@@ -572,7 +572,65 @@ fn s3_commit_with_a_task_missing_publishes_nothing() {
     // Task 0 run, the commit goes through.
     ok(&cloud.bin().args(["run-task", "--plan", plan, "--task", "0", "--quiet"]).output().unwrap());
     ok(&cloud.bin().args(["commit", "--plan", plan, "--quiet"]).output().unwrap());
-    assert!(cloud.list("lake", "datasets/d").contains(&"dataset_dict.json".to_string()));
+    let first = cloud.list("lake", "datasets/d");
+    assert!(first.contains(&"dataset_dict.json".to_string()));
+
+    // Again onto the published dataset: refused without --overwrite, replaced with it (none of
+    // the first plan's shards stay), and only the first plan's own files were ever kept.
+    let again = |extra: &[&str]| {
+        cloud
+            .bin()
+            .args([
+                "plan",
+                "--train",
+                "s3://lake/tables/train",
+                "--eval",
+                "s3://lake/tables/test",
+                "--drop-nulls",
+            ])
+            .args([
+                "--output",
+                "s3://lake/datasets/d",
+                "--tasks",
+                "2",
+                "--plan",
+                "s3://lake/plans/q.json",
+                "--quiet",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    fails(&again(&[]), 4, &["already exists", "--overwrite"]);
+    let q = "s3://lake/plans/q.json";
+    ok(&again(&["--overwrite", "--max-shard-size", "2KB"]));
+    for i in 0..2 {
+        ok(&cloud
+            .bin()
+            .args(["run-task", "--plan", q, "--task", &i.to_string(), "--quiet"])
+            .output()
+            .unwrap());
+    }
+    ok(&cloud.bin().args(["commit", "--plan", q, "--quiet"]).output().unwrap());
+    let second = cloud.list("lake", "datasets/d");
+    let shards = |files: &[String]| -> Vec<String> {
+        files.iter().filter(|f| f.ends_with(".arrow")).cloned().collect()
+    };
+    assert!(
+        shards(&second).iter().all(|f| !shards(&first).contains(f)),
+        "old shards stayed:\n{first:?}\n{second:?}"
+    );
+    let got = tmp();
+    cloud.download("lake", "datasets/d", got.path());
+    let reference = dir.path().join("ref");
+    prepare_ref(
+        &["--train", &s(&train), "--eval", &s(&test), "--drop-nulls"]
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>(),
+        &reference,
+    );
+    assert_same_dataset(got.path(), &reference);
 }
 
 /// Partitioned files with deletion vectors and a checkpoint, column mapping, a checkpoint-only
