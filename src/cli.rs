@@ -29,6 +29,13 @@ pub enum Command {
     Size(SizeArgs),
     /// Download a Hub dataset's Parquet files (verified, cached) into one Delta table per split.
     Pull(Box<PullArgs>),
+    /// Fan-out, step 1: pin the inputs, compute the label map and split the export into N tasks (PLAN).
+    Plan(Box<PlanArgs>),
+    /// Fan-out, step 2: write one task's shards and manifest into the plan's staging area.
+    #[command(name = "run-task")]
+    RunTask(RunTaskArgs),
+    /// Fan-out, step 3: check every task's manifest, record the label table and publish the dataset.
+    Commit(CommitArgs),
     /// Generate the deterministic demo Delta tables used by `make demo`.
     #[command(name = "demo-data")]
     DemoData(DemoDataArgs),
@@ -342,6 +349,58 @@ pub struct PullArgs {
     /// How many files are downloaded at once.
     #[arg(long, value_name = "N", default_value_t = 8, env = "DELTA_HF_MAX_WORKERS")]
     pub max_workers: usize,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `delta-hf plan`: every `prepare` flag, plus the number of tasks and where the plan goes.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub prepare: PrepareArgs,
+
+    /// Split the export into N tasks (each split's files, balanced by bytes, in row order).
+    #[arg(long, value_name = "N", env = "DELTA_HF_TASKS")]
+    pub tasks: usize,
+
+    /// Where to write the plan (JSON): a local path, an object-store URI or a `/Volumes/...` path.
+    #[arg(long, value_name = "PLAN", env = "DELTA_HF_PLAN")]
+    pub plan: String,
+}
+
+/// `delta-hf run-task`: one task of a plan.
+#[derive(Debug, Args)]
+pub struct RunTaskArgs {
+    /// The plan written by `delta-hf plan` (a local path, an object-store URI or a `/Volumes/...` path).
+    #[arg(long, value_name = "PLAN", env = "DELTA_HF_PLAN")]
+    pub plan: String,
+
+    /// The task to run, from 0 to N-1.
+    #[arg(long, value_name = "I", env = "DELTA_HF_TASK")]
+    pub task: usize,
+
+    /// Local scratch directory for the shards before they go to the staging area [default: the
+    /// system temp dir, or beside the staging area for a local output].
+    #[arg(long, value_name = "DIR", env = "DELTA_HF_WORKING_DIR")]
+    pub working_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `delta-hf commit`: publish a plan's completed tasks as one dataset.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// The plan written by `delta-hf plan` (a local path, an object-store URI or a `/Volumes/...` path).
+    #[arg(long, value_name = "PLAN", env = "DELTA_HF_PLAN")]
+    pub plan: String,
 
     #[command(flatten)]
     pub storage: StorageArgs,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod settings;
 
 pub(crate) mod commands;
+pub(crate) mod plan;
 pub(crate) mod sink;
 pub(crate) mod source;
 pub(crate) mod storage;
@@ -23,7 +24,7 @@ pub(crate) mod ui;
 
 use cli::{Cli, Command};
 use error::Result;
-use settings::{PrepareSettings, PullSettings, SizeSettings};
+use settings::{CommitSettings, PlanSettings, PrepareSettings, PullSettings, RunTaskSettings, SizeSettings};
 use ui::Ui;
 
 /// Run one command line to completion, printing its summary on stdout.
@@ -32,6 +33,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Prepare(a) => a.storage.retry.retry_timeout,
         Command::Pull(a) => a.storage.retry.retry_timeout,
         Command::Size(a) => a.retry.retry_timeout,
+        Command::Plan(a) => a.prepare.storage.retry.retry_timeout,
+        Command::RunTask(a) => a.storage.retry.retry_timeout,
+        Command::Commit(a) => a.storage.retry.retry_timeout,
         Command::DemoData(_) => storage::retry::DEFAULT_BUDGET,
     });
     match cli.command {
@@ -52,6 +56,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             let summary = commands::pull::run(&s, &ui).await?;
             emit(&summary, summary.render(), s.report);
         }
+        Command::Plan(args) => {
+            let s = PlanSettings::from_args(*args)?;
+            let ui = Ui::new(s.prepare.report.quiet);
+            let summary = commands::plan::run(&s, &ui).await?;
+            emit(&summary, summary.render(), s.prepare.report);
+        }
+        Command::RunTask(args) => {
+            let s = RunTaskSettings::from_args(args)?;
+            let ui = Ui::new(s.report.quiet);
+            let summary = commands::run_task::run(&s, &ui).await?;
+            emit(&summary, summary.render(), s.report);
+        }
+        Command::Commit(args) => {
+            let s = CommitSettings::from_args(args)?;
+            let ui = Ui::new(s.report.quiet);
+            let summary = commands::commit::run(&s, &ui).await?;
+            emit(&summary, summary.render().replacen("delta-hf prepare:", "delta-hf commit:", 1), s.report);
+        }
         Command::DemoData(args) => {
             commands::demo_data::write_demo_tables(&args.dir, args.rows).await?;
             eprintln!("demo tables written to {}/train and {}/eval", args.dir.display(), args.dir.display());
@@ -66,6 +88,9 @@ pub fn is_quiet(cli: &Cli) -> bool {
         Command::Prepare(a) => a.report.quiet,
         Command::Pull(a) => a.report.quiet,
         Command::Size(a) => a.report.quiet,
+        Command::Plan(a) => a.prepare.report.quiet,
+        Command::RunTask(a) => a.report.quiet,
+        Command::Commit(a) => a.report.quiet,
         Command::DemoData(_) => false,
     }
 }

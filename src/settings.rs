@@ -7,8 +7,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{PrepareArgs, PullArgs, ReportArgs, SizeArgs, StorageArgs};
+use crate::cli::{
+    CommitArgs, PlanArgs, PrepareArgs, PullArgs, ReportArgs, RunTaskArgs, SizeArgs, StorageArgs,
+};
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 use crate::sink::hf_dataset::ShardPolicy;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::tokenizer::TokenizerSpec;
@@ -38,7 +41,7 @@ pub struct StorageSettings {
 }
 
 impl StorageSettings {
-    fn from_args(a: StorageArgs) -> Self {
+    pub(crate) fn from_args(a: StorageArgs) -> Self {
         StorageSettings { options: a.storage_options, profile: a.profile }
     }
 
@@ -183,6 +186,167 @@ impl PrepareSettings {
             (k, t, m) => format!("|kind={}|tokens={t:?}|multi_hot={m}", k.as_str()),
         }
     }
+}
+
+/// Everything `plan` needs: the export (as for `prepare`), the task count and the plan's place.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    pub prepare: PrepareSettings,
+    pub tasks: usize,
+    /// `--plan`, where the plan document goes.
+    pub plan: OutputSpec,
+}
+
+impl PlanSettings {
+    /// Validate the flags: those of `prepare`, and what a fan-out cannot do.
+    pub fn from_args(a: PlanArgs) -> Result<Self> {
+        if a.tasks == 0 {
+            return Err(Error::Usage("--tasks must be at least 1".into()));
+        }
+        if a.prepare.output.is_none() {
+            return Err(Error::Usage(
+                "plan needs --output: every task and the commit write to it, so it must be named \
+                 (a shared path, an object-store URI or a /Volumes/... path)"
+                    .into(),
+            ));
+        }
+        if a.prepare.num_shards.is_some() {
+            return Err(Error::Usage(
+                "--num-shards cuts a split at global row counts, which the tasks of a plan do not know; \
+                 with plan each task cuts its own shards by --max-shard-size"
+                    .into(),
+            ));
+        }
+        let plan = plan_location(&a.plan)?;
+        Ok(PlanSettings { prepare: PrepareSettings::from_args(a.prepare)?, tasks: a.tasks, plan })
+    }
+}
+
+impl PrepareSettings {
+    /// The export a plan describes, for its tasks and its commit (no file is read: the
+    /// `--select-sql` text and the label map are in the plan).
+    pub fn from_plan(
+        p: &Plan,
+        storage: StorageSettings,
+        working_dir: Option<PathBuf>,
+        report: ReportArgs,
+    ) -> Result<Self> {
+        let splits = p
+            .splits
+            .iter()
+            .map(|sp| {
+                let mut table = TableRef::parse_location(&sp.location)?;
+                table.name = sp.table.clone();
+                table.pin = Some(Pin::Version(sp.version));
+                Ok(SplitInput { name: sp.name.clone(), table })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let e = &p.export;
+        let tokenizer = match &p.tokenizer {
+            Some(t) => Some((
+                TokenizerSpec::parse(&t.pinned)?,
+                TokenizeOptions {
+                    max_length: t.max_length,
+                    padding: t.padding,
+                    pair_col: t.text_pair_col.clone(),
+                    drop_text: t.drop_text,
+                },
+            )),
+            None => None,
+        };
+        let label_table = match &p.label_table {
+            Some(t) => {
+                let mut r = TableRef::parse_location(&t.url)?;
+                r.name = t.table.clone();
+                Some(r)
+            }
+            None => None,
+        };
+        Ok(PrepareSettings {
+            splits,
+            selection: Selection {
+                columns: Columns {
+                    text: e.text_col.clone(),
+                    label: e.label_col.clone(),
+                    keep: e.keep_cols.clone(),
+                    tokens: e.tokens_col.clone(),
+                },
+                select_sql: e
+                    .select_sql
+                    .as_ref()
+                    .map(|q| (PathBuf::from(e.select_sql_file.clone().unwrap_or_default()), q.clone())),
+                with_labels: e.with_labels,
+                tokenize: tokenizer.as_ref().map(|(_, o)| o.pair_col.clone()),
+            },
+            label_order: e.label_order,
+            label_kind: p.labels.as_ref().map(|l| l.kind).unwrap_or_default(),
+            multi_hot: e.multi_hot,
+            label_all_tokens: e.label_all_tokens,
+            labels_file: None,
+            labels_from: None,
+            output: Some(OutputSpec::parse(&p.output.location)?),
+            shards: ShardPolicy::MaxBytes(e.max_shard_size),
+            label_table_location: p.label_table.as_ref().and_then(|t| t.location.clone()),
+            label_table,
+            storage,
+            label_map_mode: e.label_map_mode,
+            working_dir,
+            overwrite: p.output.overwrite,
+            fsync: e.fsync,
+            drop_nulls: e.drop_nulls,
+            require_train_labels: e.require_train_labels,
+            memory_limit: e.memory_limit,
+            tokenizer,
+            report,
+        })
+    }
+}
+
+/// Everything `run-task` needs besides the plan itself.
+#[derive(Debug, Clone)]
+pub struct RunTaskSettings {
+    pub plan: OutputSpec,
+    pub task: usize,
+    pub working_dir: Option<PathBuf>,
+    pub storage: StorageSettings,
+    pub report: ReportArgs,
+}
+
+impl RunTaskSettings {
+    pub fn from_args(a: RunTaskArgs) -> Result<Self> {
+        Ok(RunTaskSettings {
+            plan: plan_location(&a.plan)?,
+            task: a.task,
+            working_dir: a.working_dir,
+            storage: StorageSettings::from_args(a.storage),
+            report: a.report,
+        })
+    }
+}
+
+/// Everything `commit` needs besides the plan itself.
+#[derive(Debug, Clone)]
+pub struct CommitSettings {
+    pub plan: OutputSpec,
+    pub storage: StorageSettings,
+    pub report: ReportArgs,
+}
+
+impl CommitSettings {
+    pub fn from_args(a: CommitArgs) -> Result<Self> {
+        Ok(CommitSettings {
+            plan: plan_location(&a.plan)?,
+            storage: StorageSettings::from_args(a.storage),
+            report: a.report,
+        })
+    }
+}
+
+fn plan_location(s: &str) -> Result<OutputSpec> {
+    OutputSpec::parse(s).map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(m.replace("--output", "--plan")),
+        e => e,
+    })
 }
 
 /// The splits of `--split`, `--train` and `--eval`, each with its pin (or `--version` /

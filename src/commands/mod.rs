@@ -4,9 +4,14 @@
 //! - [`prepare`]: Delta tables → a DatasetDict with one label map (and the label table);
 //! - [`pull`]: a Hub dataset → one Delta table per split;
 //! - [`size`]: a Hub dataset's sizes;
+//! - [`plan`], [`run_task`], [`commit`]: `prepare` split into tasks that many machines run
+//!   (fan-out): pin and plan, write one task's shards, publish them as one dataset;
 //! - [`demo_data`]: the demo tables `make demo` exports.
 
+pub mod commit;
 pub mod demo_data;
+pub mod plan;
 pub mod prepare;
 pub mod pull;
+pub mod run_task;
 pub mod size;

@@ -47,6 +47,49 @@ use crate::transform::session::{self, SessionOptions};
 use crate::transform::tokenize::{Tokenize, TokenizeOptions};
 use crate::ui::Ui;
 
+/// What the resolve stage found about the inputs (shared with `plan`).
+pub(super) struct Inputs {
+    pub cx: Connector,
+    pub tables: Vec<OpenedTable>,
+    pub listed: Option<ListedLabels>,
+    /// The label table's map and the version it was read at.
+    pub existing: Option<(Vec<String>, u64)>,
+    /// `--tokenizer`, read and configured.
+    pub tokenize: Option<Arc<Tokenize>>,
+}
+
+/// The tokenizer for the label kind: token classification tokenizes the words and aligns the
+/// tags to sub-words (`labels`); every other kind tokenizes the text column.
+pub(super) fn for_kind(
+    s: &PrepareSettings,
+    tokenize: Option<Arc<Tokenize>>,
+    kind: Option<LabelKind>,
+) -> Result<Option<Arc<Tokenize>>> {
+    match (kind, tokenize) {
+        (Some(LabelKind::Token), Some(t)) => {
+            Ok(Some(Arc::new(t.for_words(TOKENS, TOKEN_TAGS, s.label_all_tokens)?)))
+        }
+        (_, t) => Ok(t),
+    }
+}
+
+/// One split's source as recorded in the outputs: split name, table name, version read.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Source {
+    pub split: String,
+    pub table: String,
+    pub version: u64,
+}
+
+/// Each split's source: its name, its table and the version opened.
+pub(super) fn sources(s: &PrepareSettings, tables: &[OpenedTable]) -> Vec<Source> {
+    s.splits
+        .iter()
+        .zip(tables)
+        .map(|(sp, t)| Source { split: sp.name.clone(), table: t.name().to_string(), version: t.version })
+        .collect()
+}
+
 /// What the resolve stage found.
 struct Resolved {
     cx: Connector,
@@ -71,34 +114,51 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
 
     // 1. resolve: tables, label sources and the output, before reading any row.
     let mut r = resolve(s, ui).await?;
+    let sources = sources(s, &r.tables);
     // 2. select: one DataFrame per split, every split also registered under its own name.
     let ctx = session::session(SessionOptions::export(s.memory_limit))?;
-    let mut inputs = select(s, &ctx, &r.tables).await?;
+    let mut inputs = select(s, &ctx, &r.tables, None).await?;
     let kind = match s.with_labels() {
         true => Some(label_kind(s, &mut inputs, ui)?),
         false => None,
     };
-    // Token classification: the words are tokenized and the tags aligned to sub-words.
-    if let (Some(LabelKind::Token), Some(t)) = (kind, &r.tokenize) {
-        r.tokenize = Some(Arc::new(t.for_words(TOKENS, TOKEN_TAGS, s.label_all_tokens)?));
-    }
+    r.tokenize = for_kind(s, r.tokenize.take(), kind)?;
     clock.lap(|t| &mut t.resolve);
 
     // 3. label map: one pass over every split's labels.
     let labelled = match s.with_labels() {
-        true => Some(label_pass(s, &ctx, &mut inputs, &r, ui, kind.unwrap_or_default()).await?),
+        true => Some(
+            label_pass(
+                s,
+                &ctx,
+                &mut inputs,
+                r.listed.as_ref(),
+                r.existing.as_ref(),
+                ui,
+                kind.unwrap_or_default(),
+            )
+            .await?,
+        ),
         false => None,
     };
     clock.lap(|t| &mut t.label_map);
 
     // 4. write: every split's shards, then `state.json`, `dataset_info.json`, `label_map.json`.
-    let outputs = write(s, &ctx, inputs, labelled.as_ref(), &r, ui).await?;
-    write_metadata(s, &r, &outputs, labelled.as_ref())?;
+    let rows: Vec<Option<u64>> = (0..s.splits.len()).map(|i| labelled.as_ref().map(|l| l.rows[i])).collect();
+    let outputs =
+        write(s, &ctx, inputs, labelled.as_ref(), &rows, r.staging.dir(), r.tokenize.clone(), ui).await?;
+    let description = describe(&sources, r.tokenize.as_ref().map(|t| t.summary().describe()));
+    write_metadata(r.staging.dir(), s, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
     clock.lap(|t| &mut t.write);
 
     // 5. record: the label table, before anything is published.
     let recorded = match (&s.label_table, &labelled) {
-        (Some(_), Some(l)) => Some(record(s, &r, l, &run_id).await?),
+        (Some(_), Some(l)) => {
+            let tokenizer =
+                r.tokenize.as_ref().map(|t| serde_json::to_value(t.summary()).expect("serialises"));
+            let base = r.existing.as_ref().map(|(_, v)| *v);
+            Some(record(s, &r.cx, &sources, &r.shown, tokenizer, base, l, &run_id).await?)
+        }
         _ => None,
     };
     clock.lap(|t| &mut t.label_table);
@@ -114,7 +174,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
 
     let mut done = summary(
         s,
-        &r.tables,
+        &sources,
         &outputs,
         labelled.as_ref(),
         recorded,
@@ -129,9 +189,9 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
 }
 
 /// Stage timings: each `lap` records the time since the previous one.
-struct Clock {
+pub(super) struct Clock {
     lap: Instant,
-    timings: Timings,
+    pub timings: Timings,
 }
 
 impl Default for Clock {
@@ -141,34 +201,14 @@ impl Default for Clock {
 }
 
 impl Clock {
-    fn lap(&mut self, slot: impl FnOnce(&mut Timings) -> &mut f64) {
+    pub fn lap(&mut self, slot: impl FnOnce(&mut Timings) -> &mut f64) {
         *slot(&mut self.timings) = self.lap.elapsed().as_secs_f64();
         self.lap = Instant::now();
     }
 }
 
 async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
-    let cx = s.storage.connector()?;
-    let tokenize = match &s.tokenizer {
-        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
-        None => None,
-    };
-    let mut tables = Vec::with_capacity(s.splits.len());
-    for split in &s.splits {
-        let t = table::open(&split.table, &cx).await?;
-        ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
-        tables.push(t);
-    }
-    let listed = match (&s.labels_file, &s.labels_from) {
-        _ if !s.with_labels() => None,
-        (Some((_, labels)), _) => Some(ListedLabels::from_file(labels.clone())),
-        (None, Some(from)) => Some(listed_from(from, s, &cx, ui).await?),
-        (None, None) => None,
-    };
-    let existing = match &s.label_table {
-        Some(t) if s.with_labels() => label_table_source::read(t, &cx).await?,
-        _ => None,
-    };
+    let Inputs { cx, tables, listed, existing, tokenize } = resolve_inputs(s, ui).await?;
     let output = match &s.output {
         Some(o) => o.clone(),
         None => OutputSpec::Local(default_output(s, &tables, existing.as_ref().map(|e| e.1))?),
@@ -192,8 +232,35 @@ async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
     Ok(Resolved { cx, tables, listed, existing, output, remote, staging, shown, tokenize })
 }
 
+/// The inputs: the tokenizer, every split's snapshot (protocol checked), any fixed label list
+/// and the label table's map, before any row is read.
+pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Inputs> {
+    let cx = s.storage.connector()?;
+    let tokenize = match &s.tokenizer {
+        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
+        None => None,
+    };
+    let mut tables = Vec::with_capacity(s.splits.len());
+    for split in &s.splits {
+        let t = table::open(&split.table, &cx).await?;
+        ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
+        tables.push(t);
+    }
+    let listed = match (&s.labels_file, &s.labels_from) {
+        _ if !s.with_labels() => None,
+        (Some((_, labels)), _) => Some(ListedLabels::from_file(labels.clone())),
+        (None, Some(from)) => Some(listed_from(from, s, &cx, ui).await?),
+        (None, None) => None,
+    };
+    let existing = match &s.label_table {
+        Some(t) if s.with_labels() => label_table_source::read(t, &cx).await?,
+        _ => None,
+    };
+    Ok(Inputs { cx, tables, listed, existing, tokenize })
+}
+
 /// Read `--tokenizer` and configure it for the text column (before any data is read).
-async fn load_tokenizer(
+pub(super) async fn load_tokenizer(
     s: &PrepareSettings,
     spec: &TokenizerSpec,
     opts: &TokenizeOptions,
@@ -222,12 +289,16 @@ async fn listed_from(
     Ok(l)
 }
 
-/// Register every split's table in `ctx` under the split's name, then select each.
-async fn select(s: &PrepareSettings, ctx: &SessionContext, tables: &[OpenedTable]) -> Result<Vec<DataFrame>> {
-    for (split, t) in s.splits.iter().zip(tables) {
-        t.table.update_datafusion_session(&ctx.state())?;
-        // With the session, so the scan follows its settings (Utf8 strings, pushdown).
-        let provider = t.table.table_provider().with_session(Arc::new(ctx.state())).await?;
+/// Register every split's table in `ctx` under the split's name (only the data files in
+/// `files[i]` of split `i` when given, for a fan-out task), then select each.
+pub(super) async fn select(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    tables: &[OpenedTable],
+    files: Option<&[Vec<String>]>,
+) -> Result<Vec<DataFrame>> {
+    for (i, (split, t)) in s.splits.iter().zip(tables).enumerate() {
+        let provider = t.provider(ctx, files.map(|f| f[i].as_slice())).await?;
         ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
     }
     let mut inputs = Vec::with_capacity(s.splits.len());
@@ -239,7 +310,7 @@ async fn select(s: &PrepareSettings, ctx: &SessionContext, tables: &[OpenedTable
 
 /// The label kind from the label column's type (`--label-kind`), checked against the flags
 /// before any row is read; the label (and words) cast for it.
-fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<LabelKind> {
+pub(super) fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<LabelKind> {
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
     let kind = label_kind::shape(inputs, s.label_kind, &s.selection.columns, &names)?;
     let map_flags = [
@@ -266,11 +337,12 @@ fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<
     Ok(kind)
 }
 
-async fn label_pass(
+pub(super) async fn label_pass(
     s: &PrepareSettings,
     ctx: &SessionContext,
     inputs: &mut [DataFrame],
-    r: &Resolved,
+    listed: Option<&ListedLabels>,
+    existing: Option<&(Vec<String>, u64)>,
     ui: &Ui,
     kind: LabelKind,
 ) -> Result<Labelled> {
@@ -283,8 +355,8 @@ async fn label_pass(
         require_train_labels: s.require_train_labels,
         order: s.label_order,
         mode: s.label_map_mode,
-        table: s.label_table.as_ref().map(|t| (t.name.as_str(), r.existing.as_ref().map(|e| e.0.as_slice()))),
-        listed: r.listed.as_ref(),
+        table: s.label_table.as_ref().map(|t| (t.name.as_str(), existing.map(|e| e.0.as_slice()))),
+        listed,
         kind,
     };
     pass.run(ctx, inputs, &|m| ui.warn(m)).await
@@ -292,13 +364,16 @@ async fn label_pass(
 
 /// Every split at once: each partition decodes on its own task and writes on its own thread,
 /// so the cores stay busy to the end. At most one partition per core decodes at a time (more
-/// would only hold more row groups in memory).
-async fn write(
+/// would only hold more row groups in memory). `rows[i]` is split `i`'s row count when known.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn write(
     s: &PrepareSettings,
     ctx: &SessionContext,
     inputs: Vec<DataFrame>,
     labelled: Option<&Labelled>,
-    r: &Resolved,
+    rows: &[Option<u64>],
+    dir: &std::path::Path,
+    tokenize: Option<Arc<Tokenize>>,
     ui: &Ui,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     let class_names = labelled.map(|l| l.map.names.as_slice());
@@ -318,18 +393,18 @@ async fn write(
             Some(l) => list_encode::encode_for(ctx, input, l.kind, s.multi_hot).await?,
             None => input,
         };
-        let known_rows = labelled.map(|l| l.rows[i]);
+        let known_rows = rows[i];
         let total_rows = match (s.shards, known_rows) {
             (ShardPolicy::Count(_), None) => Some(encode::count_rows(ctx, df.clone()).await?),
             (_, known) => known,
         };
         let mut schema: Schema = df.schema().as_arrow().clone();
         let mut batch_map: Option<BatchMap> = None;
-        if let Some(t) = r.tokenize.clone() {
+        if let Some(t) = tokenize.clone() {
             schema = t.output_schema(&schema).as_ref().clone();
             batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
-        let sink = SplitSink::new(r.staging.dir(), &split.name, &schema, class_label, s.shards)?
+        let sink = SplitSink::new(dir, &split.name, &schema, class_label, s.shards)?
             .with_fsync(s.fsync)
             .with_decoders(decoders.clone())
             .with_batch_map(batch_map);
@@ -349,21 +424,17 @@ async fn write(
 }
 
 /// `state.json` and `dataset_info.json` per split, `dataset_dict.json`, `label_map.json`.
-fn write_metadata(
+pub(super) fn write_metadata(
+    dir: &std::path::Path,
     s: &PrepareSettings,
-    r: &Resolved,
+    description: &str,
+    dataset_name: &str,
     outputs: &[(SplitOutput, serde_json::Value)],
     labelled: Option<&Labelled>,
 ) -> Result<()> {
-    let mut description = describe(s, &r.tables);
-    if let Some(t) = &r.tokenize {
-        description = format!("{description} {}", t.summary().describe());
-    }
-    let dataset_name = r.output.dir_name();
-    let dir = r.staging.dir();
     let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
     for (out, features) in outputs {
-        hf_dataset::write_split_metadata(dir, out, &all, features, &description, &dataset_name)?;
+        hf_dataset::write_split_metadata(dir, out, &all, features, description, dataset_name)?;
     }
     let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
     hf_dataset::write_dataset_dict(dir, &split_names)?;
@@ -377,37 +448,43 @@ fn write_metadata(
     Ok(())
 }
 
-/// Commit the label map; a concurrent run's clashing ids fail the run here.
-async fn record(s: &PrepareSettings, r: &Resolved, l: &Labelled, run_id: &str) -> Result<LabelTableSummary> {
+/// Commit the label map; a concurrent run's clashing ids fail the run here. `base_version` is
+/// the label table's version the map was computed from.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn record(
+    s: &PrepareSettings,
+    cx: &Connector,
+    sources: &[Source],
+    shown: &str,
+    tokenizer: Option<serde_json::Value>,
+    base_version: Option<u64>,
+    l: &Labelled,
+    run_id: &str,
+) -> Result<LabelTableSummary> {
     let table = s.label_table.as_ref().ok_or_else(|| Error::Internal("no label table".into()))?;
-    let sources: Vec<_> = s
-        .splits
-        .iter()
-        .zip(&r.tables)
-        .map(|(sp, t)| json!({"split": sp.name, "table": t.name(), "version": t.version}))
-        .collect();
+    let sources: Vec<_> =
+        sources.iter().map(|x| json!({"split": x.split, "table": x.table, "version": x.version})).collect();
     let mut metadata = json!({
         "run_id": run_id,
         "sources": sources,
-        "output": r.shown,
+        "output": shown,
         "label_map_mode": s.label_map_mode,
         "label_kind": l.kind,
         "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
     });
-    if let Some(t) = &r.tokenize {
-        metadata["tokenizer"] = serde_json::to_value(t.summary()).expect("the summary serialises");
+    if let Some(t) = tokenizer {
+        metadata["tokenizer"] = t;
     }
-    let base_version = r.existing.as_ref().map(|(_, v)| *v);
-    let target = label_table::Target { table, cx: &r.cx, new_location: s.label_table_location.as_deref() };
+    let target = label_table::Target { table, cx, new_location: s.label_table_location.as_deref() };
     let check_races = s.label_map_mode != LabelMapMode::Rebuild;
     let version = label_table::write(&target, &l.map, &l.counts, metadata, base_version, check_races).await?;
     Ok(LabelTableSummary { table: table.name.clone(), version })
 }
 
 #[allow(clippy::too_many_arguments)]
-fn summary(
+pub(super) fn summary(
     s: &PrepareSettings,
-    tables: &[OpenedTable],
+    sources: &[Source],
     outputs: &[(SplitOutput, serde_json::Value)],
     labelled: Option<&Labelled>,
     label_table: Option<LabelTableSummary>,
@@ -420,12 +497,12 @@ fn summary(
     let splits = s
         .splits
         .iter()
-        .zip(tables)
+        .zip(sources)
         .zip(outputs)
         .enumerate()
         .map(|(i, ((sp, t), (out, _)))| SplitSummary {
             name: sp.name.clone(),
-            table: t.name().to_string(),
+            table: t.table.clone(),
             version: t.version,
             num_rows: out.num_rows,
             num_bytes: out.num_bytes,
@@ -463,7 +540,11 @@ fn summary(
 
 /// The output must not be, contain or sit inside an input or label table: `--overwrite` would
 /// otherwise replace the data it reads.
-fn check_output_apart(output: &std::path::Path, s: &PrepareSettings, tables: &[OpenedTable]) -> Result<()> {
+pub(super) fn check_output_apart(
+    output: &std::path::Path,
+    s: &PrepareSettings,
+    tables: &[OpenedTable],
+) -> Result<()> {
     let out = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
     let mut others: Vec<(&str, &std::path::Path)> =
         tables.iter().filter_map(|t| t.table_ref.local_path().map(|p| (t.name(), p))).collect();
@@ -483,14 +564,17 @@ fn check_output_apart(output: &std::path::Path, s: &PrepareSettings, tables: &[O
     Ok(())
 }
 
-fn describe(s: &PrepareSettings, tables: &[OpenedTable]) -> String {
-    let parts: Vec<String> = s
-        .splits
+/// The datasets' description: the sources and versions, and the tokenization if any.
+pub(super) fn describe(sources: &[Source], tokenized: Option<String>) -> String {
+    let parts: Vec<String> = sources
         .iter()
-        .zip(tables)
-        .map(|(sp, t)| format!("{} = Delta table `{}` at version {}", sp.name, t.name(), t.version))
+        .map(|x| format!("{} = Delta table `{}` at version {}", x.split, x.table, x.version))
         .collect();
-    format!("Exported by delta-hf {} from {}.", env!("CARGO_PKG_VERSION"), parts.join("; "))
+    let d = format!("Exported by delta-hf {} from {}.", env!("CARGO_PKG_VERSION"), parts.join("; "));
+    match tokenized {
+        Some(t) => format!("{d} {t}"),
+        None => d,
+    }
 }
 
 /// `$HF_DATASETS_CACHE/delta-hf/<first table name>-<hash>`: the hash covers every source and

@@ -9,10 +9,12 @@
 //!   shows a reader a partial dataset;
 //! - [`delta`]: Delta tables created and written (`pull`'s per-split tables; new Unity Catalog
 //!   tables created and registered);
+//! - [`fanout`]: the fan-out staging area (a task's shards and manifest) on the output's store;
 //! - [`label_table`]: the label map recorded as a Delta table (write, and merge with a
 //!   concurrent run's map).
 
 pub mod delta;
+pub mod fanout;
 pub mod features;
 pub mod hf_dataset;
 pub mod label_table;

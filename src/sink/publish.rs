@@ -52,31 +52,8 @@ pub struct Staging {
 impl Staging {
     /// Check the output can be written and create the staging directory.
     pub fn create(output: &Path, working_dir: Option<&Path>, overwrite: bool) -> Result<Self> {
-        let output = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
-        let name = output
-            .file_name()
-            .ok_or_else(|| Error::Usage(format!("output `{}` has no directory name", output.display())))?
-            .to_os_string();
-        if output.exists() && !overwrite {
-            return Err(Error::output(format!(
-                "output `{}` already exists; pass --overwrite to replace it, or choose another --output",
-                output.display()
-            )));
-        }
-        if output.exists() && !output.is_dir() {
-            return Err(Error::output(format!(
-                "output `{}` exists and is not a directory; refusing to replace it",
-                output.display()
-            )));
-        }
-        if output.is_dir() && !replaceable(&output) {
-            return Err(Error::output(format!(
-                "output `{}` exists and does not look like a dataset (no `dataset_dict.json` or \
-                 `state.json`, and not empty); refusing to replace it even with --overwrite. \
-                 Choose another --output or remove it yourself",
-                output.display()
-            )));
-        }
+        let output = check_output(output, overwrite)?;
+        let name = output.file_name().expect("checked").to_os_string();
         let parent = output.parent().expect("absolute path with a file name has a parent").to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("cannot create", &parent, e))?;
         remove_stale(&parent, &name);
@@ -180,6 +157,36 @@ impl Drop for Staging {
             track(&self.dir, false);
         }
     }
+}
+
+/// Check a local output can be written (absent, or with `--overwrite` an empty directory or a
+/// dataset); returns its absolute path.
+pub fn check_output(output: &Path, overwrite: bool) -> Result<PathBuf> {
+    let output = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
+    if output.file_name().is_none() {
+        return Err(Error::Usage(format!("output `{}` has no directory name", output.display())));
+    }
+    if output.exists() && !overwrite {
+        return Err(Error::output(format!(
+            "output `{}` already exists; pass --overwrite to replace it, or choose another --output",
+            output.display()
+        )));
+    }
+    if output.exists() && !output.is_dir() {
+        return Err(Error::output(format!(
+            "output `{}` exists and is not a directory; refusing to replace it",
+            output.display()
+        )));
+    }
+    if output.is_dir() && !replaceable(&output) {
+        return Err(Error::output(format!(
+            "output `{}` exists and does not look like a dataset (no `dataset_dict.json` or \
+             `state.json`, and not empty); refusing to replace it even with --overwrite. \
+             Choose another --output or remove it yourself",
+            output.display()
+        )));
+    }
+    Ok(output)
 }
 
 /// `--overwrite` only ever replaces an empty directory or a dataset (`save_to_disk` layout).

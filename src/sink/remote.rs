@@ -100,14 +100,14 @@ impl Dest {
         }
     }
 
-    fn shown(&self) -> &str {
+    pub fn shown(&self) -> &str {
         match self {
             Dest::Store { shown, .. } | Dest::Mount { shown, .. } => shown,
         }
     }
 
     /// Relative paths of every file under the destination.
-    async fn list(&self) -> Result<Vec<String>> {
+    pub async fn list(&self) -> Result<Vec<String>> {
         match self {
             Dest::Store { store, prefix, .. } => {
                 let objects: Vec<_> = store
@@ -169,6 +169,19 @@ impl Dest {
 
     /// Put the staged tree at the destination, in the order described in the module docs.
     pub async fn publish(&self, staged: &Path, overwrite: bool, ui: &Ui) -> Result<()> {
+        self.publish_keeping(staged, overwrite, ui, &|_| false).await
+    }
+
+    /// [`Dest::publish`], where the files already at the destination for which `keep` is true
+    /// are part of the new dataset (a fan-out's shards, written in place): they are neither an
+    /// old output nor removed.
+    pub async fn publish_keeping(
+        &self,
+        staged: &Path,
+        overwrite: bool,
+        ui: &Ui,
+        keep: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<()> {
         let mut files = Vec::new();
         walk(staged, staged, &mut files)?;
         let rank = |p: &str| match p {
@@ -179,7 +192,7 @@ impl Dest {
         };
         files.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
 
-        let existing = self.list().await?;
+        let existing: Vec<String> = self.list().await?.into_iter().filter(|p| !keep(p)).collect();
         if !existing.is_empty() {
             if !overwrite {
                 return Err(Error::output(format!(
@@ -228,7 +241,8 @@ impl Dest {
         result
     }
 
-    async fn delete(&self, rel: &str) -> Result<()> {
+    /// Remove one file (absent is fine).
+    pub async fn delete(&self, rel: &str) -> Result<()> {
         match self {
             Dest::Store { store, prefix, .. } => match store.delete(&join(prefix, rel)).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -246,7 +260,7 @@ impl Dest {
     }
 
     /// Copy one file; returns its size.
-    async fn put(&self, local: &Path, rel: &str) -> Result<u64> {
+    pub async fn put(&self, local: &Path, rel: &str) -> Result<u64> {
         let len = std::fs::metadata(local).map_err(|e| Error::io("cannot read staged file", local, e))?.len();
         match self {
             Dest::Mount { dir, .. } => {
@@ -308,6 +322,103 @@ impl Dest {
     }
 }
 
+/// Small documents and single files by relative path (the fan-out's plan, manifests and
+/// staging, [`crate::sink::fanout`]).
+impl Dest {
+    /// The bytes of one file, `None` when it does not exist.
+    pub async fn get(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Dest::Store { store, prefix, .. } => match store.get(&join(prefix, rel)).await {
+                Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.store_error("cannot read", e))?.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.store_error("cannot read", e)),
+            },
+            Dest::Mount { dir, .. } => match std::fs::read(dir.join(rel)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io("cannot read", dir.join(rel), e)),
+            },
+        }
+    }
+
+    /// Write one small file whole, replacing it (one request: readers see all of it or the old one).
+    pub async fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
+        match self {
+            Dest::Store { store, prefix, .. } => {
+                store
+                    .put(&join(prefix, rel), bytes.into())
+                    .await
+                    .map_err(|e| self.store_error("cannot write", e))?;
+            }
+            Dest::Mount { dir, .. } => {
+                let to = dir.join(rel);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| Error::io("cannot create directory", parent, e))?;
+                }
+                std::fs::write(&to, bytes).map_err(|e| Error::io("cannot write", &to, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write one small file unless it exists (a conditional create where the store has one);
+    /// `false` when it was there already.
+    pub async fn put_new(&self, rel: &str, bytes: Vec<u8>) -> Result<bool> {
+        match self {
+            Dest::Store { store, prefix, .. } => {
+                let at = join(prefix, rel);
+                let opts = object_store::PutOptions::from(object_store::PutMode::Create);
+                match store.put_opts(&at, bytes.clone().into(), opts).await {
+                    Ok(_) => Ok(true),
+                    Err(
+                        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+                    ) => Ok(false),
+                    Err(object_store::Error::NotImplemented { .. }) => {
+                        // No conditional put on this store: check, then write (a narrow race).
+                        if self.head(rel).await?.is_some() {
+                            return Ok(false);
+                        }
+                        self.put_bytes(rel, bytes).await?;
+                        Ok(true)
+                    }
+                    Err(e) => Err(self.store_error("cannot write", e)),
+                }
+            }
+            Dest::Mount { dir, .. } => {
+                let to = dir.join(rel);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| Error::io("cannot create directory", parent, e))?;
+                }
+                let mut f = match std::fs::OpenOptions::new().write(true).create_new(true).open(&to) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+                    Err(e) => return Err(Error::io("cannot create", &to, e)),
+                };
+                std::io::Write::write_all(&mut f, &bytes).map_err(|e| Error::io("cannot write", &to, e))?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The size of one file, `None` when it does not exist.
+    pub async fn head(&self, rel: &str) -> Result<Option<u64>> {
+        match self {
+            Dest::Store { store, prefix, .. } => match store.head(&join(prefix, rel)).await {
+                Ok(m) => Ok(Some(m.size)),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.store_error("cannot read", e)),
+            },
+            Dest::Mount { dir, .. } => match std::fs::metadata(dir.join(rel)) {
+                Ok(m) => Ok(Some(m.len())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io("cannot read", dir.join(rel), e)),
+            },
+        }
+    }
+}
+
 fn join(prefix: &ObjPath, rel: &str) -> ObjPath {
     rel.split('/').fold(prefix.clone(), |p, part| p.join(part))
 }
@@ -335,7 +446,7 @@ fn copy_whole(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Relative paths (with `/`) of the files under `dir`.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+pub(crate) fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))? {
         let entry = entry.map_err(|e| Error::io("cannot list", dir, e))?;
         let path = entry.path();

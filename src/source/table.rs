@@ -14,6 +14,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use deltalake::DeltaTable;
+use deltalake::datafusion::catalog::TableProvider;
+use deltalake::datafusion::datasource::physical_plan::FileScanConfig;
+use deltalake::datafusion::datasource::source::DataSourceExec;
+use deltalake::datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value;
@@ -201,6 +205,78 @@ impl OpenedTable {
         let Some(c) = history.next().await else { return Ok(None) };
         let c = c.map_err(|e| self.table_ref.unreadable(e))?;
         Ok(c.info.get("delta_hf").cloned())
+    }
+
+    /// The snapshot as a DataFusion table in `ctx`'s session (so the scan follows its settings:
+    /// Utf8 strings, pushdown); with `files`, only those data files (paths relative to the
+    /// table root), read in the snapshot's order.
+    pub async fn provider(
+        &self,
+        ctx: &SessionContext,
+        files: Option<&[String]>,
+    ) -> Result<Arc<dyn TableProvider>> {
+        self.table.update_datafusion_session(&ctx.state())?;
+        let mut builder = self.table.table_provider().with_session(Arc::new(ctx.state()));
+        if let Some(files) = files {
+            builder = builder.with_file_paths(files.iter().cloned());
+        }
+        Ok(builder.await?)
+    }
+
+    /// The data files a scan of the whole snapshot reads, in the order it reads them (the
+    /// order of the rows an export writes), with their sizes: paths relative to the table root.
+    pub async fn files_in_scan_order(&self, ctx: &SessionContext) -> Result<Vec<(String, u64)>> {
+        let provider = self.provider(ctx, None).await?;
+        let plan = provider.scan(&ctx.state(), None, &[], None).await?;
+        let root = self
+            .table
+            .log_store()
+            .root_url()
+            .path()
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .to_string();
+        let mut out: Vec<(String, u64)> = Vec::new();
+        let mut stack = vec![plan];
+        let mut found = false;
+        // Depth first, children in order: the order the partitions are numbered in.
+        while let Some(node) = stack.pop() {
+            if let Some(exec) = node.downcast_ref::<DataSourceExec>()
+                && let Some(config) = exec.data_source().downcast_ref::<FileScanConfig>()
+            {
+                found = true;
+                for group in &config.file_groups {
+                    for f in group.iter() {
+                        let full = f.object_meta.location.as_ref();
+                        let rel = full
+                            .strip_prefix(&root)
+                            .map(|r| r.trim_start_matches('/'))
+                            .filter(|_| !root.is_empty())
+                            .unwrap_or(full)
+                            .to_string();
+                        // A file split into byte ranges appears once per range, consecutively.
+                        if out.last().map(|(p, _)| p != &rel).unwrap_or(true) {
+                            out.push((rel, f.object_meta.size));
+                        }
+                    }
+                }
+            }
+            for child in node.children().into_iter().rev() {
+                stack.push(child.clone());
+            }
+        }
+        if !found && self.file_count()? > 0 {
+            return Err(Error::Internal(format!(
+                "table `{}`: the scan plan lists no data files, so they cannot be split into tasks",
+                self.name()
+            )));
+        }
+        Ok(out)
+    }
+
+    fn file_count(&self) -> Result<usize> {
+        let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
+        Ok(snapshot.log_data().num_files())
     }
 
     /// Column names of the table, in schema order.

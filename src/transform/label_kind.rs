@@ -24,7 +24,9 @@ use crate::error::{Error, Result};
 use crate::transform::select::{Columns, LABEL, column};
 
 /// What the label column holds (`--label-kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LabelKind {
     /// From the column's type: scalar → single, array → multi (token with `--tokens-col`),

@@ -18,7 +18,9 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema};
 use crate::error::{Error, Result};
 
 /// Order of label ids when they are computed (not read from an existing label table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LabelOrder {
     /// By label string, Unicode code point order ("10" < "2"): what `datasets` does.
@@ -32,7 +34,9 @@ pub enum LabelOrder {
 }
 
 /// What to do when the label table already holds a map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LabelMapMode {
     /// Keep every existing id; append new labels after the highest id.
@@ -121,7 +125,7 @@ impl LabelCounts {
 }
 
 /// Where the ids came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MapOrigin {
     /// Computed from the data.

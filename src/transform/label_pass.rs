@@ -233,3 +233,11 @@ pub(super) fn per_split(names: &[String], counts: &[u64]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The rows `--drop-nulls` keeps, filtered as the pass filters a split that has nulls: the
+/// text (the words for token classification) and the label must not be null. A fan-out task
+/// applies it to its files (a split without nulls loses nothing).
+pub fn keep_non_null(input: DataFrame, kind: LabelKind) -> Result<DataFrame> {
+    let first = if kind == LabelKind::Token { crate::transform::label_kind::TOKENS } else { TEXT };
+    Ok(input.filter(column(first).is_not_null().and(column(LABEL).is_not_null()))?)
+}

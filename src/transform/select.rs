@@ -125,3 +125,39 @@ impl Selection {
         }
     }
 }
+
+/// For a fan-out (`plan`): a `--select-sql` result must be computed row by row from the split
+/// alone (projections and filters over `source` or the split's own table), because each task
+/// runs the query over its own files only. Sorts, aggregates, joins, limits, windows, unions
+/// and subqueries would give a task's rows a meaning that depends on the other tasks' files.
+pub fn check_row_local(df: &DataFrame, split: &str, path: &std::path::Path) -> Result<()> {
+    use deltalake::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use deltalake::datafusion::logical_expr::LogicalPlan;
+    let plan = df.clone().into_optimized_plan()?;
+    let mut bad: Option<String> = None;
+    plan.apply(|node| {
+        let ok = match node {
+            LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => true,
+            LogicalPlan::TableScan(t) => {
+                let name = t.table_name.table();
+                name == sql::SOURCE_VIEW || name == split
+            }
+            _ => false,
+        };
+        if !ok {
+            bad = Some(node.display().to_string());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    match bad {
+        None => Ok(()),
+        Some(node) => Err(Error::Usage(format!(
+            "--select-sql `{}` for split `{split}` does more than select and filter rows of `source` (it has \
+             `{node}`), so it cannot be split into tasks that each read some of the files: plan takes \
+             queries that work row by row (SELECT ... FROM source WHERE ...); run prepare for this query, or \
+             materialise its result as a table first",
+            path.display()
+        ))),
+    }
+}

@@ -103,7 +103,9 @@ const TYPE_ID_MODEL_TYPES: &[&str] = &[
 ];
 
 /// `--padding`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Padding {
     /// No padding (dynamic padding is the collator's job).

@@ -133,9 +133,28 @@ fn help_lists_the_interface() {
         "-q",
     ];
     let demo_data = ["--dir", "--rows"];
-    for (cmd, want) in
-        [("prepare", &prepare[..]), ("size", &size[..]), ("pull", &pull[..]), ("demo-data", &demo_data[..])]
-    {
+    let plan: Vec<&str> = prepare.iter().copied().chain(["--tasks", "--plan"]).collect();
+    let run_task = [
+        "--plan",
+        "--task",
+        "--working-dir",
+        "--storage-option",
+        "--profile",
+        "--retry-timeout",
+        "--json",
+        "--quiet",
+        "-q",
+    ];
+    let commit = ["--plan", "--storage-option", "--profile", "--retry-timeout", "--json", "--quiet", "-q"];
+    for (cmd, want) in [
+        ("prepare", &prepare[..]),
+        ("size", &size[..]),
+        ("pull", &pull[..]),
+        ("demo-data", &demo_data[..]),
+        ("plan", &plan[..]),
+        ("run-task", &run_task[..]),
+        ("commit", &commit[..]),
+    ] {
         let mut want: BTreeSet<String> = want.iter().map(|f| f.to_string()).collect();
         want.extend(["--help".to_string(), "-h".to_string()]);
         let got = help_flags(&[cmd]);
@@ -150,7 +169,7 @@ fn help_lists_the_interface() {
     let o = run(["--help"]);
     assert_eq!(o.status.code(), Some(0));
     let h = stdout(&o);
-    for cmd in ["prepare", "size", "pull", "demo-data"] {
+    for cmd in ["prepare", "size", "pull", "demo-data", "plan", "run-task", "commit"] {
         assert!(h.lines().any(|l| l.split_whitespace().next() == Some(cmd)), "--help lacks `{cmd}`:\n{h}");
     }
     let o = run(["--version"]);
@@ -170,7 +189,7 @@ fn flags_in_takes_whole_tokens() {
 #[test]
 fn every_flag_is_in_the_readme() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    for cmd in ["prepare", "size", "pull"] {
+    for cmd in ["prepare", "size", "pull", "plan", "run-task", "commit"] {
         for f in help_flags(&[cmd]) {
             if f == "--help" || f == "-h" {
                 continue;

@@ -16,6 +16,7 @@ mod cloud;
 mod conformance;
 mod defaults;
 mod failure;
+mod fanout;
 mod faults;
 mod golden;
 mod hub;

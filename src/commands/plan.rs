@@ -1,0 +1,326 @@
+//! `delta-hf plan`: everything `prepare` does before it writes a row, then the export split
+//! into N tasks that `run-task` runs anywhere and `commit` publishes as one dataset.
+//!
+//! 1. **resolve** — the tokenizer (pinned: source, revision sha, sha256 of `tokenizer.json`),
+//!    every split's snapshot (its version pinned, its protocol checked), the label sources;
+//!    the output must be writable;
+//! 2. **select** — as `prepare`; a `--select-sql` query must work row by row (a task sees only
+//!    its files);
+//! 3. **label map** — the null checks and the label-only pass over every split, as `prepare`;
+//! 4. **split** — each split's data files in the order a scan reads them (the order of the rows
+//!    `prepare` writes), cut into N contiguous runs balanced by bytes: task `i` takes run `i`
+//!    of every split, so task order is row order;
+//! 5. **write the plan** — one JSON document (no secret in it). Nothing is published and no
+//!    label-table version is committed.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::prepare;
+use crate::error::{Error, Result};
+use crate::plan::{
+    self, Export, Plan, PlanLabelTable, PlanLabels, PlanOutput, PlanSplit, PlanTokenizer, Staging,
+};
+use crate::settings::{PlanSettings, PrepareSettings};
+use crate::sink::fanout::{self, Area};
+use crate::sink::hf_dataset::ShardPolicy;
+use crate::sink::remote::Dest;
+use crate::source::table::OpenedTable;
+use crate::source::tokenizer::TokenizerSpec;
+use crate::storage::location::{Location, OutputSpec, TableRef, redact};
+use crate::transform::select;
+use crate::transform::session::{self, SessionOptions};
+use crate::ui::Ui;
+
+/// What `plan` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanSummary {
+    pub plan: String,
+    pub plan_id: String,
+    pub output: String,
+    pub staging: String,
+    pub tasks: Vec<TaskShare>,
+    pub splits: Vec<SplitShare>,
+    pub labels: Vec<String>,
+    pub num_labels: usize,
+    pub warnings: Vec<String>,
+    pub elapsed_seconds: f64,
+}
+
+/// One task's share of the work.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskShare {
+    pub task: usize,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// One split: its pinned version and files.
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitShare {
+    pub name: String,
+    pub table: String,
+    pub version: u64,
+    pub files: usize,
+    pub bytes: u64,
+    pub rows: Option<u64>,
+}
+
+impl PlanSummary {
+    pub fn render(&self) -> String {
+        let mut s = format!("plan {} written to {}\n", self.plan_id, self.plan);
+        for sp in &self.splits {
+            s.push_str(&format!(
+                "  split {}: {} at version {}, {} files, {} bytes\n",
+                sp.name, sp.table, sp.version, sp.files, sp.bytes
+            ));
+        }
+        for t in &self.tasks {
+            s.push_str(&format!("  task {}: {} files, {} bytes\n", t.task, t.files, t.bytes));
+        }
+        s.push_str(&format!(
+            "run `delta-hf run-task --plan {} --task I` for I in 0..{}, then `delta-hf commit --plan {}`\n",
+            self.plan,
+            self.tasks.len(),
+            self.plan
+        ));
+        s
+    }
+}
+
+/// Run `plan`.
+pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
+    let started = Instant::now();
+    let s = &p.prepare;
+    let plan_id = uuid::Uuid::new_v4().simple().to_string();
+
+    // 1. resolve: tokenizer, tables, label sources; the output can be written.
+    let mut inputs = prepare::resolve_inputs(s, ui).await?;
+    let output = s.output.clone().ok_or_else(|| Error::Internal("plan without --output".into()))?;
+    let (out, staging) = check_output(s, &output, &inputs.tables, &inputs.cx, &plan_id).await?;
+
+    // 2. select, and the label kind from the column types.
+    let ctx = session::session(SessionOptions::export(s.memory_limit))?;
+    let mut frames = prepare::select(s, &ctx, &inputs.tables, None).await?;
+    if let Some((path, _)) = &s.selection.select_sql {
+        for (split, df) in s.splits.iter().zip(&frames) {
+            select::check_row_local(df, &split.name, path)?;
+        }
+    }
+    let kind = match s.with_labels() {
+        true => Some(prepare::label_kind(s, &mut frames, ui)?),
+        false => None,
+    };
+    inputs.tokenize = prepare::for_kind(s, inputs.tokenize.take(), kind)?;
+
+    // 3. label map: the null checks and one label-only pass over every split.
+    let labelled = match kind {
+        Some(kind) => Some(
+            prepare::label_pass(
+                s,
+                &ctx,
+                &mut frames,
+                inputs.listed.as_ref(),
+                inputs.existing.as_ref(),
+                ui,
+                kind,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+
+    // 4. split: each split's files in scan order, into N runs balanced by bytes.
+    let mut splits = Vec::with_capacity(s.splits.len());
+    for (i, (split, t)) in s.splits.iter().zip(&inputs.tables).enumerate() {
+        let files = t.files_in_scan_order(&ctx).await?;
+        splits.push(PlanSplit {
+            name: split.name.clone(),
+            table: t.name().to_string(),
+            location: location_string(&t.table_ref)?,
+            version: t.version,
+            rows: labelled.as_ref().map(|l| l.rows[i]),
+            dropped_rows: labelled.as_ref().map(|l| l.dropped[i]).unwrap_or(0),
+            tasks: plan::balance(&files, p.tasks),
+        });
+    }
+
+    // 5. write the plan.
+    let plan = Plan {
+        format: plan::FORMAT.into(),
+        format_version: plan::FORMAT_VERSION,
+        plan_id: plan_id.clone(),
+        created: chrono::Utc::now().to_rfc3339(),
+        tool: format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
+        tasks: p.tasks,
+        splits,
+        export: export(s)?,
+        labels: labelled.as_ref().map(|l| PlanLabels {
+            kind: l.kind,
+            names: l.map.names.clone(),
+            new_labels: l.map.new_labels.clone(),
+            origin: l.map.origin,
+            counts: l.counts.by_label.clone(),
+            nulls: l.counts.nulls.clone(),
+        }),
+        tokenizer: tokenizer(s, &inputs)?,
+        output: out,
+        label_table: match &s.label_table {
+            Some(t) if s.with_labels() => Some(PlanLabelTable {
+                table: t.name.clone(),
+                url: location_string(t)?,
+                location: s.label_table_location.clone(),
+                base_version: inputs.existing.as_ref().map(|(_, v)| *v),
+            }),
+            _ => None,
+        },
+        staging,
+    };
+    let (dir, name) = fanout::split_file(&p.plan)?;
+    let area = Area::resolve(&dir, &inputs.cx).await?;
+    area.put_bytes(&name, plan.to_bytes()).await?;
+    ui.step(format!("plan {plan_id}: {} tasks, written to {}", p.tasks, p.plan.shown()));
+
+    Ok(summary(&plan, p.plan.shown(), ui, started))
+}
+
+/// The output must be writable now (as `prepare` checks it) and the staging area is named:
+/// beside a local output, in the output itself elsewhere.
+async fn check_output(
+    s: &PrepareSettings,
+    output: &OutputSpec,
+    tables: &[OpenedTable],
+    cx: &crate::storage::connector::Connector,
+    plan_id: &str,
+) -> Result<(PlanOutput, Staging)> {
+    match output {
+        OutputSpec::Local(dir) => {
+            prepare::check_output_apart(dir, s, tables)?;
+            let abs = crate::sink::publish::check_output(dir, s.overwrite)?;
+            let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let root = abs.with_file_name(format!(".{name}.delta-hf-fanout-{plan_id}"));
+            let shown = abs.display().to_string();
+            Ok((
+                PlanOutput { location: shown.clone(), shown, overwrite: s.overwrite },
+                Staging { root: root.display().to_string(), in_output: false },
+            ))
+        }
+        remote => {
+            let dest = Dest::resolve(remote, cx)
+                .await?
+                .ok_or_else(|| Error::Internal("a remote output resolved to nothing".into()))?;
+            dest.check(s.overwrite).await?;
+            let location = match remote {
+                OutputSpec::Uri(u) => redact(u),
+                other => other.shown(),
+            };
+            Ok((
+                PlanOutput { location: location.clone(), shown: remote.shown(), overwrite: s.overwrite },
+                Staging { root: location, in_output: true },
+            ))
+        }
+    }
+}
+
+/// A table's location as the plan records it: an absolute path, a URI without query or
+/// password, or `uc://catalog.schema.table`.
+fn location_string(t: &TableRef) -> Result<String> {
+    Ok(match &t.location {
+        Location::Local(p) => {
+            std::path::absolute(p).map_err(|e| Error::io("cannot resolve", p, e))?.display().to_string()
+        }
+        Location::Uri(u) => redact(u),
+        Location::Unity(n) => format!("uc://{n}"),
+    })
+}
+
+fn export(s: &PrepareSettings) -> Result<Export> {
+    let c = &s.selection.columns;
+    let max_shard_size = match s.shards {
+        ShardPolicy::MaxBytes(n) => n,
+        ShardPolicy::Count(_) => return Err(Error::Internal("--num-shards reached plan".into())),
+    };
+    Ok(Export {
+        text_col: c.text.clone(),
+        label_col: c.label.clone(),
+        keep_cols: c.keep.clone(),
+        tokens_col: c.tokens.clone(),
+        select_sql_file: s.selection.select_sql.as_ref().map(|(p, _)| p.display().to_string()),
+        select_sql: s.selection.select_sql.as_ref().map(|(_, q)| q.clone()),
+        with_labels: s.with_labels(),
+        multi_hot: s.multi_hot,
+        label_all_tokens: s.label_all_tokens,
+        drop_nulls: s.drop_nulls,
+        require_train_labels: s.require_train_labels,
+        label_order: s.label_order,
+        label_map_mode: s.label_map_mode,
+        max_shard_size,
+        fsync: s.fsync,
+        memory_limit: s.memory_limit,
+    })
+}
+
+/// The tokenizer pinned: tasks load `pinned` (a Hub revision replaced by its commit sha, a
+/// local path made absolute) and check its sha256.
+fn tokenizer(s: &PrepareSettings, inputs: &prepare::Inputs) -> Result<Option<PlanTokenizer>> {
+    let (Some((spec, opts)), Some(t)) = (&s.tokenizer, &inputs.tokenize) else { return Ok(None) };
+    let summary = t.summary();
+    let prov = &summary.provenance;
+    let pinned = match spec {
+        TokenizerSpec::Hub { repo, .. } => match &prov.revision_sha {
+            Some(sha) => format!("hf://{repo}@{sha}"),
+            None => spec.shown(),
+        },
+        TokenizerSpec::Local(p) => {
+            std::path::absolute(p).map_err(|e| Error::io("cannot resolve", p, e))?.display().to_string()
+        }
+        TokenizerSpec::Remote(r) => r.clone(),
+    };
+    Ok(Some(PlanTokenizer {
+        source: prov.source.clone(),
+        pinned,
+        sha256: prov.sha256.clone(),
+        max_length: opts.max_length,
+        padding: opts.padding,
+        text_pair_col: opts.pair_col.clone(),
+        drop_text: opts.drop_text,
+        summary: serde_json::to_value(summary).expect("the summary serialises"),
+        description: summary.describe(),
+    }))
+}
+
+fn summary(plan: &Plan, shown: String, ui: &Ui, started: Instant) -> PlanSummary {
+    let tasks = (0..plan.tasks)
+        .map(|i| TaskShare {
+            task: i,
+            files: plan.splits.iter().map(|s| s.tasks[i].len()).sum(),
+            bytes: plan.splits.iter().flat_map(|s| &s.tasks[i]).map(|f| f.size).sum(),
+        })
+        .collect();
+    let splits = plan
+        .splits
+        .iter()
+        .map(|s| SplitShare {
+            name: s.name.clone(),
+            table: s.table.clone(),
+            version: s.version,
+            files: s.tasks.iter().map(Vec::len).sum(),
+            bytes: s.tasks.iter().flatten().map(|f| f.size).sum(),
+            rows: s.rows,
+        })
+        .collect();
+    let labels = plan.labels.as_ref().map(|l| l.names.clone()).unwrap_or_default();
+    PlanSummary {
+        plan: shown,
+        plan_id: plan.plan_id.clone(),
+        output: plan.output.shown.clone(),
+        staging: plan.staging.root.clone(),
+        tasks,
+        splits,
+        num_labels: labels.len(),
+        labels,
+        warnings: ui.warnings(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    }
+}
