@@ -44,9 +44,10 @@ import gen
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-TOOLS = ("delta-hf", "peer", "floor")
+TOOLS = ("delta-hf", "fan-out", "peer", "floor")
 TOOL_TITLES = {
     "delta-hf": "delta-hf prepare",
+    "fan-out": "delta-hf plan + 2 × run-task + commit (fan-out on this machine)",
     "peer": "Python peer (deltalake → pyarrow → datasets ClassLabel → save_to_disk)",
     "floor": "floor (pyarrow Parquet → Arrow IPC, no labels)",
 }
@@ -58,6 +59,8 @@ TARGET_SPEEDUP = 6.0          # peer wall / delta-hf wall >= 6
 TARGET_FLOOR_RATIO = 0.8      # delta-hf wall / floor wall <= 0.8
 TARGET_RSS_MIB = 384          # delta-hf peak RSS <= 384 MiB
 TARGET_RSS_GROWTH = 0.20      # SCALE=10 peak RSS <= 1.2 x SCALE=1 peak RSS
+TARGET_FAN_OUT = 1.15          # fan-out (N tasks on this machine) wall / prepare wall <= 1.15
+FAN_OUT_TASKS = 2
 
 # The peer holds every split in memory, several times over: measured peak RSS ~5x the text bytes
 # (SCALE=1: ~7.9 GiB for 1.67 GB of text). It is skipped when even 4x would not fit in the
@@ -182,7 +185,7 @@ def validate(tool: str, res: dict, out: Path, manifest: dict) -> list[str]:
     except ValueError:
         return ["stdout is not a JSON summary"]
     res["summary"] = summary
-    if tool == "delta-hf":
+    if tool in ("delta-hf", "fan-out"):
         got = {s["name"]: s["num_rows"] for s in summary.get("splits", [])}
         want = {split: manifest["splits"][table]["rows"] for split, table in SPLITS}
         if got != want:
@@ -210,6 +213,9 @@ def tool_command(tool: str, binary: Path, tables: Path, out: Path) -> list[str]:
     if tool == "delta-hf":
         return [str(binary), "prepare", *split_args, "--output", str(out / "dataset"),
                 "--label-table", str(out / "label_table"), "--overwrite", "--json", "--quiet"]
+    if tool == "fan-out":
+        return [sys.executable, str(BENCH_DIR / "fanout.py"), "--bin", str(binary), "--tasks", str(FAN_OUT_TASKS),
+                *split_args, "--output", str(out / "dataset"), "--label-table", str(out / "label_table")]
     script = BENCH_DIR / f"{tool}.py"
     return [sys.executable, str(script), *split_args, "--output", str(out / ("dataset" if tool == "peer" else "ipc"))]
 
@@ -317,6 +323,8 @@ def summarize(scale_result: dict) -> None:
         ratios["delta_hf_over_floor_wall"] = tools["delta-hf"]["median"]["wall_s"] / tools["floor"]["median"]["wall_s"]
     if "delta-hf" in tools and "peer" in tools:
         ratios["peer_over_delta_hf_wall"] = tools["peer"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
+    if "delta-hf" in tools and "fan-out" in tools:
+        ratios["fan_out_over_delta_hf_wall"] = tools["fan-out"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
     scale_result["ratios"] = ratios
     if "delta-hf" in tools:
         d = tools["delta-hf"]
@@ -352,6 +360,11 @@ def judge(results: dict) -> None:
                 {"target": f"delta-hf wall ≤ {TARGET_FLOOR_RATIO:g} × floor wall",
                  "measured": f"{fr:.2f} × floor" if fr else why("delta-hf", "floor"),
                  "pass": fr <= TARGET_FLOOR_RATIO if fr else None},
+                {"target": f"fan-out ({FAN_OUT_TASKS} tasks) wall ≤ {TARGET_FAN_OUT:g} × delta-hf prepare wall",
+                 "measured": (f"{ra['fan_out_over_delta_hf_wall']:.2f}×" if ra.get("fan_out_over_delta_hf_wall")
+                              else why("delta-hf", "fan-out")),
+                 "pass": (ra["fan_out_over_delta_hf_wall"] <= TARGET_FAN_OUT
+                          if ra.get("fan_out_over_delta_hf_wall") else None)},
                 {"target": f"delta-hf peak RSS ≤ {TARGET_RSS_MIB} MiB (max over runs)",
                  "measured": f"{rss:.0f} MiB" if ok else why("delta-hf"),
                  "pass": rss <= TARGET_RSS_MIB if ok else None},
@@ -430,7 +443,9 @@ def render_md(results: dict) -> str:
                 s for s in (f"delta-hf / floor = **{ra['delta_hf_over_floor_wall']:.2f}**"
                             if "delta_hf_over_floor_wall" in ra else None,
                             f"peer / delta-hf = **{ra['peer_over_delta_hf_wall']:.2f}×**"
-                            if "peer_over_delta_hf_wall" in ra else None) if s) + ".")
+                            if "peer_over_delta_hf_wall" in ra else None,
+                            f"fan-out / delta-hf = **{ra['fan_out_over_delta_hf_wall']:.2f}**"
+                            if "fan_out_over_delta_hf_wall" in ra else None) if s) + ".")
             out.append("")
         if "delta_hf" in r:
             dh, tm = r["delta_hf"], r["tools"]["delta-hf"].get("median_timings", {})
@@ -443,7 +458,7 @@ def render_md(results: dict) -> str:
                 out += [f"The label-map pass (`label_map`, a label-only scan of both tables) costs "
                         f"{dh['label_map_pass_s']:.2f} s, {dh['label_map_share_of_wall']:.0%} of delta-hf's wall "
                         f"time; without it delta-hf would take {dh['wall_without_label_map_s']:.2f} s.", ""]
-        for name in ("peer", "floor"):
+        for name in ("fan-out", "peer", "floor"):
             tm = r["tools"].get(name, {}).get("median_timings")
             if tm:
                 out.append(f"{name} stages (median s, measured inside the script): "
