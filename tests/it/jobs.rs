@@ -298,11 +298,7 @@ fn parse_any(argv: &[String], context: &str) -> clap::ArgMatches {
 fn flag_value(argv: &[String], flag: &str) -> Option<String> {
     let eq = format!("{flag}=");
     argv.iter().enumerate().find_map(|(i, a)| {
-        if a == flag {
-            argv.get(i + 1).cloned()
-        } else {
-            a.strip_prefix(&eq).map(String::from)
-        }
+        if a == flag { argv.get(i + 1).cloned() } else { a.strip_prefix(&eq).map(String::from) }
     })
 }
 
@@ -468,12 +464,7 @@ struct FakeBinary {
 
 /// A for-each: its inputs are the task numbers 0..N-1, at most `concurrency` at a time, and each
 /// iteration gets a cluster of its own (the placement README and fan_out.job.yml explain).
-fn check_for_each(
-    ctx: &str,
-    fe: &Value,
-    vars: &BTreeMap<String, String>,
-    params: &BTreeMap<String, String>,
-) {
+fn check_for_each(ctx: &str, fe: &Value, vars: &BTreeMap<String, String>, params: &BTreeMap<String, String>) {
     let inputs = substitute(fe["inputs"].as_str().expect("for_each_task.inputs"), vars, params);
     let numbers: Vec<u64> = serde_json::from_str(&inputs)
         .unwrap_or_else(|e| panic!("{ctx}: for-each inputs `{inputs}` are not a JSON array of numbers: {e}"));
@@ -560,7 +551,8 @@ fn check_task(
     // plus `--tasks N --plan PLAN`), N `run-task`s and `commit` under Spark (tests/it/spark.rs
     // runs that for real). Here: the prepare command, and each of the three command lines.
     let fan_out = flag_value(&args[..cut], "--fan-out").map(|n| {
-        let plan = flag_value(&args[..cut], "--plan").unwrap_or_else(|| panic!("{ctx}: --fan-out without --plan"));
+        let plan =
+            flag_value(&args[..cut], "--plan").unwrap_or_else(|| panic!("{ctx}: --fan-out without --plan"));
         assert!(n.parse::<u32>().is_ok_and(|n| n >= 1), "{ctx}: --fan-out `{n}` is not a number >= 1");
         (n, plan)
     });
@@ -572,7 +564,11 @@ fn check_task(
     let run = run_wrapper(
         dir,
         &args,
-        &[("DATABRICKS_HOST", SENTINEL_HOST), ("DATABRICKS_TOKEN", SENTINEL_TOKEN), ("PATH", path.to_str().unwrap())],
+        &[
+            ("DATABRICKS_HOST", SENTINEL_HOST),
+            ("DATABRICKS_TOKEN", SENTINEL_TOKEN),
+            ("PATH", path.to_str().unwrap()),
+        ],
     );
     assert!(run.output.status.success(), "{ctx}: the wrapper failed:\n{}", stderr(&run.output));
     parse_any(&run.argv, ctx);
@@ -607,7 +603,8 @@ fn check_task(
             flag_value(&run.argv, "--plan")
         }
         "run-task" => {
-            let t = flag_value(&run.argv, "--task").unwrap_or_else(|| panic!("{ctx}: run-task without --task"));
+            let t =
+                flag_value(&run.argv, "--task").unwrap_or_else(|| panic!("{ctx}: run-task without --task"));
             assert_eq!(t, "0", "{ctx}: --task should be the for-each's `{{{{input}}}}`");
             if let Some(wd) = flag_value(&run.argv, "--working-dir") {
                 assert!(

@@ -35,7 +35,7 @@ fn submit(spark_submit: &Path, dir: &Path, wrapper_args: &[String]) -> Output {
         .env("TMPDIR", dir)
         .env_remove("DELTA_HF_LOG");
     for (k, _) in std::env::vars() {
-        if k.starts_with("DATABRICKS_") || k.starts_with("DELTA_HF_") && k != "DELTA_HF_PYTHON" {
+        if k.starts_with("DATABRICKS_") || (k.starts_with("DELTA_HF_") && k != "DELTA_HF_PYTHON") {
             cmd.env_remove(k);
         }
     }
@@ -54,7 +54,11 @@ fn spark_fan_out_equals_one_process_prepare() {
     // Tables of many files (one per append), so the tasks get different files.
     let (train, eval) = (d.join("train"), d.join("eval"));
     for k in 0..6 {
-        write_rows(&train, &rows(&format!("train part {k}"), 40 + k * 7, &["sports", "art", "tech", "food"]), SaveMode::Append);
+        write_rows(
+            &train,
+            &rows(&format!("train part {k}"), 40 + k * 7, &["sports", "art", "tech", "food"]),
+            SaveMode::Append,
+        );
     }
     for k in 0..3 {
         write_rows(&eval, &rows(&format!("eval part {k}"), 25, &["tech", "art", "news"]), SaveMode::Append);
@@ -77,10 +81,19 @@ fn spark_fan_out_equals_one_process_prepare() {
     args.extend(prepare(&fanned));
     args.push("--json".into());
     let o = submit(&spark_submit, d, &args);
-    assert!(o.status.success(), "the Spark fan-out failed ({:?}):\n{}\n{}", o.status.code(), stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "the Spark fan-out failed ({:?}):\n{}\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
     // spark-submit passes the Python driver's stderr on to its stdout.
     let err = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(err.contains("running 3 run-task(s) as Spark tasks") && err.contains("3 run-task(s) done"), "{err}");
+    assert!(
+        err.contains("running 3 run-task(s) as Spark tasks") && err.contains("3 run-task(s) done"),
+        "{err}"
+    );
 
     // Same splits, rows in the same order, features and label ids: what load_from_disk reads.
     let a = run_py_with(&python(), "dump_dataset.py", &[&one]);
@@ -97,7 +110,8 @@ fn spark_fan_out_equals_one_process_prepare() {
 
 #[test]
 fn spark_fan_out_retries_a_failing_task_then_reports_its_status_and_stderr() {
-    let Some(spark_submit) = spark_submit("spark_fan_out_retries_a_failing_task_then_reports_its_status_and_stderr")
+    let Some(spark_submit) =
+        spark_submit("spark_fan_out_retries_a_failing_task_then_reports_its_status_and_stderr")
     else {
         return;
     };
@@ -115,14 +129,26 @@ fn spark_fan_out_retries_a_failing_task_then_reports_its_status_and_stderr() {
         ),
     )
     .unwrap();
-    let mut args = s(&["--binary", &bin.display().to_string(), "--fan-out", "3", "--plan", "s3://b/plan.json", "--"]);
-    args.extend(s(&["prepare", "--train", "s3://b/t", "--output", "s3://b/out", "--storage-option", "AWS_REGION=x"]));
+    let mut args =
+        s(&["--binary", &bin.display().to_string(), "--fan-out", "3", "--plan", "s3://b/plan.json", "--"]);
+    args.extend(s(&[
+        "prepare",
+        "--train",
+        "s3://b/t",
+        "--output",
+        "s3://b/out",
+        "--storage-option",
+        "AWS_REGION=x",
+    ]));
     args.extend(s(&["--working-dir", "/tmp/w", "--json"]));
     let o = submit(&spark_submit, d, &args);
     let err = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(3), "the failed task's status is the wrapper's:\n{err}");
     assert!(err.contains("run-task 1 failed for good (status 3)"), "{err}");
-    assert!(err.contains("part-0007.parquet of table t was vacuumed"), "delta-hf's stderr reaches the driver:\n{err}");
+    assert!(
+        err.contains("part-0007.parquet of table t was vacuumed"),
+        "delta-hf's stderr reaches the driver:\n{err}"
+    );
 
     let calls = std::fs::read_to_string(&calls).unwrap();
     let calls: Vec<&str> = calls.lines().collect();
@@ -132,7 +158,8 @@ fn spark_fan_out_retries_a_failing_task_then_reports_its_status_and_stderr() {
     );
     // Task 1 ran twice (Spark's retry, local[2,2]); run-task gets the storage options, scratch
     // dir and output format of the prepare; commit never ran.
-    let task1 = "run-task --plan s3://b/plan.json --task 1 --storage-option AWS_REGION=x --working-dir /tmp/w --json";
+    let task1 =
+        "run-task --plan s3://b/plan.json --task 1 --storage-option AWS_REGION=x --working-dir /tmp/w --json";
     assert_eq!(calls.iter().filter(|c| **c == task1).count(), 2, "{calls:?}");
     assert!(!calls.iter().any(|c| c.starts_with("commit")), "{calls:?}");
 }

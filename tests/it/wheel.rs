@@ -33,16 +33,27 @@ fn build_wheel(out: &Path) -> PathBuf {
     // next `cargo test` rebuild them back): the nested cargo sees the same environment as `make test`.
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
-        if k.starts_with("CARGO_") && !["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_TERM_COLOR"].contains(&k.as_str())
+        if (k.starts_with("CARGO_")
+            && !["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_TERM_COLOR"].contains(&k.as_str()))
             || k == "CARGO"
             || k.starts_with("RUST_TEST")
+            || k == "LD_LIBRARY_PATH"
         {
             cmd.env_remove(k);
         }
     }
     run_ok(
         cmd.current_dir(root().join("jobs/wheel"))
-            .args(["build", "--profile", "dev", "--locked", "--compatibility", "linux", "--auditwheel", "skip"])
+            .args([
+                "build",
+                "--profile",
+                "dev",
+                "--locked",
+                "--compatibility",
+                "linux",
+                "--auditwheel",
+                "skip",
+            ])
             .arg("--out")
             .arg(out),
     );
@@ -70,7 +81,9 @@ fn wheel_installs_into_a_fresh_venv_and_its_delta_hf_runs() {
     let venv = dir.path().join("venv");
     run_ok(Command::new(python()).args(["-m", "venv"]).arg(&venv));
     let vpy = venv.join("bin/python");
-    run_ok(Command::new(&vpy).args(["-m", "pip", "install", "--quiet", "--no-index", "--no-deps"]).arg(&wheel));
+    run_ok(
+        Command::new(&vpy).args(["-m", "pip", "install", "--quiet", "--no-index", "--no-deps"]).arg(&wheel),
+    );
 
     // The console script is the binary itself, on the venv's PATH.
     let exe = venv.join("bin/delta-hf");
@@ -84,6 +97,7 @@ fn wheel_installs_into_a_fresh_venv_and_its_delta_hf_runs() {
     // `python -m delta_hf` and the finder the cluster wrapper uses.
     let out = run_ok(Command::new(&vpy).args(["-m", "delta_hf", "--version"]));
     assert_eq!(out.trim(), want);
-    let found = run_ok(Command::new(&vpy).args(["-c", "import delta_hf; print(delta_hf.find_delta_hf_bin())"]));
+    let found =
+        run_ok(Command::new(&vpy).args(["-c", "import delta_hf; print(delta_hf.find_delta_hf_bin())"]));
     assert_eq!(Path::new(found.trim()), exe);
 }
