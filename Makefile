@@ -22,8 +22,21 @@ DIST_GLIBC ?= 2.28
 CARGO_ZIGBUILD_VERSION = 0.24.1
 ZIGLANG_VERSION = 0.15.2
 DIST_BIN = dist/delta-hf-x86_64-linux-gnu
+# `make wheel`: the same binary in a Python wheel (maturin, `bindings = "bin"`, jobs/wheel/).
+MATURIN_VERSION = 1.16.0
+WHEEL_DIR = dist/wheels
 
-.PHONY: help build demo test venv emulators lint bench dist clean
+# $(call check_glibc,FILE): FILE is an x86-64 ELF whose newest glibc symbol version is not newer
+# than DIST_GLIBC.
+define check_glibc
+	@readelf -h $(1) | grep -q 'Advanced Micro Devices X86-64' || { echo "$(1) is not an x86-64 ELF"; exit 1; }
+	@need=$$(objdump -T $(1) | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -uV | tail -n1); \
+	  echo "$(1) needs glibc $$need (limit $(DIST_GLIBC))"; \
+	  test "$$(printf '%s\n' "$$need" '$(DIST_GLIBC)' | sort -V | tail -n1)" = '$(DIST_GLIBC)' || \
+	  { echo "error: $(1) needs glibc $$need, newer than $(DIST_GLIBC)"; exit 1; }
+endef
+
+.PHONY: help build demo test venv emulators lint bench dist dist-python wheel clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -75,22 +88,41 @@ dist: ## Release binary for Databricks (Linux x86_64, glibc <= 2.28) -> dist/, w
 	@# cargo-zigbuild (crates.io) drives `zig cc` (PyPI's ziglang) as linker and C compiler.
 	$(DIST_TOOLS)/bin/cargo-zigbuild --version 2>/dev/null | grep -qF ' $(CARGO_ZIGBUILD_VERSION)' || \
 	  $(CARGO) install --locked --root $(DIST_TOOLS) --version $(CARGO_ZIGBUILD_VERSION) cargo-zigbuild
-	test -x $(DIST_TOOLS)/venv/bin/python || $(PYTHON) -m venv $(DIST_TOOLS)/venv
-	$(DIST_TOOLS)/venv/bin/python -m ziglang version 2>/dev/null | grep -qxF '$(ZIGLANG_VERSION)' || \
-	  $(DIST_TOOLS)/venv/bin/pip install --quiet 'ziglang==$(ZIGLANG_VERSION)'
+	$(MAKE) --no-print-directory dist-python
 	PATH="$(DIST_TOOLS)/bin:$$PATH" CARGO_ZIGBUILD_PYTHON_PATH=$(DIST_TOOLS)/venv/bin/python \
 	  $(CARGO) zigbuild --release --locked --bin delta-hf --target $(DIST_TARGET).$(DIST_GLIBC)
 	mkdir -p dist
 	cp $(or $(CARGO_TARGET_DIR),target)/$(DIST_TARGET)/release/delta-hf $(DIST_BIN)
 	@# The newest glibc symbol version the binary needs must not be newer than DIST_GLIBC.
-	@readelf -h $(DIST_BIN) | grep -q 'Advanced Micro Devices X86-64' || { echo "$(DIST_BIN) is not an x86-64 ELF"; exit 1; }
-	@need=$$(objdump -T $(DIST_BIN) | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/^GLIBC_//' | sort -uV | tail -n1); \
-	  echo "$(DIST_BIN) needs glibc $$need (limit $(DIST_GLIBC))"; \
-	  test "$$(printf '%s\n' "$$need" '$(DIST_GLIBC)' | sort -V | tail -n1)" = '$(DIST_GLIBC)' || \
-	  { echo "error: $(DIST_BIN) needs glibc $$need, newer than $(DIST_GLIBC)"; exit 1; }
+	$(call check_glibc,$(DIST_BIN))
 	cd dist && sha256sum $(notdir $(DIST_BIN)) > $(notdir $(DIST_BIN)).sha256
 	./$(DIST_BIN) --version
 	@echo "Upload: databricks fs cp $(DIST_BIN) dbfs:/Volumes/<catalog>/<schema>/<volume>/bin/delta-hf --overwrite"
+
+# zig (PyPI's ziglang) and maturin in the dist tools' venv, for `dist` and `wheel`.
+dist-python:
+	test -x $(DIST_TOOLS)/venv/bin/python || $(PYTHON) -m venv $(DIST_TOOLS)/venv
+	$(DIST_TOOLS)/venv/bin/python -m ziglang version 2>/dev/null | grep -qxF '$(ZIGLANG_VERSION)' || \
+	  $(DIST_TOOLS)/venv/bin/pip install --quiet 'ziglang==$(ZIGLANG_VERSION)'
+	$(DIST_TOOLS)/venv/bin/maturin --version 2>/dev/null | grep -qF ' $(MATURIN_VERSION)' || \
+	  $(DIST_TOOLS)/venv/bin/pip install --quiet 'maturin==$(MATURIN_VERSION)'
+
+wheel: dist-python ## Python wheel with the binary for Databricks clusters (manylinux_2_28, via zig) -> dist/wheels/
+	@# maturin (jobs/wheel/pyproject.toml) builds the release binary with zig against glibc
+	@# DIST_GLIBC and packs it as the wheel's `delta-hf` script; stripped, like ruff's and uv's.
+	rm -rf $(WHEEL_DIR)
+	cd jobs/wheel && PATH="$(DIST_TOOLS)/venv/bin:$$PATH" CARGO_ZIGBUILD_PYTHON_PATH=$(DIST_TOOLS)/venv/bin/python \
+	  $(DIST_TOOLS)/venv/bin/maturin build --release --locked --strip --zig --target $(DIST_TARGET) \
+	  --compatibility manylinux_$(subst .,_,$(DIST_GLIBC)) --out $(abspath $(WHEEL_DIR))
+	@# The binary inside the wheel, checked like `make dist`'s.
+	rm -rf $(WHEEL_DIR)/check && mkdir -p $(WHEEL_DIR)/check
+	cd $(WHEEL_DIR)/check && $(PYTHON) -m zipfile -e ../delta_hf-*.whl .
+	$(call check_glibc,$$(ls $(WHEEL_DIR)/check/delta_hf-*.data/scripts/delta-hf))
+	chmod +x $(WHEEL_DIR)/check/delta_hf-*.data/scripts/delta-hf
+	$(WHEEL_DIR)/check/delta_hf-*.data/scripts/delta-hf --version
+	rm -rf $(WHEEL_DIR)/check
+	@ls $(WHEEL_DIR)/delta_hf-*.whl
+	@echo "Upload: databricks fs cp $$(ls $(WHEEL_DIR)/delta_hf-*.whl) dbfs:/Volumes/<catalog>/<schema>/<volume>/wheels/ --overwrite"
 
 lint: ## rustfmt and clippy
 	$(CARGO) fmt --check

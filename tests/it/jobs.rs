@@ -27,6 +27,8 @@ const DYNAMIC_REFS: &[(&str, &str)] = &[
     ("job.name", "delta-hf prepare"),
     ("task.name", "prepare"),
     ("task.run_id", "456790"),
+    // The for-each's current element: a task number.
+    ("input", "0"),
 ];
 
 /// Sample values for job parameters whose default is empty (optional ones): the wrapper drops an
@@ -219,12 +221,20 @@ fn tasks(job: &Value) -> Vec<Value> {
 /// A stand-in for the delta-hf binary: records its argv (NUL-separated) and environment in `dir`
 /// and exits with `code`.
 fn stand_in(dir: &Path, code: i32) -> PathBuf {
-    let p = dir.join("stand-in-delta-hf");
+    stand_in_at(&dir.join("stand-in-delta-hf"), dir, code)
+}
+
+/// [`stand_in`] at `p` (e.g. a `delta-hf` to be found on PATH, like the wheel's), recording in `dir`.
+fn stand_in_at(p: &Path, dir: &Path, code: i32) -> PathBuf {
+    let p = p.to_path_buf();
     let script = format!(
         "#!/bin/sh\nprintf '%s\\0' \"$@\" > '{d}/argv'\nenv -0 > '{d}/env'\nexit {code}\n",
         d = dir.display()
     );
     std::fs::write(&p, script).unwrap();
+    // Executable where it is (the wheel's case); a copy from a volume is made executable anyway.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }
 
@@ -275,6 +285,38 @@ fn run_wrapper(dir: &Path, args: &[String], creds: &[(&str, &str)]) -> WrapperRu
     WrapperRun { output, argv, env }
 }
 
+/// Any delta-hf command line, checked with delta-hf's own parser (the fan-out commands `plan`,
+/// `run-task` and `commit` included, whatever their argument structs are called).
+fn parse_any(argv: &[String], context: &str) -> clap::ArgMatches {
+    use clap::CommandFactory;
+    Cli::command()
+        .try_get_matches_from(std::iter::once("delta-hf".to_string()).chain(argv.iter().cloned()))
+        .unwrap_or_else(|e| panic!("{context}: not a valid delta-hf invocation: {argv:?}\n{e}"))
+}
+
+/// The value of `--flag VALUE` or `--flag=VALUE` in `argv`.
+fn flag_value(argv: &[String], flag: &str) -> Option<String> {
+    let eq = format!("{flag}=");
+    argv.iter().enumerate().find_map(|(i, a)| {
+        if a == flag { argv.get(i + 1).cloned() } else { a.strip_prefix(&eq).map(String::from) }
+    })
+}
+
+/// `argv` without `--flag VALUE` / `--flag=VALUE`.
+fn without_flag(argv: &[String], flag: &str) -> Vec<String> {
+    let eq = format!("{flag}=");
+    let mut out = Vec::new();
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        if a == flag {
+            it.next();
+        } else if !a.starts_with(&eq) {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
 fn prepare_args(argv: &[String], context: &str) -> PrepareArgs {
     let cli = Cli::try_parse_from(std::iter::once("delta-hf".to_string()).chain(argv.iter().cloned()))
         .unwrap_or_else(|e| panic!("{context}: not a valid delta-hf invocation: {argv:?}\n{e}"));
@@ -295,6 +337,11 @@ fn every_job_file_parses_and_every_task_is_a_valid_delta_hf_invocation() {
     let b = bundle();
     let dir = tmp();
     let fake_bin = stand_in(dir.path(), 0);
+    // What the delta-hf wheel installs on a cluster: `delta-hf` on PATH.
+    let path_dir = dir.path().join("wheel-bin");
+    std::fs::create_dir_all(&path_dir).unwrap();
+    stand_in_at(&path_dir.join("delta-hf"), dir.path(), 0);
+    let fake = FakeBinary { volume: fake_bin.clone(), on_path: path_dir };
 
     // Every variable is used, every reference is declared.
     let mut all = Vec::new();
@@ -358,16 +405,21 @@ fn every_job_file_parses_and_every_task_is_a_valid_delta_hf_invocation() {
                 .filter_map(|e| e["environment_key"].as_str())
                 .collect();
 
+            // Every command of a job that works from a plan names the same plan.
+            let mut plans = BTreeSet::new();
             for task in tasks(job) {
                 let tkey = task["task_key"].as_str().expect("task_key");
                 let ctx = format!("{ctx}, task `{tkey}`");
                 match (task["job_cluster_key"].as_str(), task["environment_key"].as_str()) {
                     (Some(c), _) => assert!(clusters.contains(c), "{ctx}: job cluster `{c}` is not declared"),
                     (_, Some(e)) => assert!(envs.contains(e), "{ctx}: environment `{e}` is not declared"),
+                    // A cluster of its own (a for-each iteration: one per iteration).
+                    _ if task["new_cluster"].is_object() => {}
                     _ if task["for_each_task"].is_object() => {}
                     _ => panic!("{ctx}: the task names no job cluster or environment"),
                 }
                 if task["for_each_task"].is_object() {
+                    check_for_each(&ctx, &task["for_each_task"], &vars, &params);
                     continue; // its inner task is checked on its own
                 }
                 let Some(spt) = task.get("spark_python_task") else {
@@ -394,53 +446,190 @@ fn every_job_file_parses_and_every_task_is_a_valid_delta_hf_invocation() {
                 }
                 for (variant, params) in [("defaults", &params), ("optional parameters given", &filled)] {
                     let ctx = format!("{ctx} ({variant})");
-                    check_task(&ctx, spt, &vars, params, &fake_bin, dir.path());
+                    plans.extend(check_task(&ctx, &task, &vars, params, &fake, dir.path()));
                 }
                 checked += 1;
             }
+            assert!(plans.len() <= 1, "{ctx}: the tasks name different plans: {plans:?}");
         }
     }
     assert!(checked >= 2, "expected a task per target (dev, prod), checked {checked}");
 }
 
+/// Where the wrapper finds the binary: a path on a volume (`--binary`), or the wheel's on PATH.
+struct FakeBinary {
+    volume: PathBuf,
+    on_path: PathBuf,
+}
+
+/// A for-each: its inputs are the task numbers 0..N-1, at most `concurrency` at a time, and each
+/// iteration gets a cluster of its own (the placement README and fan_out.job.yml explain).
+fn check_for_each(ctx: &str, fe: &Value, vars: &BTreeMap<String, String>, params: &BTreeMap<String, String>) {
+    let inputs = substitute(fe["inputs"].as_str().expect("for_each_task.inputs"), vars, params);
+    let numbers: Vec<u64> = serde_json::from_str(&inputs)
+        .unwrap_or_else(|e| panic!("{ctx}: for-each inputs `{inputs}` are not a JSON array of numbers: {e}"));
+    assert!(
+        !numbers.is_empty() && numbers.iter().enumerate().all(|(i, n)| *n == i as u64),
+        "{ctx}: for-each inputs must be the task numbers [0, ..., N-1], got {inputs}"
+    );
+    let concurrency = match &fe["concurrency"] {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => substitute(s, vars, &BTreeMap::new()),
+        other => panic!("{ctx}: for-each concurrency missing or not a number: {other}"),
+    };
+    assert!(
+        concurrency.parse::<u32>().is_ok_and(|c| c >= 1),
+        "{ctx}: for-each concurrency `{concurrency}` is not a number >= 1"
+    );
+    assert!(
+        fe["task"]["new_cluster"].is_object(),
+        "{ctx}: each iteration should run on a cluster of its own (`new_cluster` on the nested task); \
+         a `job_cluster_key` would put every iteration on one shared cluster"
+    );
+}
+
 /// Run a `spark_python_task` of the wrapper with its placeholders substituted, and check what
 /// reaches the binary with delta-hf's parser and against what makes sense on Databricks.
+/// Returns the plan the command works from, if any.
 fn check_task(
     ctx: &str,
-    spt: &Value,
+    task: &Value,
     vars: &BTreeMap<String, String>,
     params: &BTreeMap<String, String>,
-    fake_bin: &Path,
+    fake: &FakeBinary,
     dir: &Path,
-) {
-    let mut args: Vec<String> = spt["parameters"]
+) -> Option<String> {
+    let spt = &task["spark_python_task"];
+    let raw: Vec<&str> = spt["parameters"]
         .as_array()
         .expect("spark_python_task.parameters")
         .iter()
-        .map(|a| substitute(a.as_str().expect("parameters are strings"), vars, params))
+        .map(|a| a.as_str().expect("parameters are strings"))
         .collect();
-    // The binary lives on a volume; here the stand-in takes its place.
-    let i = args.iter().position(|a| a == "--binary").unwrap_or_else(|| panic!("{ctx}: no --binary"));
-    assert!(
-        args[i + 1].starts_with("/Volumes/"),
-        "{ctx}: --binary should be on a UC volume: {}",
-        args[i + 1]
-    );
-    args[i + 1] = fake_bin.display().to_string();
+    let mut args: Vec<String> = raw.iter().map(|a| substitute(a, vars, params)).collect();
+    let cut = args.iter().position(|a| a == "--").unwrap_or_else(|| panic!("{ctx}: no `--` in {args:?}"));
+    // The job parameters the delta-hf command itself uses (after `--`).
+    let used: BTreeSet<String> =
+        raw[cut + 1..].iter().flat_map(|a| refs(a, "{{job.parameters.", "}}")).collect();
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    match args[..cut].iter().position(|a| a == "--binary") {
+        // The binary lives on a volume; here the stand-in takes its place.
+        Some(i) => {
+            assert!(
+                args[i + 1].starts_with("/Volumes/"),
+                "{ctx}: --binary should be on a UC volume: {}",
+                args[i + 1]
+            );
+            args[i + 1] = fake.volume.display().to_string();
+        }
+        // The wheel's `delta-hf`: the task installs the wheel, here the stand-in is on PATH.
+        None => {
+            let wheels: Vec<&str> = task["libraries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l["whl"].as_str())
+                .collect();
+            assert!(
+                !wheels.is_empty(),
+                "{ctx}: no --binary and no `libraries: - whl:` (the delta-hf wheel): which delta-hf runs?"
+            );
+            for w in wheels {
+                let w = substitute(w, vars, params);
+                assert!(
+                    w.starts_with("/Volumes/") && w.ends_with("_x86_64.whl") && w.contains("/delta_hf-"),
+                    "{ctx}: the wheel should be delta-hf's manylinux x86_64 wheel on a volume: {w}"
+                );
+            }
+            let mut p = std::ffi::OsString::from(fake.on_path.as_os_str());
+            p.push(":");
+            p.push(&path);
+            path = p;
+        }
+    }
+    // `--fan-out N --plan PLAN -- prepare ...`: the wrapper runs `plan` (these prepare arguments
+    // plus `--tasks N --plan PLAN`), N `run-task`s and `commit` under Spark (tests/it/spark.rs
+    // runs that for real). Here: the prepare command, and each of the three command lines.
+    let fan_out = flag_value(&args[..cut], "--fan-out").map(|n| {
+        let plan =
+            flag_value(&args[..cut], "--plan").unwrap_or_else(|| panic!("{ctx}: --fan-out without --plan"));
+        assert!(n.parse::<u32>().is_ok_and(|n| n >= 1), "{ctx}: --fan-out `{n}` is not a number >= 1");
+        (n, plan)
+    });
+    if fan_out.is_some() {
+        let wrapper_opts = without_flag(&without_flag(&args[..cut], "--fan-out"), "--plan");
+        args = wrapper_opts.into_iter().chain(args[cut..].iter().cloned()).collect();
+    }
 
-    let run =
-        run_wrapper(dir, &args, &[("DATABRICKS_HOST", SENTINEL_HOST), ("DATABRICKS_TOKEN", SENTINEL_TOKEN)]);
+    let run = run_wrapper(
+        dir,
+        &args,
+        &[
+            ("DATABRICKS_HOST", SENTINEL_HOST),
+            ("DATABRICKS_TOKEN", SENTINEL_TOKEN),
+            ("PATH", path.to_str().unwrap()),
+        ],
+    );
     assert!(run.output.status.success(), "{ctx}: the wrapper failed:\n{}", stderr(&run.output));
-    let a = prepare_args(&run.argv, ctx);
+    parse_any(&run.argv, ctx);
     // Every parameter given reaches the binary (none is lost on the way).
-    for (name, value) in params.iter().filter(|(n, v)| !v.is_empty() && n.as_str() != "binary") {
+    for (name, value) in params.iter().filter(|(n, v)| !v.is_empty() && used.contains(n.as_str())) {
         assert!(
             run.argv.iter().any(|a| a.contains(value.as_str())),
             "{ctx}: parameter `{name}` = `{value}` does not reach delta-hf: {:?}",
             run.argv
         );
     }
+    let plan = match run.argv[0].as_str() {
+        "prepare" => {
+            check_prepare(ctx, &prepare_args(&run.argv, ctx));
+            fan_out.map(|(n, plan)| {
+                let mut p = run.argv.clone();
+                p[0] = "plan".into();
+                p.extend(["--tasks".into(), n, "--plan".into(), plan.clone()]);
+                parse_any(&p, ctx);
+                parse_any(&s(&["run-task", "--plan", &plan, "--task", "0"]), ctx);
+                parse_any(&s(&["commit", "--plan", &plan]), ctx);
+                plan
+            })
+        }
+        // Every prepare flag, plus the number of tasks and the plan.
+        "plan" => {
+            let n = flag_value(&run.argv, "--tasks").unwrap_or_else(|| panic!("{ctx}: plan without --tasks"));
+            assert!(n.parse::<u32>().is_ok_and(|n| n >= 1), "{ctx}: --tasks `{n}`");
+            let mut p = without_flag(&without_flag(&run.argv, "--tasks"), "--plan");
+            p[0] = "prepare".into();
+            check_prepare(ctx, &prepare_args(&p, ctx));
+            flag_value(&run.argv, "--plan")
+        }
+        "run-task" => {
+            let t =
+                flag_value(&run.argv, "--task").unwrap_or_else(|| panic!("{ctx}: run-task without --task"));
+            assert_eq!(t, "0", "{ctx}: --task should be the for-each's `{{{{input}}}}`");
+            if let Some(wd) = flag_value(&run.argv, "--working-dir") {
+                assert!(
+                    !wd.starts_with("/Volumes") && !wd.starts_with("/dbfs"),
+                    "{ctx}: run-task's --working-dir must be local disk"
+                );
+            }
+            flag_value(&run.argv, "--plan")
+        }
+        "commit" => flag_value(&run.argv, "--plan"),
+        other => panic!("{ctx}: a delta-hf command this test does not check yet: `{other}`"),
+    };
+    if let Some(p) = &plan {
+        assert!(
+            p.starts_with("/Volumes/") || p.contains("://"),
+            "{ctx}: --plan `{p}` must be on storage every node reaches (a volume or an object store)"
+        );
+    } else {
+        assert_eq!(run.argv[0], "prepare", "{ctx}: `{}` without --plan", run.argv[0]);
+    }
+    plan
+}
 
+/// What makes sense on Databricks for a prepare (or plan) command, beyond the parser.
+fn check_prepare(ctx: &str, a: &PrepareArgs) {
     // The values make sense on Databricks, not just to the parser.
     let tables: Vec<&String> = a.train.iter().chain(&a.eval).chain(&a.splits).collect();
     assert!(!tables.is_empty(), "{ctx}: no split");

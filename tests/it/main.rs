@@ -24,6 +24,8 @@ mod jobs;
 mod label_kinds;
 mod label_table;
 mod scale;
+mod spark;
 mod sql;
 mod time_travel;
 mod tokenize;
+mod wheel;

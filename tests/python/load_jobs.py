@@ -1,7 +1,8 @@
 """Parse every file of the Databricks bundle folder (`jobs/`) and print them as JSON.
 
 YAML files are read with PyYAML's safe loader, Python files are compiled with Python 3.10's
-grammar (`ast.parse`, which writes no bytecode), Markdown is taken as text. Any other kind of
+grammar (`ast.parse`, which writes no bytecode), TOML files (the wheel's pyproject.toml) are read
+with `tomllib`, Markdown is taken as text. Any other kind of
 file is an error, so a new kind of job file cannot slip past tests/it/jobs.rs unchecked.
 
 Every job definition in a YAML file (`resources.jobs.<key>`, at the top level or under
@@ -9,7 +10,7 @@ Every job definition in a YAML file (`resources.jobs.<key>`, at the top level or
 (`databricks.bundles.jobs.Job.from_dict`, from the `databricks-bundles` package), which refuses
 unknown or misspelled fields at any depth and values of the wrong type.
 
-Output: {"relative/path": {"kind": "yaml" | "python" | "text", "doc": <parsed YAML or null>,
+Output: {"relative/path": {"kind": "yaml" | "python" | "toml" | "text", "doc": <parsed YAML or TOML, or null>,
 "jobs_validated": ["<key>" or "<target>:<key>", ...]}}.
 """
 
@@ -17,6 +18,7 @@ import ast
 import json
 import os
 import sys
+import tomllib
 
 import yaml
 
@@ -58,6 +60,8 @@ def main(root):
                 # Python 3.10 is the oldest on a supported Databricks runtime (13.3 LTS).
                 ast.parse(text, filename=path, feature_version=(3, 10))
                 out[rel] = {"kind": "python", "doc": None}
+            elif name.endswith(".toml"):
+                out[rel] = {"kind": "toml", "doc": tomllib.loads(text)}
             elif name.endswith(".md"):
                 out[rel] = {"kind": "text", "doc": None}
             else:
