@@ -382,8 +382,27 @@ fn outputs_load_alike_in_datasets_2_21_3_6_4_and_5() {
         "--output",
         s(&token_out),
     ]));
+    // Token classification tokenized: list<int32>, list<int8> and the aligned list<int64> labels.
+    let tok = dir.path().join("tok");
+    run_py_with(&python(), "tokenize_ref.py", &[Path::new("fixtures"), &tok]);
+    let tokenized_out = dir.path().join("token-tokenized");
+    ok(&prepare(&[
+        "--split",
+        &format!("train={}", s(&token.join("train"))),
+        "--split",
+        &format!("validation={}", s(&token.join("validation"))),
+        "--tokens-col",
+        "words",
+        "--label-col",
+        "tags",
+        "--tokenizer",
+        s(&tok.join("tok/wordpiece")),
+        "--output",
+        s(&tokenized_out),
+    ]));
     let mut all = outputs.iter().map(|(n, p, _)| (*n, p.clone())).collect::<Vec<_>>();
     all.push(("token", token_out));
+    all.push(("token-tokenized", tokenized_out));
     for (name, out) in &all {
         let mut dumps: Vec<(String, Value)> = Vec::new();
         for (release, python) in &pythons {
@@ -408,9 +427,15 @@ fn outputs_load_alike_in_datasets_2_21_3_6_4_and_5() {
             "single" => assert_eq!(f["label"]["class_label"].as_array().unwrap().len(), 8),
             "multi" => assert_eq!(f["labels"]["list"]["class_label"], json!(EMOTIONS)),
             "multi-hot" => assert_eq!(f["labels"], json!({"list": {"value": "float32"}, "length": 8})),
-            _ => assert_eq!(f["ner_tags"]["list"]["class_label"], json!(NER)),
+            "token" => assert_eq!(f["ner_tags"]["list"]["class_label"], json!(NER)),
+            _ => {
+                assert_eq!(f["ner_tags"]["list"]["class_label"], json!(NER));
+                for (col, ty) in [("input_ids", "int32"), ("attention_mask", "int8"), ("labels", "int64")] {
+                    assert_eq!(f[col], json!({"list": {"value": ty}, "length": -1}), "{col}");
+                }
+            }
         }
-        if *name != "token" {
+        if !name.starts_with("token") {
             assert_eq!(f["tags"], json!({"list": {"value": "string"}, "length": -1}), "{name}");
             assert_eq!(f["spans"]["list"]["struct"]["kind"], json!({"value": "string"}), "{name}");
         }
