@@ -356,8 +356,7 @@ impl Tokenize {
     /// Tokenize one batch (on rayon's pool) and append the token columns.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         if self.words.is_some() {
-            let words = self.word_lists(batch)?;
-            let inputs: Vec<Vec<&str>> = words.iter().map(|w| w.to_vec()).collect();
+            let inputs = self.word_lists(batch)?;
             // Not `encode_batch_fast`: without offsets it keeps no word ids either.
             let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| self.failed(e))?;
             return self.assemble(batch, &encodings);
