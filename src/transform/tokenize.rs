@@ -354,55 +354,48 @@ impl Tokenize {
     }
 
     /// Tokenize one batch (on rayon's pool) and append the token columns.
+    ///
+    /// The rows are encoded a chunk at a time: the tokenizer's `Encoding`s cost far more than
+    /// the ids kept from them (tokens as strings, offsets, word ids: ~90 bytes a token, so a
+    /// batch of 8,192 long texts would hold ~300 MiB of them), and only one chunk's live at once.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        if self.words.is_some() {
-            let inputs = self.word_lists(batch)?;
-            // Not `encode_batch_fast`: without offsets it keeps no word ids either.
-            let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| self.failed(e))?;
-            return self.assemble(batch, &encodings);
+        let chunk = chunk_rows();
+        let mut out = TokenColumns::new(self.type_ids, batch.num_rows());
+        if let Some(w) = &self.words {
+            let tags = self.tag_lists(batch, &w.tags_col)?;
+            let mut words = self.word_lists(batch)?.into_iter();
+            for row_tags in tags.chunks(chunk) {
+                let inputs: Vec<Vec<&str>> = words.by_ref().take(row_tags.len()).collect();
+                // Not `encode_batch_fast`: without offsets it keeps no word ids either.
+                let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| self.failed(e))?;
+                out.push(&encodings, Some((row_tags, w.all_tokens)))?;
+            }
+            return self.assemble(batch, out);
         }
         let texts = self.strings(batch, &self.text_col)?;
-        let encodings = match &self.pair_col {
-            None => {
-                let inputs: Vec<&str> = (0..texts.len()).map(|i| texts.value(i)).collect();
-                self.tokenizer.encode_batch_fast(inputs, true)
+        let pairs = self.pair_col.as_ref().map(|p| self.strings(batch, p)).transpose()?;
+        for start in (0..texts.len()).step_by(chunk) {
+            let rows = start..(start + chunk).min(texts.len());
+            let encodings = match &pairs {
+                None => self.tokenizer.encode_batch_fast(rows.map(|i| texts.value(i)).collect(), true),
+                Some(p) => self
+                    .tokenizer
+                    .encode_batch_fast(rows.map(|i| (texts.value(i), p.value(i))).collect::<Vec<_>>(), true),
             }
-            Some(p) => {
-                let pairs = self.strings(batch, p)?;
-                let inputs: Vec<(&str, &str)> =
-                    (0..texts.len()).map(|i| (texts.value(i), pairs.value(i))).collect();
-                self.tokenizer.encode_batch_fast(inputs, true)
-            }
+            .map_err(|e| self.failed(e))?;
+            out.push(&encodings, None)?;
         }
-        .map_err(|e| self.failed(e))?;
-        self.assemble(batch, &encodings)
+        self.assemble(batch, out)
     }
 
     fn failed(&self, e: tokenizers::Error) -> Error {
         Error::Data(format!("tokenizer `{}` failed: {e}", self.summary.provenance.source))
     }
 
-    /// The batch's columns (less the texts with `--drop-text`), then the token columns of
-    /// `encodings` (one per row), then the aligned labels for token classification.
-    fn assemble(&self, batch: &RecordBatch, encodings: &[tokenizers::Encoding]) -> Result<RecordBatch> {
-        let mut offsets = Vec::with_capacity(encodings.len() + 1);
-        offsets.push(0i32);
-        let total: usize = encodings.iter().map(|e| e.len()).sum();
-        if total > i32::MAX as usize {
-            return Err(Error::Internal("a batch has more than 2^31 tokens".into()));
-        }
-        let mut ids = Vec::with_capacity(total);
-        let mut mask = Vec::with_capacity(total);
-        let mut types = Vec::with_capacity(if self.type_ids { total } else { 0 });
-        for e in encodings {
-            ids.extend(e.get_ids().iter().map(|&i| i as i32));
-            mask.extend(e.get_attention_mask().iter().map(|&m| m as i8));
-            if self.type_ids {
-                types.extend(e.get_type_ids().iter().map(|&t| t as i8));
-            }
-            offsets.push(ids.len() as i32);
-        }
-        let offsets = OffsetBuffer::new(offsets.into());
+    /// The batch's columns (less the texts with `--drop-text`), then the token columns, then
+    /// the aligned labels for token classification.
+    fn assemble(&self, batch: &RecordBatch, out: TokenColumns) -> Result<RecordBatch> {
+        let offsets = OffsetBuffer::new(out.offsets.into());
         let list = |values: ArrayRef| -> Result<ArrayRef> {
             let item = Arc::new(Field::new("item", values.data_type().clone(), true));
             Ok(Arc::new(ListArray::try_new(item, offsets.clone(), values, None)?))
@@ -416,18 +409,13 @@ impl Tokenize {
             .filter(|(f, _)| !(self.drop_text && self.is_text(f.name())))
             .map(|(_, c)| c.clone())
             .collect();
-        columns.push(list(Arc::new(Int32Array::from(ids)))?);
+        columns.push(list(Arc::new(Int32Array::from(out.ids)))?);
         if self.type_ids {
-            columns.push(list(Arc::new(Int8Array::from(types)))?);
+            columns.push(list(Arc::new(Int8Array::from(out.types)))?);
         }
-        columns.push(list(Arc::new(Int8Array::from(mask)))?);
-        if let Some(w) = &self.words {
-            let tags = self.tag_lists(batch, &w.tags_col)?;
-            let mut labels = Vec::with_capacity(total);
-            for (e, row_tags) in encodings.iter().zip(&tags) {
-                labels.extend(align_tags(e.get_word_ids(), row_tags, w.all_tokens));
-            }
-            columns.push(list(Arc::new(Int64Array::from(labels)))?);
+        columns.push(list(Arc::new(Int8Array::from(out.mask)))?);
+        if self.words.is_some() {
+            columns.push(list(Arc::new(Int64Array::from(out.labels)))?);
         }
         Ok(RecordBatch::try_new(schema, columns)?)
     }
@@ -499,6 +487,60 @@ impl Tokenize {
 }
 
 /// `"left"` or `"right"` (default).
+/// Rows handed to the tokenizer at once: enough for rayon to spread over every core, few enough
+/// that their `Encoding`s stay small (~10 MiB for 256 rows of 500 tokens).
+fn chunk_rows() -> usize {
+    (32 * rayon::current_num_threads()).max(256)
+}
+
+/// The token columns of one batch, filled a chunk of encodings at a time.
+struct TokenColumns {
+    offsets: Vec<i32>,
+    ids: Vec<i32>,
+    mask: Vec<i8>,
+    /// Only filled when the model takes type ids.
+    types: Vec<i8>,
+    with_types: bool,
+    /// Token classification: the word tags aligned to sub-words.
+    labels: Vec<i64>,
+}
+
+impl TokenColumns {
+    fn new(with_types: bool, rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        TokenColumns {
+            offsets,
+            ids: Vec::new(),
+            mask: Vec::new(),
+            types: Vec::new(),
+            with_types,
+            labels: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, encodings: &[tokenizers::Encoding], tags: Option<(&[Vec<i64>], bool)>) -> Result<()> {
+        let total = self.ids.len() + encodings.iter().map(|e| e.len()).sum::<usize>();
+        if total > i32::MAX as usize {
+            return Err(Error::Internal("a batch has more than 2^31 tokens".into()));
+        }
+        for e in encodings {
+            self.ids.extend(e.get_ids().iter().map(|&i| i as i32));
+            self.mask.extend(e.get_attention_mask().iter().map(|&m| m as i8));
+            if self.with_types {
+                self.types.extend(e.get_type_ids().iter().map(|&t| t as i8));
+            }
+            self.offsets.push(self.ids.len() as i32);
+        }
+        if let Some((tags, all_tokens)) = tags {
+            for (e, row_tags) in encodings.iter().zip(tags) {
+                self.labels.extend(align_tags(e.get_word_ids(), row_tags, all_tokens));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn side(v: Option<&Value>) -> &'static str {
     match v.and_then(Value::as_str) {
         Some("left") => "left",
