@@ -17,8 +17,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::prepare::{self, Clock, Source};
-use super::run_task::read_plan;
+use super::export::{self, Clock, Source, read_plan};
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -69,15 +68,8 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         Area::Local(root) => link_shards(root, staging.dir(), &parts)?,
         Area::Remote(_) => in_place(staging.dir(), &parts)?,
     };
-    let description = prepare::describe(&sources, plan.tokenizer.as_ref().map(|t| t.description.clone()));
-    prepare::write_metadata(
-        staging.dir(),
-        &s,
-        &description,
-        &output.dir_name(),
-        &outputs,
-        labelled.as_ref(),
-    )?;
+    let description = export::describe(&sources, plan.tokenizer.as_ref().map(|t| t.description.clone()));
+    export::write_metadata(staging.dir(), &s, &description, &output.dir_name(), &outputs, labelled.as_ref())?;
     clock.lap(|t| &mut t.write);
 
     // 3. record: the label table, before anything is published.
@@ -85,7 +77,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         (Some(t), Some(l)) => {
             let tokenizer = plan.tokenizer.as_ref().map(|t| t.summary.clone());
             Some(
-                prepare::record(
+                export::record(
                     &s,
                     &cx,
                     &sources,
@@ -118,7 +110,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     clock.lap(|t| &mut t.publish);
 
     ui.step(format!("plan {}: {} tasks published to {}", plan.plan_id, plan.tasks, plan.output.shown));
-    Ok(prepare::summary(
+    Ok(export::summary(
         &s,
         &sources,
         &outputs,

@@ -7,9 +7,13 @@
 //! - [`plan`], [`run_task`], [`commit`]: `prepare` split into tasks that many machines run
 //!   (fan-out): pin and plan, write one task's shards, publish them as one dataset;
 //! - [`demo_data`]: the demo tables `make demo` exports.
+//!
+//! `export` holds the stages `prepare` runs, which `plan`, `run_task` and `commit` share: no
+//! command imports another.
 
 pub mod commit;
 pub mod demo_data;
+mod export;
 pub mod plan;
 pub mod prepare;
 pub mod pull;

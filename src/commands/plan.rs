@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::prepare;
+use super::export;
 use crate::error::{Error, Result};
 use crate::plan::{
     self, Export, Plan, PlanLabelTable, PlanLabels, PlanOutput, PlanSplit, PlanTokenizer, Staging,
@@ -96,28 +96,28 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let plan_id = uuid::Uuid::new_v4().simple().to_string();
 
     // 1. resolve: tokenizer, tables, label sources; the output can be written.
-    let mut inputs = prepare::resolve_inputs(s, ui).await?;
+    let mut inputs = export::resolve_inputs(s, ui).await?;
     let output = s.output.clone().ok_or_else(|| Error::Internal("plan without --output".into()))?;
     let (out, staging) = check_output(s, &output, &inputs.tables, &inputs.cx, &plan_id).await?;
 
     // 2. select, and the label kind from the column types.
     let ctx = session::session(SessionOptions::export(s.memory_limit))?;
-    let mut frames = prepare::select(s, &ctx, &inputs.tables, None).await?;
+    let mut frames = export::select(s, &ctx, &inputs.tables, None).await?;
     if let Some((path, _)) = &s.selection.select_sql {
         for (split, df) in s.splits.iter().zip(&frames) {
             select::check_row_local(df, &split.name, path)?;
         }
     }
     let kind = match s.with_labels() {
-        true => Some(prepare::label_kind(s, &mut frames, ui)?),
+        true => Some(export::label_kind(s, &mut frames, ui)?),
         false => None,
     };
-    inputs.tokenize = prepare::for_kind(s, inputs.tokenize.take(), kind)?;
+    inputs.tokenize = export::for_kind(s, inputs.tokenize.take(), kind)?;
 
     // 3. label map: the null checks and one label-only pass over every split.
     let labelled = match kind {
         Some(kind) => Some(
-            prepare::label_pass(
+            export::label_pass(
                 s,
                 &ctx,
                 &mut frames,
@@ -196,7 +196,7 @@ async fn check_output(
 ) -> Result<(PlanOutput, Staging)> {
     match output {
         OutputSpec::Local(dir) => {
-            prepare::check_output_apart(dir, s, tables)?;
+            export::check_output_apart(dir, s, tables)?;
             let abs = crate::sink::publish::check_output(dir, s.overwrite)?;
             let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let root = abs.with_file_name(format!(".{name}.delta-hf-fanout-{plan_id}"));
@@ -263,7 +263,7 @@ fn export(s: &PrepareSettings) -> Result<Export> {
 
 /// The tokenizer pinned: tasks load `pinned` (a Hub revision replaced by its commit sha, a
 /// local path made absolute) and check its sha256.
-fn tokenizer(s: &PrepareSettings, inputs: &prepare::Inputs) -> Result<Option<PlanTokenizer>> {
+fn tokenizer(s: &PrepareSettings, inputs: &export::Inputs) -> Result<Option<PlanTokenizer>> {
     let (Some((spec, opts)), Some(t)) = (&s.tokenizer, &inputs.tokenize) else { return Ok(None) };
     let summary = t.summary();
     let prov = &summary.provenance;

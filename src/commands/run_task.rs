@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::prepare;
+use super::export::{self, read_plan};
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -100,11 +100,11 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
 
     // 3. select: this task's files, the plan's label kind, --drop-nulls.
     let ctx = session::session(SessionOptions::export(s.memory_limit))?;
-    let mut frames = prepare::select(&s, &ctx, &tables, Some(&files)).await?;
+    let mut frames = export::select(&s, &ctx, &tables, Some(&files)).await?;
     let labelled = plan.labelled();
     if let Some(l) = &labelled {
-        let kind = prepare::label_kind(&s, &mut frames, &Ui::new(true))?;
-        tokenize = prepare::for_kind(&s, tokenize, Some(kind))?;
+        let kind = export::label_kind(&s, &mut frames, &Ui::new(true))?;
+        tokenize = export::for_kind(&s, tokenize, Some(kind))?;
         if s.drop_nulls {
             frames =
                 frames.into_iter().map(|f| label_pass::keep_non_null(f, l.kind)).collect::<Result<_>>()?;
@@ -116,7 +116,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let scratch = Scratch::new(&area, &plan, rs.task, &attempt, rs.working_dir.as_deref())?;
     let unknown = vec![None; s.splits.len()];
     let outputs =
-        prepare::write(&s, &ctx, frames, labelled.as_ref(), &unknown, scratch.dir(), tokenize, ui).await?;
+        export::write(&s, &ctx, frames, labelled.as_ref(), &unknown, scratch.dir(), tokenize, ui).await?;
 
     // 5. the manifest, once every shard is in place; the first complete attempt wins.
     let mut splits = Vec::with_capacity(outputs.len());
@@ -142,22 +142,8 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     Ok(summary(&plan, rs.task, kept, reused, shown_manifest, ui, started))
 }
 
-/// Read and parse a plan (shared by `commit`).
-pub(super) async fn read_plan(spec: &OutputSpec, cx: &Connector) -> Result<Plan> {
-    let (dir, name) = fanout::split_file(spec)?;
-    let area = Area::resolve(&dir, cx).await?;
-    match area.get(&name).await? {
-        Some(bytes) => Plan::parse(&bytes, &spec.shown()),
-        None => Err(Error::Usage(format!(
-            "--plan `{}` does not exist; write it with `delta-hf plan ... --tasks N --plan {}`",
-            spec.shown(),
-            spec.shown()
-        ))),
-    }
-}
-
 /// The task's manifest if it is there and every file it lists is complete.
-pub(super) async fn complete_manifest(area: &Area, plan: &Plan, task: usize) -> Result<Option<Manifest>> {
+async fn complete_manifest(area: &Area, plan: &Plan, task: usize) -> Result<Option<Manifest>> {
     let rel = fanout::manifest_path(&plan.plan_id, task);
     let Some(bytes) = area.get(&rel).await? else { return Ok(None) };
     let Some(m) = Manifest::parse(&bytes) else { return Ok(None) };
@@ -225,7 +211,7 @@ async fn load_pinned_tokenizer(
     ui: &Ui,
 ) -> Result<Option<std::sync::Arc<Tokenize>>> {
     let (Some((spec, opts)), Some(pinned)) = (&s.tokenizer, &plan.tokenizer) else { return Ok(None) };
-    let t = prepare::load_tokenizer(s, spec, opts, cx, &Ui::new(true)).await?;
+    let t = export::load_tokenizer(s, spec, opts, cx, &Ui::new(true)).await?;
     let got = &t.summary().provenance.sha256;
     if *got != pinned.sha256 {
         return Err(Error::Tokenizer {

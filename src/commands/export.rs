@@ -1,0 +1,457 @@
+//! The stages of an export, shared by `prepare` (which runs them in one process) and the
+//! fan-out commands (`plan` resolves and computes the label map, `run-task` writes a part,
+//! `commit` writes the metadata and records): resolve the inputs, select, the label kind and
+//! label pass, write, the metadata files, the label-table record and the summary.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::Schema;
+use deltalake::datafusion::common::TableReference;
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result, scan_error};
+use crate::plan::Plan;
+use crate::settings::PrepareSettings;
+use crate::sink::fanout::{self, Area};
+use crate::sink::hf_dataset::{self, BatchMap, ShardPolicy, SplitOutput, SplitSink};
+use crate::sink::label_table;
+use crate::source::label_table as label_table_source;
+use crate::source::labels_from::LabelsFrom;
+use crate::source::table::{self, OpenedTable};
+use crate::source::tokenizer::{self, TokenizerSpec};
+use crate::storage::connector::Connector;
+use crate::storage::location::OutputSpec;
+use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
+use crate::transform::encode::{self, LabelId};
+use crate::transform::label_kind::{self, LabelKind, TOKEN_TAGS, TOKENS};
+use crate::transform::label_map::{LabelMapMode, ListedLabels};
+use crate::transform::label_pass::{LabelPass, Labelled};
+use crate::transform::list_encode::{self, ListLabels};
+use crate::transform::select::TEXT;
+use crate::transform::tokenize::{Tokenize, TokenizeOptions};
+use crate::ui::Ui;
+
+/// What the resolve stage found about the inputs (shared with `plan`).
+pub(super) struct Inputs {
+    pub cx: Connector,
+    pub tables: Vec<OpenedTable>,
+    pub listed: Option<ListedLabels>,
+    /// The label table's map and the version it was read at.
+    pub existing: Option<(Vec<String>, u64)>,
+    /// `--tokenizer`, read and configured.
+    pub tokenize: Option<Arc<Tokenize>>,
+}
+
+/// The tokenizer for the label kind: token classification tokenizes the words and aligns the
+/// tags to sub-words (`labels`); every other kind tokenizes the text column.
+pub(super) fn for_kind(
+    s: &PrepareSettings,
+    tokenize: Option<Arc<Tokenize>>,
+    kind: Option<LabelKind>,
+) -> Result<Option<Arc<Tokenize>>> {
+    match (kind, tokenize) {
+        (Some(LabelKind::Token), Some(t)) => {
+            Ok(Some(Arc::new(t.for_words(TOKENS, TOKEN_TAGS, s.label_all_tokens)?)))
+        }
+        (_, t) => Ok(t),
+    }
+}
+
+/// One split's source as recorded in the outputs: split name, table name, version read.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Source {
+    pub split: String,
+    pub table: String,
+    pub version: u64,
+}
+
+/// Each split's source: its name, its table and the version opened.
+pub(super) fn sources(s: &PrepareSettings, tables: &[OpenedTable]) -> Vec<Source> {
+    s.splits
+        .iter()
+        .zip(tables)
+        .map(|(sp, t)| Source { split: sp.name.clone(), table: t.name().to_string(), version: t.version })
+        .collect()
+}
+
+/// Stage timings: each `lap` records the time since the previous one.
+pub(super) struct Clock {
+    lap: Instant,
+    pub timings: Timings,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock { lap: Instant::now(), timings: Timings::default() }
+    }
+}
+
+impl Clock {
+    pub fn lap(&mut self, slot: impl FnOnce(&mut Timings) -> &mut f64) {
+        *slot(&mut self.timings) = self.lap.elapsed().as_secs_f64();
+        self.lap = Instant::now();
+    }
+}
+
+/// The inputs: the tokenizer, every split's snapshot (protocol checked), any fixed label list
+/// and the label table's map, before any row is read.
+pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Inputs> {
+    let cx = s.storage.connector()?;
+    let tokenize = match &s.tokenizer {
+        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
+        None => None,
+    };
+    let mut tables = Vec::with_capacity(s.splits.len());
+    for split in &s.splits {
+        let t = table::open(&split.table, &cx).await?;
+        ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
+        tables.push(t);
+    }
+    let listed = match (&s.labels_file, &s.labels_from) {
+        _ if !s.with_labels() => None,
+        (Some((_, labels)), _) => Some(ListedLabels::from_file(labels.clone())),
+        (None, Some(from)) => Some(listed_from(from, s, &cx, ui).await?),
+        (None, None) => None,
+    };
+    let existing = match &s.label_table {
+        Some(t) if s.with_labels() => label_table_source::read(t, &cx).await?,
+        _ => None,
+    };
+    Ok(Inputs { cx, tables, listed, existing, tokenize })
+}
+
+/// Read `--tokenizer` and configure it for the text column (before any data is read).
+pub(super) async fn load_tokenizer(
+    s: &PrepareSettings,
+    spec: &TokenizerSpec,
+    opts: &TokenizeOptions,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Tokenize> {
+    let loaded = tokenizer::load(spec, cx).await?;
+    let text = if s.with_labels() { TEXT } else { s.selection.columns.text.as_str() };
+    let (t, warnings) = Tokenize::new(loaded, opts, text)?;
+    for w in warnings {
+        ui.warn(w);
+    }
+    let p = &t.summary().provenance;
+    ui.step(format!("tokenizer {} (tokenizer.json sha256 {})", p.source, &p.sha256[..12]));
+    Ok(t)
+}
+
+async fn listed_from(
+    from: &LabelsFrom,
+    s: &PrepareSettings,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<ListedLabels> {
+    let l = from.resolve(&s.selection.columns.label, cx).await?;
+    ui.step(format!("label order from {}: {} labels", from.spec(), l.labels.len()));
+    Ok(l)
+}
+
+/// Register every split's table in `ctx` under the split's name (only the data files in
+/// `files[i]` of split `i` when given, for a fan-out task), then select each.
+pub(super) async fn select(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    tables: &[OpenedTable],
+    files: Option<&[Vec<String>]>,
+) -> Result<Vec<DataFrame>> {
+    for (i, (split, t)) in s.splits.iter().zip(tables).enumerate() {
+        let provider = t.provider(ctx, files.map(|f| f[i].as_slice())).await?;
+        ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
+    }
+    let mut inputs = Vec::with_capacity(s.splits.len());
+    for (split, t) in s.splits.iter().zip(tables) {
+        inputs.push(s.selection.split(ctx, &split.name, t.name()).await?);
+    }
+    Ok(inputs)
+}
+
+/// The label kind from the label column's type (`--label-kind`), checked against the flags
+/// before any row is read; the label (and words) cast for it.
+pub(super) fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<LabelKind> {
+    let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let kind = label_kind::shape(inputs, s.label_kind, &s.selection.columns, &names)?;
+    let map_flags = [
+        (s.label_table.is_some(), "--label-table"),
+        (s.labels_file.is_some(), "--labels"),
+        (s.labels_from.is_some(), "--labels-from"),
+    ];
+    if kind == LabelKind::Regression
+        && let Some((_, flag)) = map_flags.iter().find(|(given, _)| *given)
+    {
+        return Err(Error::Usage(format!(
+            "{flag} is about a label map, and a regression export (label column `{}` holds numbers) has \
+             no label map; drop {flag}, or export classes with another --label-kind",
+            s.selection.columns.label
+        )));
+    }
+    if s.label_all_tokens && s.tokenizer.is_none() {
+        ui.warn(
+            "--label-all-tokens only changes how tags are aligned to sub-words when the export is tokenized; \
+             the word-level `ner_tags` are written as they are"
+                .into(),
+        );
+    }
+    Ok(kind)
+}
+
+pub(super) async fn label_pass(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    inputs: &mut [DataFrame],
+    listed: Option<&ListedLabels>,
+    existing: Option<&(Vec<String>, u64)>,
+    ui: &Ui,
+    kind: LabelKind,
+) -> Result<Labelled> {
+    ui.step("counting labels");
+    let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let pass = LabelPass {
+        splits: &names,
+        columns: &s.selection.columns,
+        drop_nulls: s.drop_nulls,
+        require_train_labels: s.require_train_labels,
+        order: s.label_order,
+        mode: s.label_map_mode,
+        table: s.label_table.as_ref().map(|t| (t.name.as_str(), existing.map(|e| e.0.as_slice()))),
+        listed,
+        kind,
+    };
+    pass.run(ctx, inputs, &|m| ui.warn(m)).await
+}
+
+/// Every split at once: each partition decodes on its own task and writes on its own thread,
+/// so the cores stay busy to the end. At most one partition per core decodes at a time (more
+/// would only hold more row groups in memory). `rows[i]` is split `i`'s row count when known.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn write(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    inputs: Vec<DataFrame>,
+    labelled: Option<&Labelled>,
+    rows: &[Option<u64>],
+    dir: &std::path::Path,
+    tokenize: Option<Arc<Tokenize>>,
+    ui: &Ui,
+) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
+    let class_names = labelled.map(|l| l.map.names.as_slice());
+    if let Some(names) = class_names {
+        ctx.register_udf(LabelId::udf(names));
+        ctx.register_udf(ListLabels::label_ids(names));
+        ctx.register_udf(ListLabels::multi_hot(names));
+    }
+    // The column written as a ClassLabel (a Sequence of one for lists), if any.
+    let class_label = labelled
+        .filter(|l| l.kind.writes_class_label(s.multi_hot))
+        .map(|l| (l.kind.output_column(), l.map.names.as_slice()));
+    let decoders = Arc::new(Semaphore::new(ctx.state().config().target_partitions()));
+    let mut writes = Vec::with_capacity(inputs.len());
+    for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
+        let df = match labelled {
+            Some(l) => list_encode::encode_for(ctx, input, l.kind, s.multi_hot).await?,
+            None => input,
+        };
+        let known_rows = rows[i];
+        let total_rows = match (s.shards, known_rows) {
+            (ShardPolicy::Count(_), None) => Some(encode::count_rows(ctx, df.clone()).await?),
+            (_, known) => known,
+        };
+        let mut schema: Schema = df.schema().as_arrow().clone();
+        let mut batch_map: Option<BatchMap> = None;
+        if let Some(t) = tokenize.clone() {
+            schema = t.output_schema(&schema).as_ref().clone();
+            batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
+        }
+        let sink = SplitSink::new(dir, &split.name, &schema, class_label, s.shards)?
+            .with_fsync(s.fsync)
+            .with_decoders(decoders.clone())
+            .with_batch_map(batch_map);
+        let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
+        let table = &split.table.name;
+        let partitions = df.execute_stream_partitioned().await.map_err(|e| scan_error(e, table))?;
+        writes.push(async move {
+            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
+                Error::DataFusion(e) => scan_error(e, table),
+                e => e,
+            });
+            bar.finish_and_clear();
+            written
+        });
+    }
+    futures::future::try_join_all(writes).await
+}
+
+/// `state.json` and `dataset_info.json` per split, `dataset_dict.json`, `label_map.json`.
+pub(super) fn write_metadata(
+    dir: &std::path::Path,
+    s: &PrepareSettings,
+    description: &str,
+    dataset_name: &str,
+    outputs: &[(SplitOutput, serde_json::Value)],
+    labelled: Option<&Labelled>,
+) -> Result<()> {
+    let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
+    for (out, features) in outputs {
+        hf_dataset::write_split_metadata(dir, out, &all, features, description, dataset_name)?;
+    }
+    let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    hf_dataset::write_dataset_dict(dir, &split_names)?;
+    match labelled {
+        Some(l) if l.kind == LabelKind::Single => hf_dataset::write_label_map(dir, &l.map.names)?,
+        Some(l) => {
+            hf_dataset::write_json(&dir.join("label_map.json"), &l.kind.label_map_document(&l.map.names))?
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Commit the label map; a concurrent run's clashing ids fail the run here. `base_version` is
+/// the label table's version the map was computed from.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn record(
+    s: &PrepareSettings,
+    cx: &Connector,
+    sources: &[Source],
+    shown: &str,
+    tokenizer: Option<serde_json::Value>,
+    base_version: Option<u64>,
+    l: &Labelled,
+    run_id: &str,
+) -> Result<LabelTableSummary> {
+    let table = s.label_table.as_ref().ok_or_else(|| Error::Internal("no label table".into()))?;
+    let sources: Vec<_> =
+        sources.iter().map(|x| json!({"split": x.split, "table": x.table, "version": x.version})).collect();
+    let mut metadata = json!({
+        "run_id": run_id,
+        "sources": sources,
+        "output": shown,
+        "label_map_mode": s.label_map_mode,
+        "label_kind": l.kind,
+        "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
+    });
+    if let Some(t) = tokenizer {
+        metadata["tokenizer"] = t;
+    }
+    let target = label_table::Target { table, cx, new_location: s.label_table_location.as_deref() };
+    let check_races = s.label_map_mode != LabelMapMode::Rebuild;
+    let version = label_table::write(&target, &l.map, &l.counts, metadata, base_version, check_races).await?;
+    Ok(LabelTableSummary { table: table.name.clone(), version })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn summary(
+    s: &PrepareSettings,
+    sources: &[Source],
+    outputs: &[(SplitOutput, serde_json::Value)],
+    labelled: Option<&Labelled>,
+    label_table: Option<LabelTableSummary>,
+    run_id: String,
+    shown: &str,
+    ui: &Ui,
+    started: Instant,
+    timings: Timings,
+) -> Summary {
+    let splits = s
+        .splits
+        .iter()
+        .zip(sources)
+        .zip(outputs)
+        .enumerate()
+        .map(|(i, ((sp, t), (out, _)))| SplitSummary {
+            name: sp.name.clone(),
+            table: t.table.clone(),
+            version: t.version,
+            num_rows: out.num_rows,
+            num_bytes: out.num_bytes,
+            num_shards: out.shards.len(),
+            dropped_rows: labelled.map(|l| l.dropped[i]).unwrap_or(0),
+            rows_per_label: labelled
+                .map(|l| {
+                    let count = |n: &String| l.counts.by_label.get(n).map(|v| v[i]).unwrap_or(0);
+                    l.map.names.iter().map(|n| (n.clone(), count(n))).collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let map = labelled.map(|l| &l.map);
+    Summary {
+        run_id,
+        output: shown.to_string(),
+        splits,
+        labels: map.map(|m| m.names.clone()).unwrap_or_default(),
+        num_labels: map.map(|m| m.names.len()).unwrap_or(0),
+        new_labels: map.map(|m| m.new_labels.clone()).unwrap_or_default(),
+        label_map_origin: map.map(|m| {
+            serde_json::to_value(m.origin).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        }),
+        label_map_json: map.map(|_| format!("{}/label_map.json", shown.trim_end_matches('/'))),
+        label_table,
+        tokenizer: None,
+        label_kind: labelled.map(|l| l.kind),
+        label_counts: labelled.filter(|l| l.kind.has_label_map()).map(|l| l.kind.counts_what().to_string()),
+        warnings: ui.warnings(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        timings,
+    }
+}
+
+/// The output must not be, contain or sit inside an input or label table: `--overwrite` would
+/// otherwise replace the data it reads.
+pub(super) fn check_output_apart(
+    output: &std::path::Path,
+    s: &PrepareSettings,
+    tables: &[OpenedTable],
+) -> Result<()> {
+    let out = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
+    let mut others: Vec<(&str, &std::path::Path)> =
+        tables.iter().filter_map(|t| t.table_ref.local_path().map(|p| (t.name(), p))).collect();
+    if let Some(lt) = &s.label_table
+        && let Some(p) = lt.local_path()
+    {
+        others.push((lt.name.as_str(), p));
+    }
+    for (name, path) in others {
+        if out.starts_with(path) || path.starts_with(&out) {
+            return Err(Error::Usage(format!(
+                "--output `{}` overlaps table `{name}`; write the dataset somewhere else",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The datasets' description: the sources and versions, and the tokenization if any.
+pub(super) fn describe(sources: &[Source], tokenized: Option<String>) -> String {
+    let parts: Vec<String> = sources
+        .iter()
+        .map(|x| format!("{} = Delta table `{}` at version {}", x.split, x.table, x.version))
+        .collect();
+    let d = format!("Exported by delta-hf {} from {}.", env!("CARGO_PKG_VERSION"), parts.join("; "));
+    match tokenized {
+        Some(t) => format!("{d} {t}"),
+        None => d,
+    }
+}
+
+/// Read and parse a fan-out plan (`run-task`, `commit`).
+pub(super) async fn read_plan(spec: &OutputSpec, cx: &Connector) -> Result<Plan> {
+    let (dir, name) = fanout::split_file(spec)?;
+    let area = Area::resolve(&dir, cx).await?;
+    match area.get(&name).await? {
+        Some(bytes) => Plan::parse(&bytes, &spec.shown()),
+        None => Err(Error::Usage(format!(
+            "--plan `{}` does not exist; write it with `delta-hf plan ... --tasks N --plan {}`",
+            spec.shown(),
+            spec.shown()
+        ))),
+    }
+}
