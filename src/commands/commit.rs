@@ -218,7 +218,7 @@ fn link_shards(
             if std::fs::hard_link(&from, &to).is_err() {
                 std::fs::rename(&from, &to).map_err(|e| Error::io("cannot move shard", &from, e))?;
             }
-            shards.push(ShardInfo { filename, num_rows: sh.rows, num_bytes: sh.bytes });
+            shards.push(ShardInfo { filename, num_rows: sh.rows, num_bytes: sh.bytes, crc32: None });
         }
         outputs.push((split_output(&p.name, shards), p.features.clone()));
     }
@@ -243,6 +243,7 @@ fn in_place(dataset: &std::path::Path, parts: &[Part]) -> Result<Vec<(SplitOutpu
                     filename: sh.path.strip_prefix(&prefix).unwrap_or(&sh.path).to_string(),
                     num_rows: sh.rows,
                     num_bytes: sh.bytes,
+                    crc32: None,
                 })
                 .collect();
             (split_output(&p.name, shards), p.features.clone())

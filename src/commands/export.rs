@@ -229,7 +229,8 @@ pub(super) async fn label_pass(
 
 /// Every split at once: each partition decodes on its own task and writes on its own thread,
 /// so the cores stay busy to the end. At most one partition per core decodes at a time (more
-/// would only hold more row groups in memory). `rows[i]` is split `i`'s row count when known.
+/// would only hold more row groups in memory); one at a time when tokenizing. With `checksums`,
+/// each shard's CRC-32 is computed as it is written. `rows[i]` is split `i`'s row count when known.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn write(
     s: &PrepareSettings,
@@ -239,6 +240,7 @@ pub(super) async fn write(
     rows: &[Option<u64>],
     dir: &std::path::Path,
     tokenize: Option<Arc<Tokenize>>,
+    checksums: bool,
     ui: &Ui,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     let class_names = labelled.map(|l| l.map.names.as_slice());
@@ -251,7 +253,14 @@ pub(super) async fn write(
     let class_label = labelled
         .filter(|l| l.kind.writes_class_label(s.multi_hot))
         .map(|l| (l.kind.output_column(), l.map.names.as_slice()));
-    let decoders = Arc::new(Semaphore::new(ctx.state().config().target_partitions()));
+    // Tokenizing, one partition decodes at a time: the tokenizer spreads each batch over every
+    // core already, and each decoding partition holds a row group in memory (peak RSS would grow
+    // with the partitions, i.e. with the number of files, not with the work done).
+    let decoding = match tokenize {
+        Some(_) => 1,
+        None => ctx.state().config().target_partitions(),
+    };
+    let decoders = Arc::new(Semaphore::new(decoding));
     let mut writes = Vec::with_capacity(inputs.len());
     for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
         let df = match labelled {
@@ -271,6 +280,7 @@ pub(super) async fn write(
         }
         let sink = SplitSink::new(dir, &split.name, &schema, class_label, s.shards)?
             .with_fsync(s.fsync)
+            .with_checksums(checksums)
             .with_decoders(decoders.clone())
             .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));

@@ -91,7 +91,8 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 4. write: every split's shards, then `state.json`, `dataset_info.json`, `label_map.json`.
     let rows: Vec<Option<u64>> = (0..s.splits.len()).map(|i| labelled.as_ref().map(|l| l.rows[i])).collect();
     let outputs =
-        write(s, &ctx, inputs, labelled.as_ref(), &rows, r.staging.dir(), r.tokenize.clone(), ui).await?;
+        write(s, &ctx, inputs, labelled.as_ref(), &rows, r.staging.dir(), r.tokenize.clone(), false, ui)
+            .await?;
     let description = describe(&sources, r.tokenize.as_ref().map(|t| t.summary().describe()));
     write_metadata(r.staging.dir(), s, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
     clock.lap(|t| &mut t.write);

@@ -116,7 +116,8 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let scratch = Scratch::new(&area, &plan, rs.task, &attempt, rs.working_dir.as_deref())?;
     let unknown = vec![None; s.splits.len()];
     let outputs =
-        export::write(&s, &ctx, frames, labelled.as_ref(), &unknown, scratch.dir(), tokenize, ui).await?;
+        export::write(&s, &ctx, frames, labelled.as_ref(), &unknown, scratch.dir(), tokenize, true, ui)
+            .await?;
 
     // 5. the manifest, once every shard is in place; the first complete attempt wins.
     let mut splits = Vec::with_capacity(outputs.len());
@@ -293,7 +294,10 @@ async fn place(
     let mut shards = Vec::with_capacity(out.shards.len());
     for sh in &out.shards {
         let local = scratch.dir().join(&out.name).join(&sh.filename);
-        let sha256 = fanout::sha256_file(&local)?;
+        let crc32 = match sh.crc32 {
+            Some(c) => format!("{c:08x}"),
+            None => fanout::crc32_file(&local)?,
+        };
         let path = match area {
             Area::Local(_) => format!("{folder}/{}", sh.filename),
             Area::Remote(dest) => {
@@ -304,7 +308,7 @@ async fn place(
                 rel
             }
         };
-        shards.push(ManifestShard { path, rows: sh.num_rows, bytes: sh.num_bytes, sha256 });
+        shards.push(ManifestShard { path, rows: sh.num_rows, bytes: sh.num_bytes, crc32 });
     }
     Ok(ManifestSplit {
         name: out.name.clone(),

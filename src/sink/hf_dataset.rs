@@ -60,6 +60,9 @@ pub struct ShardInfo {
     pub filename: String,
     pub num_rows: u64,
     pub num_bytes: u64,
+    /// CRC-32 of the file's bytes, computed as they are written (`None`: not written here).
+    #[serde(skip)]
+    pub crc32: Option<u32>,
 }
 
 /// What was written for one split.
@@ -75,6 +78,15 @@ pub struct SplitOutput {
 /// tokenizer); its output must match the schema the sink was made for.
 pub type BatchMap = Arc<dyn Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync>;
 
+/// How each shard file is written.
+#[derive(Debug, Clone, Copy, Default)]
+struct ShardOptions {
+    /// `--fsync`: flushed to stable storage before it counts as written.
+    fsync: bool,
+    /// Its CRC-32 computed as it is written.
+    checksum: bool,
+}
+
 /// Writes one split's shards into `<root>/<split>/`.
 pub struct SplitSink {
     name: String,
@@ -82,7 +94,7 @@ pub struct SplitSink {
     schema: SchemaRef,
     features: Value,
     policy: ShardPolicy,
-    fsync: bool,
+    opts: ShardOptions,
     decoders: Arc<Semaphore>,
     map: Option<BatchMap>,
 }
@@ -110,7 +122,7 @@ impl SplitSink {
             schema,
             features,
             policy,
-            fsync: false,
+            opts: ShardOptions::default(),
             decoders,
             map: None,
         })
@@ -118,7 +130,14 @@ impl SplitSink {
 
     /// Flush every shard to stable storage before it counts as written (`--fsync`).
     pub fn with_fsync(mut self, fsync: bool) -> Self {
-        self.fsync = fsync;
+        self.opts.fsync = fsync;
+        self
+    }
+
+    /// Compute each shard's CRC-32 as it is written ([`ShardInfo::crc32`]; a fan-out task's
+    /// manifest lists them).
+    pub fn with_checksums(mut self, checksums: bool) -> Self {
+        self.opts.checksum = checksums;
         self
     }
 
@@ -143,7 +162,7 @@ impl SplitSink {
         total_rows: Option<u64>,
         progress: ProgressBar,
     ) -> Result<(SplitOutput, Value)> {
-        let fsync = self.fsync;
+        let opts = self.opts;
         let temp_shards = match self.policy {
             ShardPolicy::MaxBytes(max) => {
                 let mut tasks = Vec::new();
@@ -152,7 +171,7 @@ impl SplitSink {
                     let schema = self.schema.clone();
                     let progress = progress.clone();
                     tasks.push(pump(stream, self.decoders.clone(), self.map.clone(), move |rx| {
-                        write_rolling(rx, &dir, p, &schema, fsync, max, &progress)
+                        write_rolling(rx, &dir, p, &schema, opts, max, &progress)
                     }));
                 }
                 let results = futures::future::try_join_all(tasks).await?;
@@ -166,14 +185,14 @@ impl SplitSink {
                 let schema = self.schema.clone();
                 let progress = progress.clone();
                 pump(Box::pin(stream), self.decoders.clone(), self.map.clone(), move |rx| {
-                    write_counted(rx, &dir, &schema, fsync, even_split(total, n), &progress)
+                    write_counted(rx, &dir, &schema, opts, even_split(total, n), &progress)
                 })
                 .await?
             }
         };
         let mut temp_shards = temp_shards;
         if temp_shards.is_empty() {
-            temp_shards.push(write_empty(&self.dir, &self.schema, self.fsync)?);
+            temp_shards.push(write_empty(&self.dir, &self.schema, self.opts)?);
         }
         let n = temp_shards.len();
         let mut shards = Vec::with_capacity(n);
@@ -181,7 +200,7 @@ impl SplitSink {
             let filename = format!("data-{i:05}-of-{n:05}.arrow");
             let dest = self.dir.join(&filename);
             std::fs::rename(&t.path, &dest).map_err(|e| Error::io("cannot rename shard", &t.path, e))?;
-            shards.push(ShardInfo { filename, num_rows: t.rows, num_bytes: t.bytes });
+            shards.push(ShardInfo { filename, num_rows: t.rows, num_bytes: t.bytes, crc32: t.crc32 });
         }
         let out = SplitOutput {
             name: self.name.clone(),
@@ -249,18 +268,24 @@ struct TempShard {
     path: PathBuf,
     rows: u64,
     bytes: u64,
+    crc32: Option<u32>,
 }
 
-/// Counts the bytes that pass through.
+/// Counts the bytes that pass through, and their CRC-32 when asked (a fan-out task's manifest
+/// lists it; computing it here spares reading the shard again).
 struct Counting<W> {
     inner: W,
     n: u64,
+    crc: Option<crc32fast::Hasher>,
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.n += n as u64;
+        if let Some(c) = &mut self.crc {
+            c.update(&buf[..n]);
+        }
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -276,11 +301,15 @@ struct OpenShard {
 }
 
 impl OpenShard {
-    fn create(path: PathBuf, schema: &SchemaRef, fsync: bool) -> Result<Self> {
+    fn create(path: PathBuf, schema: &SchemaRef, opts: ShardOptions) -> Result<Self> {
         let file = File::create(&path).map_err(|e| Error::io("cannot create shard", &path, e))?;
-        let sink = Counting { inner: BufWriter::with_capacity(WRITE_BUFFER, file), n: 0 };
+        let sink = Counting {
+            inner: BufWriter::with_capacity(WRITE_BUFFER, file),
+            n: 0,
+            crc: opts.checksum.then(crc32fast::Hasher::new),
+        };
         let writer = StreamWriter::try_new(sink, schema)?;
-        Ok(OpenShard { path, writer, rows: 0, fsync })
+        Ok(OpenShard { path, writer, rows: 0, fsync: opts.fsync })
     }
 
     fn bytes(&self) -> u64 {
@@ -298,6 +327,7 @@ impl OpenShard {
         let bytes = self.bytes();
         let mut sink = self.writer.into_inner().map_err(Error::Arrow)?;
         sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
+        let crc32 = sink.crc.take().map(|c| c.finalize());
         let file = sink
             .inner
             .into_inner()
@@ -305,7 +335,7 @@ impl OpenShard {
         if self.fsync {
             file.sync_all().map_err(|e| Error::io("cannot sync shard", &self.path, e))?;
         }
-        Ok(TempShard { path: self.path, rows: self.rows, bytes })
+        Ok(TempShard { path: self.path, rows: self.rows, bytes, crc32 })
     }
 
     fn io_error(&self, e: deltalake::arrow::error::ArrowError) -> Error {
@@ -337,7 +367,7 @@ fn write_rolling(
     dir: &Path,
     partition: usize,
     schema: &SchemaRef,
-    fsync: bool,
+    opts: ShardOptions,
     max: u64,
     progress: &ProgressBar,
 ) -> Result<Vec<TempShard>> {
@@ -363,7 +393,7 @@ fn write_rolling(
                     Some(s) => s,
                     None => {
                         let path = dir.join(format!(".part-{partition:04}-{:05}.arrow.tmp", done.len()));
-                        open.insert(OpenShard::create(path, schema, fsync)?)
+                        open.insert(OpenShard::create(path, schema, opts)?)
                     }
                 };
                 let room = max.saturating_sub(shard.bytes());
@@ -393,7 +423,7 @@ fn write_counted(
     rx: &mut tokio::sync::mpsc::Receiver<RecordBatch>,
     dir: &Path,
     schema: &SchemaRef,
-    fsync: bool,
+    opts: ShardOptions,
     plan: Vec<u64>,
     progress: &ProgressBar,
 ) -> Result<Vec<TempShard>> {
@@ -408,7 +438,7 @@ fn write_counted(
             let target = plan[idx];
             if open.is_none() {
                 let path = dir.join(format!(".counted-{:05}.arrow.tmp", done.len()));
-                open = Some(OpenShard::create(path, schema, fsync)?);
+                open = Some(OpenShard::create(path, schema, opts)?);
             }
             let shard = open.as_mut().expect("open shard");
             // The last planned shard takes whatever remains (the count is exact unless the
@@ -438,8 +468,8 @@ fn write_counted(
 }
 
 /// A schema-only stream: an empty split that `datasets` still loads.
-fn write_empty(dir: &Path, schema: &SchemaRef, fsync: bool) -> Result<TempShard> {
-    OpenShard::create(dir.join(".empty.arrow.tmp"), schema, fsync)?.finish()
+fn write_empty(dir: &Path, schema: &SchemaRef, opts: ShardOptions) -> Result<TempShard> {
+    OpenShard::create(dir.join(".empty.arrow.tmp"), schema, opts)?.finish()
 }
 
 /// `state.json` and `dataset_info.json` of a written split. Like `datasets`' own info, the
