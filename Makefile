@@ -41,7 +41,7 @@ endef
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
 
-build: ## Build the delta-hf binary (debug profile; dependencies optimised)
+build: ## Build the delta-hf binary (debug profile)
 	$(CARGO) build --locked --bin delta-hf
 
 demo: build ## Generate demo Delta tables and run `delta-hf prepare` on them
