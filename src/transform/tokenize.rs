@@ -18,8 +18,9 @@
 //!   transformers does on every call.
 //!
 //! The encoding of a batch runs on rayon's global pool (`encode_batch_fast`: ids without
-//! offsets), called from the shard writer threads: no pool of our own, so the scan, the
-//! writers and the tokenizer share the cores.
+//! offsets), 256 rows (32 per core) at a time, called from the write stage's mapping thread:
+//! no pool of our own, so the scan, the writers and the tokenizer share the cores, and memory
+//! is bounded by the chunk, not by the batch or the table.
 
 use std::sync::Arc;
 
