@@ -805,7 +805,7 @@ fn volume_mount_on_a_cluster_gets_whole_files_and_no_catalog_calls() {
     let run = |prefix: &[&str], extra: &[&str]| {
         let mut c = if let Some((first, rest)) = prefix.split_first() {
             let mut c = Command::new(first);
-            c.args(rest).arg(env!("CARGO_BIN_EXE_delta-hf"));
+            c.args(rest).arg(crate::harness::exe());
             c
         } else {
             bin()

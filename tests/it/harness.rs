@@ -59,9 +59,30 @@ pub fn tmp() -> TempDir {
     tempfile::Builder::new().prefix("delta-hf-it-").tempdir().expect("temp dir")
 }
 
+/// The binary under test: a hard link to `CARGO_BIN_EXE_delta-hf`, made once per test process.
+/// The wheel test's nested cargo build re-links `target/.../delta-hf` even when nothing changed
+/// (remove, then link), and a test starting the binary in that instant found no file; the link
+/// keeps the file as `cargo test` built it.
+pub fn exe() -> &'static Path {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let built = Path::new(env!("CARGO_BIN_EXE_delta-hf"));
+        let dir = built.parent().expect("the binary has a folder").join("it-bin");
+        std::fs::create_dir_all(&dir).expect("create it-bin");
+        let exe = dir.join("delta-hf");
+        let fresh = dir.join(format!("delta-hf.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
+        if std::fs::hard_link(built, &fresh).is_err() {
+            std::fs::copy(built, &fresh).expect("copy the binary under test");
+        }
+        std::fs::rename(&fresh, &exe).expect("place the binary under test");
+        exe
+    })
+}
+
 /// The binary under test.
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_delta-hf"));
+    let mut c = Command::new(exe());
     c.env_remove("DELTA_HF_LOG");
     c
 }

@@ -75,7 +75,7 @@ fn spark_fan_out_equals_one_process_prepare() {
 
     let fanned = d.join("fanned");
     let plan = d.join("plans/plan.json");
-    let mut args = s(&["--binary", env!("CARGO_BIN_EXE_delta-hf"), "--fan-out", "3", "--plan"]);
+    let mut args = s(&["--binary", crate::harness::exe().to_str().unwrap(), "--fan-out", "3", "--plan"]);
     args.push(plan.display().to_string());
     args.push("--".into());
     args.extend(prepare(&fanned));
