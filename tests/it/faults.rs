@@ -396,14 +396,11 @@ fn check_py_load_dir(out: &Path) {
 }
 
 /// A shard over the single-PUT limit goes up as a multipart upload; the answer to its
-/// CompleteMultipartUpload is lost after S3 applied it: the run retries, succeeds, and the dataset
-/// loads. (moto, like S3, accepts the repeated completion; stores that refuse it with
-/// NoSuchUpload are covered by the size check after a failed completion in `sink::remote`,
-/// which this test does not reach.)
-#[test]
-fn a_multipart_completion_whose_answer_is_lost_is_ours() {
+/// CompleteMultipartUpload is lost after S3 applied it (`drop`, plus `then_error` for the retried
+/// completion when given). The run succeeds and the dataset loads. Returns the proxy's stats.
+fn lost_completion(bucket: &str, drop: Value) -> Value {
     let cloud = Cloud::start();
-    cloud.setup(json!({"buckets": ["mpu"]}));
+    cloud.setup(json!({"buckets": [bucket]}));
     let dir = tmp();
     let train = dir.path().join("train");
     // About 20 MB of text in one shard: two 16 MiB parts.
@@ -414,25 +411,48 @@ fn a_multipart_completion_whose_answer_is_lost_is_ours() {
         .collect();
     write_rows(&train, &big, SaveMode::ErrorIfExists);
     let proxy = Proxy::start(&[&cloud.s3]);
-    proxy.setup(json!({"drop": [{"method": "POST", "path": "^/mpu/ds/train/data-.*uploadId=", "count": 1}]}));
+    proxy.setup(json!({ "drop": [drop] }));
+    let output = format!("s3://{bucket}/ds");
     let o = cloud
         .bin()
         .env("AWS_ENDPOINT_URL", &proxy.urls[0])
-        .args(["prepare", "--json", "--train", train.to_str().unwrap(), "--output", "s3://mpu/ds"])
+        .args(["prepare", "--json", "--train", train.to_str().unwrap(), "--output", &output])
         .args(["--num-shards", "1", "--working-dir", dir.path().join("work").to_str().unwrap()])
         .output()
         .unwrap();
     let s = ok(&o);
     assert_eq!(s["splits"][0]["num_rows"], 2000, "{s}");
-    let dropped = proxy.stats()["dropped"].clone();
+    let stats = proxy.stats();
+    let dropped = stats["dropped"].clone();
     assert_eq!(
         dropped.as_array().map(Vec::len),
         Some(1),
         "the completion's answer was not dropped: {dropped}"
     );
     let local = dir.path().join("down");
-    cloud.download("mpu", "ds", &local);
+    cloud.download(bucket, "ds", &local);
     check_py_load_dir(&local);
+    stats
+}
+
+/// moto, like S3 within a while, accepts the repeated completion.
+#[test]
+fn a_multipart_completion_whose_answer_is_lost_is_ours() {
+    lost_completion("mpu", json!({"method": "POST", "path": "^/mpu/ds/train/data-.*uploadId=", "count": 1}));
+}
+
+/// A store that refuses the repeated completion (`NoSuchUpload`: the upload is complete, so
+/// gone): the object of our exact size at the path counts as ours (`sink::remote`).
+#[test]
+fn a_multipart_completion_refused_after_its_lost_answer_is_ours() {
+    let stats = lost_completion(
+        "mpu2",
+        json!({"method": "POST", "path": "^/mpu2/ds/train/data-.*uploadId=", "count": 1, "then_error": "NoSuchUpload"}),
+    );
+    assert_eq!(
+        stats["faults"]["then_error:NoSuchUpload"], 1,
+        "the retried completion was not refused with NoSuchUpload: {stats}"
+    );
 }
 
 /// SIGTERM (what a cancelled Databricks run sends) while shards go up to S3: exit 143, nothing

@@ -23,7 +23,10 @@ Control, on every proxy port (state shared by all proxies of the process):
                       slow_seconds, retry_after, fail_all (true: every request answered 503
                       SlowDown with Retry-After; a list of methods: only those), drop (a list of {method, path: regex, count}: the
                       request is forwarded and applied, then the connection is closed without
-                      its answer, `count` times); resets the counters
+                      its answer, `count` times; with `then_error: CODE`, the next matching
+                      request after each drop is answered `404 CODE` (S3's XML error) without
+                      being forwarded: a store that no longer knows the request it applied, as S3
+                      answers `NoSuchUpload` to a completed multipart upload); resets the counters
   GET  /_fault/stats  {requests, faults: {kind: n}, dropped: [method path], log: [...]}
 """
 
@@ -71,9 +74,16 @@ def decide(method: str, target: str, rng: str) -> str | None:
     if fail is True or (isinstance(fail, list) and method in fail):
         return "fail_all"
     for rule in CONFIG["drop"]:
-        if rule.get("count", 1) > 0 and rule.get("method", method) == method and re.search(rule["path"], target):
+        if rule.get("method", method) != method or not re.search(rule["path"], target):
+            continue
+        if rule.get("count", 1) > 0:
             rule["count"] = rule.get("count", 1) - 1
+            if rule.get("then_error"):
+                rule["pending"] = rule.get("pending", 0) + 1
             return "drop"
+        if rule.get("pending", 0) > 0:
+            rule["pending"] -= 1
+            return "then_error:" + rule["then_error"]
     if attempt >= CONFIG["max_faults"] or CONFIG["rate"] <= 0:
         return None
     h = hashlib.sha256(f"{CONFIG['seed']}|{key}|{attempt}".encode()).digest()
@@ -178,6 +188,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(429, b"Too Many Requests", {"Content-Type": "text/plain", "Retry-After": retry_after})
         if fault == "reset":
             return self.hang_up()
+        if fault and fault.startswith("then_error:"):
+            code = fault.split(":", 1)[1]
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                    f"<Message>{code} (fault_proxy)</Message></Error>").encode()
+            return self.send(404, body, {"Content-Type": "application/xml"})
         if fault == "slow":
             time.sleep(slow)
         try:
