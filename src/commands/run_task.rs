@@ -294,10 +294,9 @@ async fn place(
     let mut shards = Vec::with_capacity(out.shards.len());
     for sh in &out.shards {
         let local = scratch.dir().join(&out.name).join(&sh.filename);
-        let crc32 = match sh.crc32 {
-            Some(c) => format!("{c:08x}"),
-            None => fanout::crc32_file(&local)?,
-        };
+        let crc32 = sh.crc32.map(|c| format!("{c:08x}")).ok_or_else(|| {
+            Error::Internal(format!("shard {} was written without its checksum", sh.filename))
+        })?;
         let path = match area {
             Area::Local(_) => format!("{folder}/{}", sh.filename),
             Area::Remote(dest) => {

@@ -275,35 +275,9 @@ impl Manifest {
     }
 }
 
-/// CRC-32 of a local file (8 hex digits), as the shard writer computes it while writing. A
-/// checksum, not a digest: sha256 cost a second of CPU per 1.3 GB of shards, a third of a
-/// task's work without a tokenizer; CRC-32 runs at memory speed.
-pub fn crc32_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    let mut h = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| Error::io("cannot read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{:08x}", h.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_is_the_standard_check_value() {
-        // CRC-32/ISO-HDLC of "123456789" is cbf43926 (the catalogue's check value; zlib.crc32).
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("x");
-        std::fs::write(&f, b"123456789").unwrap();
-        assert_eq!(crc32_file(&f).unwrap(), "cbf43926");
-    }
 
     #[test]
     fn staging_paths_belong_to_their_plan() {

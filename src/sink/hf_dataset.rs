@@ -557,7 +557,17 @@ fn fingerprint() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::even_split;
+    use super::{Counting, even_split};
+    use std::io::Write;
+
+    #[test]
+    fn shard_checksum_is_crc32() {
+        // CRC-32/ISO-HDLC of "123456789" is cbf43926 (the catalogue's check value; zlib.crc32).
+        let mut c = Counting { inner: Vec::new(), n: 0, crc: Some(crc32fast::Hasher::new()) };
+        c.write_all(b"1234").unwrap();
+        c.write_all(b"56789").unwrap();
+        assert_eq!((c.n, c.crc.unwrap().finalize()), (9, 0xcbf43926));
+    }
 
     #[test]
     fn even_split_like_datasets() {
