@@ -2,22 +2,28 @@
 //! stores built from them (for every table, label-table and output location that is not local).
 //!
 //! Options come from `--storage-option KEY=VALUE` (repeatable) and win over the usual
-//! environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`). Locations given by URI are reached
-//! through deltalake's store factories (the same ones that open its tables); locations that Unity
-//! Catalog gives are reached with object_store builders whose credentials are the vended ones,
-//! plugged in as credential providers that renew them before they expire ([`VendedCredentials`]).
+//! environment variables (`AWS_*`, `AZURE_*`, `GOOGLE_*`). Stores are built here with
+//! object_store's builders, configured as delta-rs configures the stores of its tables (the same
+//! keys, the same credential chains), for two reasons of our own: their HTTP client waits out
+//! `Retry-After` ([`RetryAfterConnector`]), and locations that Unity Catalog gives sign with the
+//! vended credentials, plugged in as providers that renew them before they expire
+//! ([`VendedCredentials`]).
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
+use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::azure::{AzureConfigKey, AzureCredential, MicrosoftAzureBuilder};
 use object_store::gcp::{GcpCredential, GoogleCloudStorageBuilder, GoogleConfigKey};
 use url::Url;
 
+use deltalake::aws::storage::{S3StorageBackend, S3StorageOptions};
+
 use crate::error::{Error, Result};
+use crate::storage::aws::{S3Options, SdkCredentials};
+use crate::storage::http::RetryAfterConnector;
 use crate::storage::location::redact;
 use crate::storage::retry::{self, RetryStore};
 use crate::storage::unity::{UnityClient, UnityConfig, VendedCredentials};
@@ -79,23 +85,13 @@ impl Connector {
     }
 
     /// An object store whose root is the bucket / container of `url` (a table or output location
-    /// given by URI), from deltalake's store factory for the scheme — the one that opens its
-    /// tables — with the options and the environment. Every URI location (tables, label table,
-    /// outputs) is reached this way, so one credential resolution serves them all: for S3 the
-    /// AWS SDK chain (AWS_PROFILE, SSO, web identity, instance roles).
+    /// given by URI), configured from the options and the environment as delta-rs configures the
+    /// stores that open its tables. Every URI location (tables, label table, outputs) is reached
+    /// this way, so one credential resolution serves them all: for S3 the AWS SDK chain
+    /// (AWS_PROFILE, SSO, web identity, instance roles; see [`super::aws`]).
     pub fn store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
         match url.scheme() {
-            "s3" | "s3a" | "abfss" | "abfs" | "az" | "adl" | "azure" | "gs" => {
-                let root = Url::parse(&format!("{}://{}", url.scheme(), url.authority()))
-                    .map_err(|e| self.unusable(url, e))?;
-                let options = retry::store_options(&self.options);
-                let store = deltalake::logstore::store_for(
-                    &root,
-                    options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                )
-                .map_err(|e| self.unusable(url, e))?;
-                Ok(RetryStore::wrap(store, redact(&root).trim_end_matches('/').to_string()))
-            }
+            "s3" | "s3a" | "abfss" | "abfs" | "az" | "adl" | "azure" | "gs" => self.build(url, None),
             "file" => Ok(Arc::new(object_store::local::LocalFileSystem::new())),
             other => Err(unsupported(url, other)),
         }
@@ -105,53 +101,77 @@ impl Connector {
     /// signing with its renewable `vended` credentials; the environment and the options
     /// configure the rest (endpoints, HTTP client).
     pub fn vended_store(&self, url: &Url, vended: Arc<VendedCredentials>) -> Result<Arc<dyn ObjectStore>> {
+        self.build(url, Some(vended))
+    }
+
+    /// The store of `url`'s bucket / container: the options over the environment, signed with
+    /// `vended` credentials or the configured ones, its HTTP client waiting out `Retry-After`
+    /// ([`RetryAfterConnector`]), its requests retried by object_store within the budget and its
+    /// operations by [`RetryStore`].
+    fn build(&self, url: &Url, vended: Option<Arc<VendedCredentials>>) -> Result<Arc<dyn ObjectStore>> {
         let bad = |e: object_store::Error| self.unusable(url, e);
-        match url.scheme() {
+        let retry = retry::retry_config(&self.options);
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
             "s3" | "s3a" => {
-                let mut b = AmazonS3Builder::from_env().with_url(format!("s3://{}", url.authority()));
-                for (k, v) in &self.options {
-                    if let Ok(key) = AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase()) {
-                        b = b.with_config(key, v);
+                let o = S3Options::resolve(&self.options);
+                let mut b = AmazonS3Builder::new().with_url(format!("s3://{}", url.authority()));
+                for (k, v) in &o.config {
+                    b = b.with_config(*k, v);
+                }
+                b = b.with_retry(retry).with_http_connector(RetryAfterConnector);
+                match vended {
+                    Some(v) => Arc::new(b.with_credentials(Arc::new(AwsVended(v))).build().map_err(bad)?),
+                    None => {
+                        if o.sdk_chain() {
+                            b = b.with_credentials(Arc::new(SdkCredentials::new(&o)));
+                        }
+                        // delta-rs's DynamoDB locking or unsafe renames, when asked for.
+                        let s3 = S3StorageOptions::from_map(&o.raw).map_err(|e| self.unusable(url, e))?;
+                        let store = Arc::new(b.build().map_err(bad)?);
+                        if s3.locking_provider.as_deref() == Some("dynamodb") || s3.allow_unsafe_rename {
+                            Arc::new(S3StorageBackend::try_new(store, true).map_err(bad)?)
+                        } else {
+                            store
+                        }
                     }
                 }
-                let b = b.with_retry(retry::retry_config(&self.options));
-                Ok(self.retrying(
-                    url,
-                    Arc::new(b.with_credentials(Arc::new(AwsVended(vended))).build().map_err(bad)?),
-                ))
             }
             "abfss" | "abfs" | "az" | "adl" | "azure" => {
-                let mut b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options {
-                    if let Ok(key) = AzureConfigKey::from_str(&k.to_ascii_lowercase()) {
-                        b = b.with_config(key, v);
-                    }
+                let mut b = MicrosoftAzureBuilder::new().with_url(url.as_str());
+                for (k, v) in layered("AZURE_", &self.options, AZURE_CREDENTIALS) {
+                    b = b.with_config(k, v);
                 }
-                let b = b.with_retry(retry::retry_config(&self.options));
-                Ok(self.retrying(
-                    url,
-                    Arc::new(b.with_credentials(Arc::new(AzureVended(vended))).build().map_err(bad)?),
-                ))
+                b = b.with_retry(retry).with_http_connector(RetryAfterConnector);
+                if let Some(v) = vended {
+                    b = b.with_credentials(Arc::new(AzureVended(v)));
+                }
+                Arc::new(b.build().map_err(bad)?)
             }
             "gs" => {
-                let mut b = GoogleCloudStorageBuilder::from_env().with_url(format!(
-                    "{}://{}",
-                    url.scheme(),
-                    url.authority()
-                ));
-                for (k, v) in &self.options {
-                    if let Ok(key) = GoogleConfigKey::from_str(&k.to_ascii_lowercase()) {
-                        b = b.with_config(key, v);
+                let mut b = GoogleCloudStorageBuilder::new().with_url(format!("gs://{}", url.authority()));
+                for (k, v) in layered("GOOGLE_", &self.options, GCS_CREDENTIALS) {
+                    b = b.with_config(k, v);
+                }
+                b = b.with_retry(retry).with_http_connector(RetryAfterConnector);
+                match vended {
+                    Some(v) => b = b.with_credentials(Arc::new(GcpVended(v))),
+                    None => {
+                        // object_store's older name for a key file.
+                        if let Ok(path) = std::env::var("SERVICE_ACCOUNT")
+                            && !GCS_CREDENTIALS
+                                .iter()
+                                .flat_map(|c| c.iter())
+                                .any(|k| b.get_config_value(k).is_some())
+                        {
+                            b = b.with_service_account_path(path);
+                        }
                     }
                 }
-                let b = b.with_retry(retry::retry_config(&self.options));
-                Ok(self.retrying(
-                    url,
-                    Arc::new(b.with_credentials(Arc::new(GcpVended(vended))).build().map_err(bad)?),
-                ))
+                Arc::new(b.build().map_err(bad)?)
             }
-            other => Err(unsupported(url, other)),
-        }
+            other => return Err(unsupported(url, other)),
+        };
+        Ok(self.retrying(url, store))
     }
 
     /// `store` wrapped in the retry policy, named by the bucket / container of `url`.
@@ -164,6 +184,42 @@ impl Connector {
     fn unusable(&self, url: &Url, e: impl std::fmt::Display) -> Error {
         Error::Usage(format!("cannot use storage location `{}`: {e}", redact(url)))
     }
+}
+
+/// Azure's ways to sign in, each by the keys it needs (as delta-rs groups them).
+const AZURE_CREDENTIALS: &[&[AzureConfigKey]] = &[
+    &[AzureConfigKey::AccessKey],
+    &[AzureConfigKey::Token],
+    &[AzureConfigKey::ClientId, AzureConfigKey::ClientSecret, AzureConfigKey::AuthorityId],
+    &[AzureConfigKey::AuthorityId, AzureConfigKey::ClientId, AzureConfigKey::FederatedTokenFile],
+    &[AzureConfigKey::SasKey],
+];
+
+/// Google Cloud's ways to sign in (a key file, a key, application default credentials).
+const GCS_CREDENTIALS: &[&[GoogleConfigKey]] = &[
+    &[GoogleConfigKey::ServiceAccount],
+    &[GoogleConfigKey::ServiceAccountKey],
+    &[GoogleConfigKey::ApplicationCredentials],
+];
+
+/// A store's configuration: the environment's `{prefix}*` variables, then the user's options
+/// over them, key by key. When the options hold a whole way to sign in (one of `credentials`),
+/// the environment's credential keys are left out, so they cannot pick another way.
+fn layered<K>(prefix: &str, options: &HashMap<String, String>, credentials: &[&[K]]) -> Vec<(K, String)>
+where
+    K: FromStr + PartialEq + Copy,
+{
+    let parse = |k: &str| K::from_str(&k.to_ascii_lowercase()).ok();
+    let given: Vec<(K, String)> = options.iter().filter_map(|(k, v)| Some((parse(k)?, v.clone()))).collect();
+    let whole = credentials.iter().any(|c| c.iter().all(|k| given.iter().any(|(g, _)| g == k)));
+    let credential = |k: &K| credentials.iter().any(|c| c.contains(k));
+    let mut out: Vec<(K, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .filter_map(|(k, v)| Some((parse(&k)?, v)))
+        .filter(|(k, _)| !(whole && credential(k)))
+        .collect();
+    out.extend(given);
+    out
 }
 
 fn unsupported(url: &Url, scheme: &str) -> Error {

@@ -222,6 +222,89 @@ fn prepare_to_every_store_survives_a_flaky_network() {
     assert!(faults >= 10, "the proxy injected only {faults} faults: the test proves nothing");
 }
 
+/// A store that answers `429 Retry-After: 2` is not asked again before those 2 seconds: the
+/// reads of each table's first commit are refused once, on S3, Azure, GCS and an S3 location
+/// vended by Unity Catalog, and the proxy's clock shows every retry came at least that late.
+#[test]
+fn object_stores_wait_as_long_as_retry_after_says() {
+    const AFTER: f64 = 2.0;
+    let cloud = Cloud::start_with(&["--azure", "--gcs"]);
+    let dir = tmp();
+    let (train, _) = uc_world(&cloud, dir.path());
+    cloud.setup(json!({"buckets": ["polite"], "containers": ["polite"], "gcs_buckets": ["polite"]}));
+    let reply = cloud.setup(json!({"gcs_service_account": "trainer@delta-hf-test.iam.gserviceaccount.com"}));
+    let key = dir.path().join("sa-key.json");
+    std::fs::write(&key, reply["gcs_service_account_key"].to_string()).unwrap();
+    let (azure, gcs) = (cloud.azure.clone().unwrap(), cloud.gcs.clone().unwrap());
+    let proxy = Proxy::start(&[&cloud.s3, &azure, &gcs]);
+    let (s3p, azp, gcsp) = (proxy.urls[0].clone(), proxy.urls[1].clone(), proxy.urls[2].clone());
+    for root in ["polite", "az://polite", "gs://polite"] {
+        cloud.upload(&dir.path().join("train"), root, "tables/train");
+    }
+    let s3 = |mut c: Command| {
+        c.env("AWS_ENDPOINT_URL", &s3p);
+        c
+    };
+    let cases: Vec<(&str, Command, String)> = vec![
+        ("S3", s3(cloud.bin()), "s3://polite/tables/train".into()),
+        (
+            "Azure",
+            {
+                let mut c = cloud.azure_bin(true);
+                c.env("AZURE_STORAGE_ENDPOINT", &azp);
+                c
+            },
+            format!("abfss://polite@{AZ_ACCOUNT}.dfs.core.windows.net/tables/train"),
+        ),
+        (
+            "GCS",
+            {
+                let mut c = cloud.gcs_bin(Some(&key));
+                c.env("DELTA_HF_STORAGE_OPTIONS", format!("google_base_url={gcsp},allow_http=true"));
+                c.env("GOOGLE_BASE_URL", &gcsp);
+                c
+            },
+            "gs://polite/tables/train".into(),
+        ),
+        ("S3 vended by Unity Catalog", s3(cloud.uc_bin()), "main.ml.train".into()),
+    ];
+    for (name, mut c, table) in cases {
+        // The first commit of the table, in any store's spelling of the path.
+        proxy.setup(json!({
+            "rate": 1.0, "kinds": ["429"], "max_faults": 1, "retry_after": AFTER as u64,
+            "match": "^GET .*(_|%5F)delta(_|%5F)log(/|%2F)0{20}(\\.|%2E)json",
+        }));
+        let out = dir.path().join(format!("out-{}", name.replace(' ', "-")));
+        let o = c
+            .args(["prepare", "--json", "--train", &table, "--output", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        ok_under_faults(&o, &proxy);
+        let expect = expect_json(dir.path(), &[("train", &train)], &["eggs", "ham", "spam"], json!({}));
+        check_py("check_dataset.py", &[&out, &expect]);
+        let times = proxy.stats()["times"].as_array().unwrap().clone();
+        let refused: Vec<&Value> = times.iter().filter(|t| t[3] == "429").collect();
+        assert!(
+            !refused.is_empty(),
+            "{name}: nothing was refused: the test proves nothing: {}",
+            proxy.stats()
+        );
+        for r in refused {
+            let retry = times
+                .iter()
+                .find(|t| t[1] == r[1] && t[2] == r[2] && t[0].as_f64() > r[0].as_f64())
+                .unwrap_or_else(|| panic!("{name}: {r} was never retried: {times:?}"));
+            let waited = retry[0].as_f64().unwrap() - r[0].as_f64().unwrap();
+            assert!(
+                waited >= AFTER - 0.05,
+                "{name}: {} {} retried after {waited:.2}s, not {AFTER}s",
+                r[1],
+                r[2]
+            );
+        }
+    }
+}
+
 fn sub_dir(p: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(p).unwrap();
     p.to_path_buf()

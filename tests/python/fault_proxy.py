@@ -16,7 +16,9 @@ number of that same request) so a failure reproduces whatever the request order:
   reset   the connection closed with no answer, not forwarded
   cut     GET only: forwarded, the answer's headers and half its body, then the connection closed
   slow    forwarded after `slow_seconds`
-A request is faulted at most `max_faults` times in a row (the faults stay transient).
+A request is faulted at most `max_faults` times in a row (the faults stay transient). With
+`match` (a regex over "METHOD path?query") only matching requests are faulted, and each of them is
+recorded with its arrival time in `times` (to check how long a client waited before a retry).
 
 Control, on every proxy port (state shared by all proxies of the process):
   POST /_fault/setup  JSON merged into the config: seed, rate (0..1), kinds, max_faults,
@@ -27,7 +29,8 @@ Control, on every proxy port (state shared by all proxies of the process):
                       request after each drop is answered `404 CODE` (S3's XML error) without
                       being forwarded: a store that no longer knows the request it applied, as S3
                       answers `NoSuchUpload` to a completed multipart upload); resets the counters
-  GET  /_fault/stats  {requests, faults: {kind: n}, dropped: [method path], log: [...]}
+  GET  /_fault/stats  {requests, faults: {kind: n}, dropped: [method path], log: [...],
+                      times: [[seconds, method, path, fault or null], ...]}
 """
 
 from __future__ import annotations
@@ -52,9 +55,10 @@ DEFAULT = {
     "retry_after": 1,
     "fail_all": False,
     "drop": [],
+    "match": None,
 }
 CONFIG = dict(DEFAULT)
-STATS = {"requests": 0, "faults": {}, "dropped": [], "log": []}
+STATS = {"requests": 0, "faults": {}, "dropped": [], "log": [], "times": []}
 ATTEMPTS: dict[str, int] = {}
 LOCK = threading.Lock()
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
@@ -85,6 +89,8 @@ def decide(method: str, target: str, rng: str) -> str | None:
             rule["pending"] -= 1
             return "then_error:" + rule["then_error"]
     if attempt >= CONFIG["max_faults"] or CONFIG["rate"] <= 0:
+        return None
+    if CONFIG["match"] and not re.search(CONFIG["match"], f"{method} {target}"):
         return None
     h = hashlib.sha256(f"{CONFIG['seed']}|{key}|{attempt}".encode()).digest()
     if int.from_bytes(h[:8], "big") / 2**64 >= CONFIG["rate"]:
@@ -143,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
                 CONFIG.update(json.loads(json.dumps(DEFAULT)))
                 CONFIG.update(json.loads(body or b"{}"))
                 ATTEMPTS.clear()
-                STATS.update({"requests": 0, "faults": {}, "dropped": [], "log": []})
+                STATS.update({"requests": 0, "faults": {}, "dropped": [], "log": [], "times": []})
                 reply = CONFIG
             else:
                 reply = STATS
@@ -172,6 +178,9 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATS["requests"] += 1
             fault = decide(self.command, self.path, self.headers.get("range", ""))
+            if CONFIG["match"] and re.search(CONFIG["match"], f"{self.command} {self.path}"):
+                if len(STATS["times"]) < 2000:
+                    STATS["times"].append([time.monotonic(), self.command, self.path, fault])
             if fault:
                 STATS["faults"][fault] = STATS["faults"].get(fault, 0) + 1
                 if len(STATS["log"]) < 2000:
