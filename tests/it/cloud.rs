@@ -26,7 +26,7 @@ use crate::harness::*;
 
 /// The workspace token the tests use; it must never show up anywhere.
 pub(crate) const TOKEN: &str = "dapi-SENTINEL-token-5e1f";
-const CLIENT_SECRET: &str = "oauth-SENTINEL-secret-a9d0";
+pub(crate) const CLIENT_SECRET: &str = "oauth-SENTINEL-secret-a9d0";
 /// What the emulator vends (see cloud_emulator.py).
 const VENDED_SECRETS: &[&str] =
     &["vended-secret-SENTINEL-7f3a", "vended-session-SENTINEL-91c2", "ya29.vended-SENTINEL-"];

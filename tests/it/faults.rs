@@ -189,14 +189,23 @@ fn prepare_to_every_store_survives_a_flaky_network() {
         faults += proxy.faults();
     }
 
-    // Unity Catalog names in, a volume out: the REST API, credential vending and the store; the
-    // answer to the label table's registration (a create, applied) is lost once.
+    // Unity Catalog names in, a volume out, signed in with OAuth M2M: the token endpoint, the
+    // REST API, credential vending and the store; the answers to the token request and to the
+    // label table's registration (a create, applied) are lost once each.
+    cloud.setup(json!({"client_id": "sp-1234", "client_secret": CLIENT_SECRET}));
     let mut cfg = flaky();
-    cfg["drop"] = json!([{"method": "POST", "path": "/unity-catalog/tables$", "count": 1}]);
+    cfg["drop"] = json!([
+        {"method": "POST", "path": "/unity-catalog/tables$", "count": 1},
+        {"method": "POST", "path": "/oidc/v1/token$", "count": 1},
+    ]);
     proxy.setup(cfg);
     let o = cloud
-        .uc_bin()
+        .bin()
         .env("DATABRICKS_HOST", ucp)
+        .env("DATABRICKS_CLIENT_ID", "sp-1234")
+        .env("DATABRICKS_CLIENT_SECRET", CLIENT_SECRET)
+        // The retries are logged: never with a secret.
+        .env("DELTA_HF_LOG", "info")
         .env("AWS_ENDPOINT_URL", s3p)
         .args(["prepare", "--json", "--split", "train=main.ml.train", "--split", "test=main.ml.test"])
         .args(["--output", "/Volumes/main/ml/vol/datasets/reviews", "--label-table", "main.ml.labels"])
@@ -204,11 +213,13 @@ fn prepare_to_every_store_survives_a_flaky_network() {
         .output()
         .unwrap();
     ok_under_faults(&o, &proxy);
+    assert_no_secrets(&[&o], &[]);
     assert_eq!(
         proxy.stats()["dropped"],
-        json!(["POST /api/2.1/unity-catalog/tables"]),
-        "the create's answer was lost"
+        json!(["POST /oidc/v1/token", "POST /api/2.1/unity-catalog/tables"]),
+        "the answers to the token request and the create were lost"
     );
+    assert!(cloud.calls().iter().any(|c| c["auth"] == "oauth"), "signed in with OAuth");
     faults += proxy.faults();
     cloud.check_download(
         &sub_dir(&dir.path().join("uc")),
