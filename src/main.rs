@@ -126,12 +126,13 @@ fn exit_with(e: Error) -> ! {
 }
 
 fn init_logging(quiet: bool) {
-    // delta-rs logs failures it also returns (e.g. probing a table that does not exist yet);
-    // we report those ourselves, once, with context. DELTA_HF_LOG overrides (e.g. `info`).
+    // delta-rs and hf-hub log failures they also return (e.g. probing a table that does not
+    // exist yet, a request whose retries ran out); we report those ourselves, once, with
+    // context. DELTA_HF_LOG overrides (e.g. `info`).
     let default = if quiet {
-        "error,deltalake_core=off,buoyant_kernel=off"
+        "error,deltalake_core=off,buoyant_kernel=off,hf_hub=off"
     } else {
-        "warn,deltalake_core=off,buoyant_kernel=off"
+        "warn,deltalake_core=off,buoyant_kernel=off,hf_hub=off"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DELTA_HF_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -17,9 +17,10 @@ use sha2::{Digest, Sha256};
 
 use object_store::ObjectStoreExt as _;
 
-use super::hub::client::{Hub, HubEnv, is_commit_hash};
+use super::hub::client::{Hub, HubEnv, hf_verdict, is_commit_hash};
 use crate::error::{Error, Result};
 use crate::storage::connector::Connector;
+use crate::storage::retry::{self, Outcome};
 
 /// The version of the `tokenizers` crate compiled in (the Python package of the same minor
 /// version writes and reads the same files).
@@ -256,8 +257,8 @@ pub fn read_local(spec: &TokenizerSpec, path: &Path) -> Result<RawTokenizer> {
 pub async fn read_hub(spec: &TokenizerSpec, repo: &str, revision: &str) -> Result<RawTokenizer> {
     let hub = Hub::new(HubEnv::from_env())?;
     let shown = spec.shown();
-    let main = download(&hub, repo, revision, "tokenizer.json")
-        .await
+    let main = download(&hub, &shown, repo, revision, "tokenizer.json")
+        .await?
         .map_err(|e| hub_error(&hub, e, &shown, "tokenizer.json"))?;
     let Some(main) = main else {
         // A 404 on the file: the model, its revision or only the file may be missing.
@@ -288,12 +289,13 @@ pub async fn read_hub(spec: &TokenizerSpec, repo: &str, revision: &str) -> Resul
     };
     let mut raw = RawTokenizer { tokenizer_json: read(&main)?, sha, ..Default::default() };
     for name in OPTIONAL_FILES {
-        let got = match download(&hub, repo, &at, name).await {
-            Ok(p) => p,
-            // hf-hub does not consult its cached "absent" markers when the Hub is unreachable.
-            Err(_) if known_absent(&hub, repo, &at, name) => None,
-            Err(e) => return Err(hub_error(&hub, e, &shown, name)),
-        };
+        // Absent at this commit, as the cache remembers: nothing to ask (hf-hub does not consult
+        // its "absent" markers when the Hub cannot be reached).
+        if known_absent(&hub, repo, &at, name) {
+            continue;
+        }
+        let got =
+            download(&hub, &shown, repo, &at, name).await?.map_err(|e| hub_error(&hub, e, &shown, name))?;
         if let Some(p) = got {
             raw.extra.push((name, read(&p)?));
         }
@@ -338,9 +340,12 @@ pub async fn read_remote(spec: &TokenizerSpec, location: &str, cx: &Connector) -
             }
         }
     };
-    let fail = |e: object_store::Error| Error::Tokenizer {
-        spec: shown.clone(),
-        reason: format!("cannot read it: {e}"),
+    // A store that refuses us, or keeps failing past the budget, is exit 6 as for any input.
+    let fail = |e: object_store::Error| {
+        Error::upstream(e, &format!("tokenizer `{shown}`"), |m| Error::Tokenizer {
+            spec: shown.clone(),
+            reason: format!("cannot read it: {m}"),
+        })
     };
     let (tokenizer_json, is_dir) = if url.path().ends_with(".json") {
         (get(None).await.map_err(fail)?, false)
@@ -379,27 +384,37 @@ fn known_absent(hub: &Hub, repo: &str, sha: &str, file: &str) -> bool {
     is_commit_hash(sha) && hub.env.cache_dir.join(folder).join(".no_exist").join(sha).join(file).is_file()
 }
 
-/// One file at `revision`; `None` when the model has no such file.
+/// One file at `revision`, retried within the budget like every Hub call; `None` when the model
+/// has no such file. The inner error is the Hub's answer; the outer one a Hub that kept failing
+/// past `--retry-timeout` (exit 6).
 async fn download(
     hub: &Hub,
+    shown: &str,
     repo: &str,
     revision: &str,
     file: &str,
-) -> std::result::Result<Option<PathBuf>, HFError> {
+) -> Result<std::result::Result<Option<PathBuf>, HFError>> {
     let (owner, name) = hf_hub::split_id(repo);
-    let got = hub
-        .client
-        .model(owner, name)
-        .download_file()
-        .filename(file.to_string())
-        .revision(revision.to_string())
-        .local_files_only(hub.env.offline)
-        .send()
-        .await;
+    let what = format!("download of `{file}` of model `{repo}`");
+    let got = retry::retry(&what, hf_verdict, || async {
+        hub.client
+            .model(owner, name)
+            .download_file()
+            .filename(file.to_string())
+            .revision(revision.to_string())
+            .local_files_only(hub.env.offline)
+            .send()
+            .await
+    })
+    .await;
     match got {
-        Ok(p) => Ok(Some(p)),
-        Err(HFError::EntryNotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
+        Ok(p) => Ok(Ok(Some(p))),
+        Err(Outcome::Failed(HFError::EntryNotFound { .. })) => Ok(Ok(None)),
+        Err(Outcome::Failed(e)) => Ok(Err(e)),
+        Err(Outcome::Exhausted { last, elapsed }) => Err(Error::access(format!(
+            "tokenizer `{shown}`: {}",
+            retry::exhausted("the download of", &format!("{repo}/{file}"), &last.to_string(), elapsed)
+        ))),
     }
 }
 

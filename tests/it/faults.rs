@@ -371,7 +371,62 @@ fn size_and_pull_survive_a_flaky_hub_and_store() {
         assert_eq!(rows, hub::as_pairs(&hub::en_rows(split, n)));
         assert_eq!(meta["dataset"], "acme/reviews");
     }
-    assert!(faults >= 2, "the proxy injected only {faults} faults: the test proves nothing");
+
+    // `prepare --tokenizer hf://...` fetches the tokenizer through the flaky Hub: the same shards
+    // as with a clean Hub.
+    let tables = sub_dir(&dir.path().join("tables"));
+    write_splits(&tables);
+    let train = tables.join("train");
+    let tokenized =
+        |endpoint: &str, out: &Path| {
+            let mut c = hub::hub_cmd(endpoint, tmp().path());
+            c.args(["prepare", "--train", train.to_str().unwrap(), "--tokenizer", "hf://acme/tiny-bert"])
+                .args(["--output", out.to_str().unwrap(), "--retry-timeout", "20s"]);
+            c.output().unwrap()
+        };
+    let clean = dir.path().join("tokenized-clean");
+    ok(&tokenized(&emu.endpoint(), &clean));
+    // Every request of the few it makes fails (up to twice).
+    let mut cfg = flaky();
+    cfg["rate"] = json!(1.0);
+    proxy.setup(cfg);
+    let flaky_out = dir.path().join("tokenized-flaky");
+    ok_under_faults(&tokenized(hubp, &flaky_out), &proxy);
+    assert!(
+        proxy.faults() >= 2,
+        "the tokenizer's fetch met only {} faults: {}",
+        proxy.faults(),
+        proxy.stats()
+    );
+    faults += proxy.faults();
+    let shard = "train/data-00000-of-00001.arrow";
+    assert!(
+        std::fs::read(clean.join(shard)).unwrap() == std::fs::read(flaky_out.join(shard)).unwrap(),
+        "the tokenized shard differs from a clean run's"
+    );
+    assert!(faults >= 3, "the proxy injected only {faults} faults: the test proves nothing");
+
+    // The Hub down: `size`, `pull` and a Hub tokenizer stop within the budget, exit 6 naming
+    // the dataset or model and the call; nothing written.
+    proxy.setup(json!({"fail_all": true, "retry_after": 1}));
+    let out = dir.path().join("written-while-down");
+    let out_s = out.to_str().unwrap();
+    let train_s = train.to_str().unwrap();
+    for (args, named) in [
+        (vec!["size", "acme/reviews"], "acme/reviews"),
+        (vec!["pull", "acme/reviews", "--to", out_s], "acme/reviews"),
+        (
+            vec!["prepare", "--train", train_s, "--tokenizer", "hf://acme/tiny-bert", "--output", out_s],
+            "tiny-bert",
+        ),
+    ] {
+        let start = Instant::now();
+        let o =
+            hub::hub_cmd(hubp, tmp().path()).args(&args).args(["--retry-timeout", "2s"]).output().unwrap();
+        fails(&o, 6, &[named, "503", "--retry-timeout"]);
+        assert!(start.elapsed() < Duration::from_secs(30), "{args:?} took {:?}", start.elapsed());
+        assert!(!out.exists(), "{args:?} wrote something");
+    }
 }
 
 /// The label table's commit is applied but its answer lost, on the first and on a later
@@ -414,12 +469,13 @@ fn a_label_table_commit_whose_answer_is_lost_is_ours() {
 /// no new version.
 #[test]
 fn every_request_failing_is_a_clean_failure_within_the_budget() {
-    let cloud = Cloud::start();
+    let cloud = Cloud::start_with(&["--azure", "--gcs"]);
     let dir = tmp();
     uc_world(&cloud, &sub_dir(&dir.path().join("uc")));
-    cloud.setup(json!({"buckets": ["down"]}));
+    cloud.setup(json!({"buckets": ["down"], "containers": ["down"], "gcs_buckets": ["down"]}));
     cloud.upload_splits(dir.path(), "down");
-    let proxy = Proxy::start(&[&cloud.s3, &cloud.uc]);
+    let (azure, gcs) = (cloud.azure.clone().unwrap(), cloud.gcs.clone().unwrap());
+    let proxy = Proxy::start(&[&cloud.s3, &cloud.uc, &azure, &gcs]);
     let out = dir.path().join("out");
     let lt = dir.path().join("labels");
     let prepare = |train: &str, output: &str, extra: &[&str]| {
@@ -461,6 +517,42 @@ fn every_request_failing_is_a_clean_failure_within_the_budget() {
     proxy.setup(json!({}));
     assert_eq!(cloud.list("down", "datasets/new"), Vec::<String>::new(), "something was published");
     assert_eq!(label_table_versions(&lt), 1, "a label-table version for an export that did not publish");
+
+    // An Azure or GCS input store fails: the same, naming it.
+    let reply = cloud.setup(json!({"gcs_service_account": "trainer@delta-hf-test.iam.gserviceaccount.com"}));
+    let key = dir.path().join("sa-key.json");
+    std::fs::write(&key, reply["gcs_service_account_key"].to_string()).unwrap();
+    for root in ["az://down", "gs://down"] {
+        cloud.upload(&dir.path().join("train"), root, "tables/train");
+    }
+    let mut az = cloud.azure_bin(true);
+    az.env("AZURE_STORAGE_ENDPOINT", &proxy.urls[2]);
+    let mut gs = cloud.gcs_bin(Some(&key));
+    gs.env("DELTA_HF_STORAGE_OPTIONS", format!("google_base_url={},allow_http=true", proxy.urls[3]))
+        .env("GOOGLE_BASE_URL", &proxy.urls[3]);
+    let azure_table = format!("abfss://down@{AZ_ACCOUNT}.dfs.core.windows.net/tables/train");
+    proxy.setup(json!({"fail_all": true, "retry_after": 1}));
+    for (mut c, table) in [(az, azure_table.as_str()), (gs, "gs://down/tables/train")] {
+        let start = Instant::now();
+        let o = c
+            .args([
+                "prepare",
+                "--quiet",
+                "--retry-timeout",
+                "2s",
+                "--train",
+                table,
+                "--output",
+                out.to_str().unwrap(),
+            ])
+            .args(["--overwrite", "--label-table", lt.to_str().unwrap()])
+            .output()
+            .unwrap();
+        fails(&o, 6, &[table, "503", "--retry-timeout"]);
+        assert!(start.elapsed() < budget, "{table}: took {:?}", start.elapsed());
+        assert_eq!(std::fs::read(out.join("train/state.json")).unwrap(), before, "the old output changed");
+        assert_eq!(label_table_versions(&lt), 1);
+    }
 
     // Unity Catalog fails: exit 6 naming it and the call.
     proxy.setup(json!({"fail_all": true, "retry_after": 1}));

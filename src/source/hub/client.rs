@@ -156,23 +156,29 @@ impl Hub {
                 ))
             });
         }
-        match self.fetch_snapshot(repo, revision).await {
+        let (msg, exhausted) = match self.fetch_snapshot(repo, revision).await {
             Ok(s) => {
                 self.save_snapshot(&s)?;
-                Ok(s)
+                return Ok(s);
             }
-            Err(Fetch::Unreachable(msg)) => match self.cached_snapshot(repo, revision)? {
-                Some(s) => {
-                    tracing::warn!("{msg}; using the cached commit {} of `{repo}`", s.sha);
-                    Ok(s)
-                }
-                None => Err(Error::Hub(format!(
-                    "{msg}, and dataset `{repo}` at revision `{revision}` is not in the cache `{}`",
-                    self.env.cache_dir.display()
-                ))),
-            },
-            Err(Fetch::Failed(e)) => Err(e),
+            Err(Fetch::Failed(e)) => return Err(e),
+            Err(Fetch::Unreachable(msg)) => (msg, false),
+            Err(Fetch::Exhausted(msg)) => (msg, true),
+        };
+        if let Some(s) = self.cached_snapshot(repo, revision)? {
+            tracing::warn!("{msg}; using the cached commit {} of `{repo}`", s.sha);
+            return Ok(s);
         }
+        let missing = format!(
+            "dataset `{repo}` at revision `{revision}` is not in the cache `{}`",
+            self.env.cache_dir.display()
+        );
+        Err(if exhausted {
+            // Still failing after the retry budget: exit 6, as every remote operation.
+            Error::access(format!("{msg}; {missing}"))
+        } else {
+            Error::Hub(format!("{msg}, and {missing}"))
+        })
     }
 
     async fn fetch_snapshot(&self, repo: &str, revision: &str) -> std::result::Result<RepoSnapshot, Fetch> {
@@ -184,7 +190,7 @@ impl Hub {
         .map_err(|o| match o {
             retry::Outcome::Failed(e) => self.classify(e, repo, revision),
             retry::Outcome::Exhausted { last, elapsed, .. } => {
-                Fetch::Unreachable(retry::exhausted("the Hub call", &what, &last.to_string(), elapsed))
+                Fetch::Exhausted(retry::exhausted("the Hub call", &what, &last.to_string(), elapsed))
             }
         })?;
         let sha = info.sha.clone().filter(|s| is_commit_hash(s)).ok_or_else(|| {
@@ -220,7 +226,7 @@ impl Hub {
                     retry::Outcome::Failed(f) => {
                         Fetch::Unreachable(format!("the Hub at {} answered {f}", self.env.endpoint))
                     }
-                    retry::Outcome::Exhausted { last, elapsed, .. } => Fetch::Unreachable(retry::exhausted(
+                    retry::Outcome::Exhausted { last, elapsed, .. } => Fetch::Exhausted(retry::exhausted(
                         "the Hub's file listing",
                         &url,
                         &last.to_string(),
@@ -382,9 +388,11 @@ impl Hub {
     }
 }
 
-/// Why a fetch failed: the Hub could not be reached (the cache may answer), or it answered no.
+/// Why a fetch failed: the Hub could not be reached or kept failing past the retry budget (the
+/// cache may answer), or it answered no.
 enum Fetch {
     Unreachable(String),
+    Exhausted(String),
     Failed(Error),
 }
 

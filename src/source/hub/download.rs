@@ -61,9 +61,10 @@ async fn fetch_one(hub: &Hub, repo: &str, sha: &str, f: &HubFile, bar: &Progress
         .await
         .map_err(|o| match o {
             crate::storage::retry::Outcome::Failed(e) => download_error(hub, e, repo, sha, &f.path),
-            crate::storage::retry::Outcome::Exhausted { last, elapsed, .. } => Error::Hub(
-                crate::storage::retry::exhausted("the download of", &f.path, &last.to_string(), elapsed),
-            ),
+            crate::storage::retry::Outcome::Exhausted { last, elapsed, .. } => Error::access(format!(
+                "dataset `{repo}`: {}",
+                crate::storage::retry::exhausted("the download of", &f.path, &last.to_string(), elapsed)
+            )),
         })?;
         let seen = counted.total();
         bar.inc(f.size.saturating_sub(seen));
