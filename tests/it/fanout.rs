@@ -153,6 +153,7 @@ fn single_label_three_tasks_equal_prepare() {
             .output()
             .unwrap());
         assert_eq!(t["reused"], false);
+        check_manifest(&plan, i);
     }
     let summary = ok(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
     assert_eq!(summary["splits"][0]["version"].as_u64(), Some(version));
@@ -278,6 +279,22 @@ fn staging_root(plan: &Path) -> PathBuf {
 fn manifest(plan: &Path, task: usize) -> PathBuf {
     let doc: Value = serde_json::from_slice(&std::fs::read(plan).unwrap()).unwrap();
     staging_root(plan).join(format!("_fanout-{}/task-{task:05}.json", doc["plan_id"].as_str().unwrap()))
+}
+
+/// Task `task`'s manifest lists shards that exist with its sizes and CRC-32s, as zlib computes
+/// them.
+fn check_manifest(plan: &Path, task: usize) {
+    py(
+        "import sys, json, os, zlib\n\
+         root, m = sys.argv[1], json.load(open(sys.argv[2]))\n\
+         shards = [sh for sp in m['splits'] for sh in sp['shards']]\n\
+         assert shards, m\n\
+         for sh in shards:\n\
+         \x20   data = open(os.path.join(root, sh['path']), 'rb').read()\n\
+         \x20   assert len(data) == sh['bytes'], sh\n\
+         \x20   assert '%08x' % zlib.crc32(data) == sh['crc32'], (sh, '%08x' % zlib.crc32(data))\n",
+        &[&s(&staging_root(plan)), &s(&manifest(plan, task))],
+    );
 }
 
 /// Tables big enough that a task runs long enough to be killed in the middle.
