@@ -316,6 +316,66 @@ fn object_stores_wait_as_long_as_retry_after_says() {
     }
 }
 
+/// The fan-out (`plan`, `run-task` ×2, `commit`) from S3 tables to an S3 output through a flaky
+/// network, the answer to task 0's manifest create lost after S3 applied it: exactly the rows,
+/// one label-table version.
+#[test]
+fn fan_out_on_s3_survives_a_flaky_network() {
+    let cloud = Cloud::start();
+    cloud.setup(json!({"buckets": ["fan"]}));
+    let dir = tmp();
+    let (train, test) = cloud.upload_splits(dir.path(), "fan");
+    let proxy = Proxy::start(&[&cloud.s3]);
+    let work = dir.path().join("work");
+    let cmd = || {
+        let mut c = cloud.bin();
+        c.env("AWS_ENDPOINT_URL", &proxy.urls[0]).env("DELTA_HF_WORKING_DIR", &work);
+        c
+    };
+    let plan = "s3://fan/plans/reviews.json";
+    let mut cfg = flaky();
+    cfg["drop"] = json!([{"method": "PUT", "path": "_fanout-[^/]+/task-00000\\.json$", "count": 1}]);
+    proxy.setup(cfg);
+    let o = cmd()
+        .args(["plan", "--split", "train=s3://fan/tables/train", "--split", "test=s3://fan/tables/test"])
+        .args(["--max-shard-size", "1KB", "--output", "s3://fan/datasets/reviews"])
+        .args(["--label-table", "s3://fan/labels/reviews", "--tasks", "2", "--plan", plan, "--quiet"])
+        .output()
+        .unwrap();
+    ok_under_faults(&o, &proxy);
+    for task in ["0", "1"] {
+        let o = cmd().args(["run-task", "--plan", plan, "--task", task, "--json"]).output().unwrap();
+        ok_under_faults(&o, &proxy);
+    }
+    let s = ok_under_faults(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap(), &proxy);
+    assert_eq!(s["label_table"]["version"], 0, "{s}");
+    let dropped = proxy.stats()["dropped"].clone();
+    assert!(
+        dropped.as_array().unwrap().len() == 1 && dropped[0].as_str().unwrap().ends_with("/task-00000.json"),
+        "the manifest create's answer was not lost: {dropped}"
+    );
+    assert!(
+        proxy.faults() >= 5,
+        "the proxy injected only {} faults: the test proves nothing",
+        proxy.faults()
+    );
+    cloud.check_download(
+        &sub_dir(&dir.path().join("got")),
+        "fan",
+        "datasets/reviews",
+        "labels/reviews",
+        &train,
+        &test,
+    );
+    assert_eq!(commits(&cloud, "fan", "labels/reviews"), versions(1), "one label-table version");
+    let published = cloud.list("fan", "datasets/reviews");
+    assert!(
+        !published.iter().any(|f| f.contains("_fanout-") && f.ends_with(".json")),
+        "manifests left: {published:?}"
+    );
+    assert_eq!(ls(&work), Vec::<String>::new(), "scratch left in the working dir");
+}
+
 fn sub_dir(p: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(p).unwrap();
     p.to_path_buf()
