@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use object_store::ObjectStoreExt as _;
 
-use super::hub::client::{Hub, HubEnv, hf_verdict, is_commit_hash};
+use super::hub::client::{Hub, HubEnv, hf_verdict, is_commit_hash, is_repo_id};
 use crate::error::{Error, Result};
 use crate::storage::connector::Connector;
 use crate::storage::retry::{self, Outcome};
@@ -81,15 +81,7 @@ impl TokenizerSpec {
 }
 
 fn validate_model_id(repo: &str, shown: &str) -> Result<()> {
-    let parts: Vec<&str> = repo.split('/').collect();
-    let ok = (1..=2).contains(&parts.len())
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && *p != "."
-                && *p != ".."
-                && p.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
-        });
-    if ok {
+    if is_repo_id(repo) {
         Ok(())
     } else {
         Err(Error::Usage(format!(

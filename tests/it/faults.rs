@@ -3,10 +3,14 @@
 //! GCS, Unity Catalog and Hub emulators.
 //!
 //! - About 10% of requests fail (5xx, 429 with Retry-After, resets, cut bodies, slow answers):
-//!   every command succeeds with exactly the output of a clean run, one table version per run.
+//!   every command (`prepare` to each store, Unity Catalog with OAuth, `size`, `pull`, a Hub
+//!   tokenizer, the fan-out) succeeds with exactly the output of a clean run, one table version
+//!   per run.
+//! - `Retry-After` is waited out by the object stores too (the proxy's clock says so).
 //! - Every request fails: a clean failure (exit 6 naming the store, the object and the
 //!   operation) within `--retry-timeout`, the previous output intact, no label-table version.
-//! - A commit applied by the store whose answer is lost is recognised as ours: one version.
+//! - A commit (or a manifest create, or a multipart completion) applied by the store whose answer
+//!   is lost is recognised as ours: one version.
 //! - SIGTERM mid-upload: exit 143, nothing published, staging removed.
 //!
 //! The seed is `DELTA_HF_FAULT_SEED` (default 14); a failing test prints it and the proxy's log.
@@ -333,7 +337,9 @@ fn fan_out_on_s3_survives_a_flaky_network() {
         c
     };
     let plan = "s3://fan/plans/reviews.json";
+    // Small tables, few requests: one in five fails.
     let mut cfg = flaky();
+    cfg["rate"] = json!(0.2);
     cfg["drop"] = json!([{"method": "PUT", "path": "_fanout-[^/]+/task-00000\\.json$", "count": 1}]);
     proxy.setup(cfg);
     let o = cmd()

@@ -415,17 +415,21 @@ pub fn hf_verdict(e: &HFError) -> retry::Verdict {
     }
 }
 
-/// `owner/name` or `name`, no empty part, no `..`.
-pub fn validate_repo_id(repo: &str) -> Result<()> {
+/// Whether `repo` is a Hub repository id: `owner/name` or `name`, no empty part, no `..`.
+pub fn is_repo_id(repo: &str) -> bool {
     let parts: Vec<&str> = repo.split('/').collect();
-    let ok = (1..=2).contains(&parts.len())
+    (1..=2).contains(&parts.len())
         && parts.iter().all(|p| {
             !p.is_empty()
                 && *p != "."
                 && *p != ".."
                 && p.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
-        });
-    if ok {
+        })
+}
+
+/// A dataset id ([`is_repo_id`]), or a usage error.
+pub fn validate_repo_id(repo: &str) -> Result<()> {
+    if is_repo_id(repo) {
         Ok(())
     } else {
         Err(Error::Usage(format!("`{repo}` is not a dataset id; use `owner/name` (e.g. `stanfordnlp/imdb`)")))
