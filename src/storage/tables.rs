@@ -60,8 +60,8 @@ impl TableRef {
                 Ok(Some(local(b, url)))
             }
             Location::Uri(url) => {
-                // Through the connector's store (deltalake's factory for the scheme, see
-                // `Connector::store`), for reads and writes alike, so a table, the label table
+                // Through the connector's store (configured as deltalake's factory for the
+                // scheme would, see `Connector::store`), for reads and writes alike, so a table, the label table
                 // and the output are all reached the same way. The options also go to
                 // deltalake's log-store factories (S3 locking and the like).
                 let b = DeltaTableBuilder::from_url(url.clone())
