@@ -32,6 +32,7 @@ use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::{LabelPass, Labelled};
 use crate::transform::list_encode::{self, ListLabels};
 use crate::transform::select::TEXT;
+use crate::transform::session;
 use crate::transform::tokenize::{Tokenize, TokenizeOptions};
 use crate::ui::Ui;
 
@@ -285,7 +286,7 @@ pub(super) async fn write(
             .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let table = &split.table.name;
-        let partitions = df.execute_stream_partitioned().await.map_err(|e| scan_error(e, table))?;
+        let partitions = session::streams(df).await.map_err(|e| scan_error(e, table))?;
         writes.push(async move {
             let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
                 Error::DataFusion(e) => scan_error(e, table),

@@ -13,10 +13,15 @@
 
 use std::sync::Arc;
 
+use deltalake::datafusion::error::Result as DataFusionResult;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::execution::SessionStateBuilder;
 use deltalake::datafusion::execution::memory_pool::FairSpillPool;
 use deltalake::datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use deltalake::datafusion::prelude::{SessionConfig, SessionContext};
+use deltalake::datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, execute_stream, execute_stream_partitioned,
+};
+use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::delta_datafusion::planner::DeltaPlanner;
 
 use crate::error::Result;
@@ -74,4 +79,23 @@ pub fn session(o: SessionOptions) -> Result<SessionContext> {
 /// A small session for reading small tables (label tables).
 pub fn small() -> Result<SessionContext> {
     session(SessionOptions { partitions: 1, batch_size: 8192, memory_limit: None })
+}
+
+/// The output streams of `df`, in the order its rows are written: one per partition, read each
+/// in turn or under a limited number of decode permits. When the plan hash-repartitions (an
+/// aggregating `--select-sql`), its partitions are not independent: reading one while another
+/// waits makes the repartitioning buffer the waiting one's share of the whole input. Such a plan
+/// is read as one stream that polls every partition at once.
+pub async fn streams(df: DataFrame) -> DataFusionResult<Vec<SendableRecordBatchStream>> {
+    let task_ctx = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await?;
+    if repartitions(plan.as_ref()) && plan.output_partitioning().partition_count() > 1 {
+        Ok(vec![execute_stream(plan, task_ctx)?])
+    } else {
+        execute_stream_partitioned(plan, task_ctx)
+    }
+}
+
+fn repartitions(plan: &dyn ExecutionPlan) -> bool {
+    plan.name() == "RepartitionExec" || plan.children().into_iter().any(|c| repartitions(c.as_ref()))
 }

@@ -88,6 +88,41 @@ fn num_shards_natural_order_and_kept_columns() {
     assert_eq!(counts.trim(), "[34, 34, 33] True");
 }
 
+/// An aggregating `--select-sql` over a table of many files (a hash-repartitioned plan, read as
+/// one stream): the deduplicated rows, whatever the shard policy.
+#[test]
+fn aggregating_select_sql_over_many_files() {
+    let dir = tmp();
+    let table = dir.path().join("t");
+    // Six files, each text in three of them with the labels c, a, b: `min` keeps `a`.
+    for file in 0..6 {
+        let r: Vec<(String, String)> = (0..200)
+            .map(|i| (format!("text {}", (file % 2) * 200 + i), ["c", "a", "b"][file / 2].into()))
+            .collect();
+        write_rows(&table, &r, SaveMode::Append);
+    }
+    let sql = dir.path().join("dedup.sql");
+    std::fs::write(&sql, "SELECT text, min(label) AS label FROM source GROUP BY text").unwrap();
+    let want: Vec<(String, String)> = (0..400).map(|i| (format!("text {i}"), "a".to_string())).collect();
+    for (name, shards) in [("rolling", ["--max-shard-size", "4KB"]), ("counted", ["--num-shards", "3"])] {
+        let out = dir.path().join(name);
+        let o = run([
+            "prepare",
+            "--train",
+            table.to_str().unwrap(),
+            "--select-sql",
+            sql.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(shards));
+        ok(&o);
+        let expect = expect_json(dir.path(), &[("train", &want)], &["a"], json!({}));
+        check_py("check_dataset.py", &[&out, &expect]);
+    }
+}
+
 /// `--select-sql` reshapes a table; `--labels` fixes the order; `--frequency`.
 #[test]
 fn select_sql_and_labels_file() {
