@@ -142,13 +142,20 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let wait = match classify(&e) {
+        let (wait, asked) = match classify(&e) {
             Verdict::Fail => return Err(Outcome::Failed(e)),
-            Verdict::Retry(after) => after.unwrap_or_else(|| backoff(attempt)).max(backoff(attempt)),
+            Verdict::Retry(after) => (after.unwrap_or_else(|| backoff(attempt)).max(backoff(attempt)), after),
         };
         attempt += 1;
         let elapsed = start.elapsed();
         if elapsed + wait > budget {
+            if let Some(after) = asked.filter(|a| elapsed + *a > budget) {
+                tracing::warn!(
+                    "{what}: {e}; the server asks to retry in {:.0}s, past --retry-timeout {:.0}s: giving up",
+                    after.as_secs_f32(),
+                    budget.as_secs_f32()
+                );
+            }
             return Err(Outcome::Exhausted { last: e, elapsed });
         }
         tracing::info!("{what}: {e}; retry {attempt} in {:.1}s", wait.as_secs_f32());
@@ -539,7 +546,9 @@ pub fn status_verdict(status: reqwest::StatusCode, headers: &reqwest::header::He
                 (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
             })
         });
-        Verdict::Retry(after.map(|d| d.min(MAX_BACKOFF * 4)))
+        // Not shortened: a wait that does not fit in the budget ends the retries at once
+        // ([`retry`]) rather than asking again before the server said to.
+        Verdict::Retry(after)
     } else {
         Verdict::Fail
     }
@@ -642,6 +651,23 @@ mod tests {
             status_verdict(reqwest::StatusCode::TOO_MANY_REQUESTS, &h),
             Verdict::Retry(Some(Duration::from_secs(2)))
         );
+        // Long waits are kept as asked.
+        h.insert(reqwest::header::RETRY_AFTER, "600".parse().unwrap());
+        assert_eq!(
+            status_verdict(reqwest::StatusCode::SERVICE_UNAVAILABLE, &h),
+            Verdict::Retry(Some(Duration::from_secs(600)))
+        );
+        // An HTTP date: the time until then.
+        let at = (chrono::Utc::now() + chrono::Duration::seconds(30))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        h.insert(reqwest::header::RETRY_AFTER, at.parse().unwrap());
+        match status_verdict(reqwest::StatusCode::SERVICE_UNAVAILABLE, &h) {
+            Verdict::Retry(Some(d)) => {
+                assert!(d > Duration::from_secs(27) && d <= Duration::from_secs(30), "{d:?}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
