@@ -620,30 +620,23 @@ fn every_request_failing_is_a_clean_failure_within_the_budget() {
         assert_eq!(label_table_versions(&lt), 1);
     }
 
-    // Unity Catalog fails: exit 6 naming it and the call.
-    proxy.setup(json!({"fail_all": true, "retry_after": 1}));
-    let start = Instant::now();
-    let o = cloud
-        .uc_bin()
-        .env("DATABRICKS_HOST", &proxy.urls[1])
-        .args(["prepare", "--retry-timeout", "2s", "--train", "main.ml.train", "--output"])
-        .arg(dir.path().join("uc-out"))
-        .output()
-        .unwrap();
-    fails(&o, 6, &["Unity Catalog", "main.ml.train", "503", "--retry-timeout"]);
-    assert!(start.elapsed() < budget);
-    // Asked to come back after longer than the budget: it gives up at once, saying so.
-    proxy.setup(json!({"fail_all": true, "retry_after": 600}));
-    let start = Instant::now();
-    let o = cloud
-        .uc_bin()
-        .env("DATABRICKS_HOST", &proxy.urls[1])
-        .args(["prepare", "--retry-timeout", "20s", "--train", "main.ml.train", "--output"])
-        .arg(dir.path().join("uc-out"))
-        .output()
-        .unwrap();
-    fails(&o, 6, &["Unity Catalog", "main.ml.train", "retry in 600s", "--retry-timeout"]);
-    assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+    // Unity Catalog fails: exit 6 naming it and the call, within the budget; asked to come back
+    // after longer than the budget, it gives up at once, saying so.
+    for (after, timeout, said, within) in
+        [(1, "2s", "503", budget), (600, "20s", "retry in 600s", Duration::from_secs(10))]
+    {
+        proxy.setup(json!({"fail_all": true, "retry_after": after}));
+        let start = Instant::now();
+        let o = cloud
+            .uc_bin()
+            .env("DATABRICKS_HOST", &proxy.urls[1])
+            .args(["prepare", "--retry-timeout", timeout, "--train", "main.ml.train", "--output"])
+            .arg(dir.path().join("uc-out"))
+            .output()
+            .unwrap();
+        fails(&o, 6, &["Unity Catalog", "main.ml.train", said, "--retry-timeout"]);
+        assert!(start.elapsed() < within, "Retry-After {after}: took {:?}", start.elapsed());
+    }
     assert!(!dir.path().join("uc-out").exists());
     assert_eq!(ls(&dir.path().join("work")), Vec::<String>::new(), "staging removed");
 }
