@@ -21,54 +21,51 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use object_store::aws::{AmazonS3ConfigKey, AwsCredential};
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::storage::connector::layered;
+
 /// Credentials are renewed this long before they expire.
 const RENEW_MARGIN: Duration = Duration::from_secs(300);
 
 /// The S3 configuration of a location: the user's options over the `AWS_*` environment, keyed
-/// by object_store's canonical names, plus the delta-rs keys object_store does not know
-/// (`AWS_FORCE_CREDENTIAL_LOAD`, `AWS_S3_LOCKING_PROVIDER`, `AWS_IAM_ROLE_ARN`, ...) as given.
+/// by object_store's names, plus the delta-rs keys object_store does not know
+/// (`AWS_FORCE_CREDENTIAL_LOAD`, `AWS_S3_LOCKING_PROVIDER`, `AWS_IAM_ROLE_ARN`, ...).
 pub struct S3Options {
     /// Keys object_store understands.
-    pub config: Vec<(AmazonS3ConfigKey, String)>,
-    /// Everything, for delta-rs's own S3 options (locking provider, unsafe rename).
-    pub raw: HashMap<String, String>,
+    pub config: HashMap<AmazonS3ConfigKey, String>,
+    /// delta-rs's own keys, upper case (locking provider, unsafe rename, roles).
+    pub flags: HashMap<String, String>,
 }
 
 impl S3Options {
     /// The user's `options` (which win) over the process environment.
     pub fn resolve(options: &HashMap<String, String>) -> Self {
-        Self::from_parts(options, std::env::vars())
+        Self::from_parts(options, std::env::vars().collect())
     }
 
-    fn from_parts(options: &HashMap<String, String>, env: impl Iterator<Item = (String, String)>) -> Self {
-        let mut config: HashMap<AmazonS3ConfigKey, String> = HashMap::new();
-        let mut raw: HashMap<String, String> = HashMap::new();
-        let env: Vec<(String, String)> = env.filter(|(k, _)| k.starts_with("AWS_")).collect();
+    fn from_parts(options: &HashMap<String, String>, env: Vec<(String, String)>) -> Self {
+        let known = |k: &str| AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase()).is_ok();
         // Environment first, then the options over it.
-        for (k, v) in env.iter().map(|(k, v)| (k, v)).chain(options.iter()) {
-            match AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase()) {
-                Ok(key) => {
-                    raw.insert(key.as_ref().to_string(), v.clone());
-                    config.insert(key, v.clone());
-                }
-                Err(_) => {
-                    raw.insert(k.to_ascii_uppercase(), v.clone());
-                }
-            }
-        }
-        // As delta-rs: commits are conditional puts; a copy that must not overwrite is a multipart
-        // copy unless the user chose another way.
+        let flags = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .map(|(k, v)| (k, v))
+            .chain(options)
+            .filter(|(k, _)| !known(k))
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
+            .collect();
+        let mut config: HashMap<_, _> = layered("AWS_", options, env, &[]).into_iter().collect();
+        // As delta-rs: a copy that must not overwrite is a multipart copy unless the user chose
+        // another way.
         config.entry(AmazonS3ConfigKey::CopyIfNotExists).or_insert_with(|| "multipart".to_string());
-        raw.entry("copy_if_not_exists".into()).or_insert_with(|| "multipart".to_string());
-        S3Options { config: config.into_iter().collect(), raw }
+        S3Options { config, flags }
     }
 
     fn get(&self, key: AmazonS3ConfigKey) -> Option<&str> {
-        self.config.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+        self.config.get(&key).map(String::as_str)
     }
 
     fn flag(&self, name: &str) -> Option<&str> {
-        self.raw.get(name).map(String::as_str)
+        self.flags.get(name).map(String::as_str)
     }
 
     /// The role to assume (`AWS_IAM_ROLE_ARN`, or the older `AWS_S3_ASSUME_ROLE_ARN`).
@@ -185,7 +182,7 @@ mod tests {
 
     fn opts(options: &[(&str, &str)], env: &[(&str, &str)]) -> S3Options {
         let options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        S3Options::from_parts(&options, env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        S3Options::from_parts(&options, env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl Connector {
                             b = b.with_credentials(Arc::new(SdkCredentials::new(&o)));
                         }
                         // delta-rs's DynamoDB locking or unsafe renames, when asked for.
-                        let s3 = S3StorageOptions::from_map(&o.raw).map_err(|e| self.unusable(url, e))?;
+                        let s3 = S3StorageOptions::from_map(&o.flags).map_err(|e| self.unusable(url, e))?;
                         let store = Arc::new(b.build().map_err(bad)?);
                         if s3.locking_provider.as_deref() == Some("dynamodb") || s3.allow_unsafe_rename {
                             Arc::new(S3StorageBackend::try_new(store, true).map_err(bad)?)
@@ -138,7 +138,8 @@ impl Connector {
             }
             "abfss" | "abfs" | "az" | "adl" | "azure" => {
                 let mut b = MicrosoftAzureBuilder::new().with_url(url.as_str());
-                for (k, v) in layered("AZURE_", &self.options, AZURE_CREDENTIALS) {
+                for (k, v) in layered("AZURE_", &self.options, std::env::vars().collect(), AZURE_CREDENTIALS)
+                {
                     b = b.with_config(k, v);
                 }
                 b = b.with_retry(retry).with_http_connector(RetryAfterConnector);
@@ -149,7 +150,7 @@ impl Connector {
             }
             "gs" => {
                 let mut b = GoogleCloudStorageBuilder::new().with_url(format!("gs://{}", url.authority()));
-                for (k, v) in layered("GOOGLE_", &self.options, GCS_CREDENTIALS) {
+                for (k, v) in layered("GOOGLE_", &self.options, std::env::vars().collect(), GCS_CREDENTIALS) {
                     b = b.with_config(k, v);
                 }
                 b = b.with_retry(retry).with_http_connector(RetryAfterConnector);
@@ -202,10 +203,15 @@ const GCS_CREDENTIALS: &[&[GoogleConfigKey]] = &[
     &[GoogleConfigKey::ApplicationCredentials],
 ];
 
-/// A store's configuration: the environment's `{prefix}*` variables, then the user's options
+/// A store's configuration: the `env`ironment's `{prefix}*` variables, then the user's options
 /// over them, key by key. When the options hold a whole way to sign in (one of `credentials`),
 /// the environment's credential keys are left out, so they cannot pick another way.
-fn layered<K>(prefix: &str, options: &HashMap<String, String>, credentials: &[&[K]]) -> Vec<(K, String)>
+pub(crate) fn layered<K>(
+    prefix: &str,
+    options: &HashMap<String, String>,
+    env: Vec<(String, String)>,
+    credentials: &[&[K]],
+) -> Vec<(K, String)>
 where
     K: FromStr + PartialEq + Copy,
 {
@@ -213,7 +219,8 @@ where
     let given: Vec<(K, String)> = options.iter().filter_map(|(k, v)| Some((parse(k)?, v.clone()))).collect();
     let whole = credentials.iter().any(|c| c.iter().all(|k| given.iter().any(|(g, _)| g == k)));
     let credential = |k: &K| credentials.iter().any(|c| c.contains(k));
-    let mut out: Vec<(K, String)> = std::env::vars()
+    let mut out: Vec<(K, String)> = env
+        .into_iter()
         .filter(|(k, _)| k.starts_with(prefix))
         .filter_map(|(k, v)| Some((parse(&k)?, v)))
         .filter(|(k, _)| !(whole && credential(k)))

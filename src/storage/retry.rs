@@ -4,7 +4,7 @@
 //!
 //! Object stores: object_store retries 5xx, 429, timeouts and connection errors of each request
 //! itself (its `retry_timeout` / `max_retries` / backoff are set from the same budget, see
-//! [`store_options`]) and resumes interrupted GET bodies with ranged requests. What it does not
+//! [`retry_config`]) and resumes interrupted GET bodies with ranged requests. What it does not
 //! retry — a listing whose body is cut, a transport error it judged ambiguous — [`RetryStore`]
 //! retries around it: listings resume after the last key seen, multipart parts are retried one
 //! by one and an abandoned multipart upload is aborted. When the budget is spent the operation
@@ -67,34 +67,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// The object_store options of the budget, for every store (the user's own `retry_timeout`,
-/// `max_retries`, `init_backoff`, `max_backoff`, `base` win).
-pub fn store_options(user: &HashMap<String, String>) -> HashMap<String, String> {
-    let mut o = HashMap::new();
-    o.insert("retry_timeout".to_string(), format!("{}ms", budget().as_millis()));
-    // The budget, not a count, ends the retries.
-    o.insert("max_retries".to_string(), "1000".to_string());
-    for (k, v) in user {
-        o.insert(k.clone(), v.clone());
-    }
-    o
-}
-
-/// object_store's retry config for stores built here (Unity Catalog's vended ones).
+/// object_store's retry config of every store: the budget (`--retry-timeout`) ends the retries,
+/// not a count; the user's own `retry_timeout`, `max_retries`, `init_backoff`, `max_backoff` and
+/// `base` storage options win.
 pub fn retry_config(user: &HashMap<String, String>) -> object_store::RetryConfig {
-    let o = store_options(user);
+    let duration = |k: &str| user.get(k).and_then(|v| parse_duration(v).ok());
     let mut c = object_store::RetryConfig {
-        retry_timeout: o.get("retry_timeout").and_then(|v| parse_duration(v).ok()).unwrap_or(budget()),
-        max_retries: o.get("max_retries").and_then(|v| v.parse().ok()).unwrap_or(1000),
+        retry_timeout: duration("retry_timeout").unwrap_or(budget()),
+        max_retries: user.get("max_retries").and_then(|v| v.parse().ok()).unwrap_or(1000),
         ..Default::default()
     };
-    if let Some(d) = o.get("init_backoff").and_then(|v| parse_duration(v).ok()) {
+    if let Some(d) = duration("init_backoff") {
         c.backoff.init_backoff = d;
     }
-    if let Some(d) = o.get("max_backoff").and_then(|v| parse_duration(v).ok()) {
+    if let Some(d) = duration("max_backoff") {
         c.backoff.max_backoff = d;
     }
-    if let Some(b) = o.get("base").and_then(|v| v.parse().ok()) {
+    if let Some(b) = user.get("base").and_then(|v| v.parse().ok()) {
         c.backoff.base = b;
     }
     c
