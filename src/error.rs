@@ -15,8 +15,21 @@
 //! | 6    | `Access`     | [`Error::Access`]: a service or store refused us or could not be reached |
 //! | 130  | `Interrupted`| [`Error::Interrupted`]: Ctrl-C; staging is removed and nothing is published |
 //! | 143  | `Terminated` | [`Error::Interrupted`] by SIGTERM (a cancelled Databricks run); as 130 |
+//!
+//! Upstream failures are decided where they are caught, by type: a remote operation whose retry
+//! budget ran out raises [`Exhausted`], an S3 credential chain that found nothing
+//! [`MissingCredentials`], a catalog or credential provider that refused us [`Error::Access`];
+//! stores carry these as the source of their errors, and [`classify`] finds them again by
+//! downcasting the source chain (with object_store's and reqwest's own error kinds). Where a
+//! library flattened the chain into text, or keeps its error types private, the text is read in
+//! [`boundary`] only. This module imports nothing else of the crate: every layer may use it.
+
+pub mod boundary;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+pub use boundary::Cloud;
 
 /// Result alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -195,6 +208,47 @@ impl Error {
     }
 }
 
+/// A remote operation that kept failing until its retry budget (`--retry-timeout`) ran out,
+/// raised by [`crate::storage::retry`]: exit 6, naming the operation, the object, the last
+/// failure and the budget. Object stores carry it as the source of their error; [`classify`]
+/// finds it by type, or, where delta-rs flattened it, its whole message in the text
+/// ([`boundary::exhausted`]).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Exhausted(String);
+
+impl Exhausted {
+    /// `operation` on `object` kept failing for `elapsed`; `last` is the last failure, already
+    /// cut to what a user can read.
+    pub fn new(operation: &str, object: &str, last: &str, elapsed: Duration, budget: Duration) -> Self {
+        Exhausted(format!(
+            "{operation} `{object}` {} {:.1}s ({last}); gave up after --retry-timeout {}s. The service \
+             may be overloaded or down: run again later, or {}",
+            boundary::EXHAUSTED,
+            elapsed.as_secs_f32(),
+            budget.as_secs_f32(),
+            boundary::EXHAUSTED_END,
+        ))
+    }
+}
+
+impl From<Exhausted> for Error {
+    fn from(e: Exhausted) -> Self {
+        Error::Access { message: e.to_string(), source: Some(Box::new(e)) }
+    }
+}
+
+/// A credential chain that tried every way it knows and found no credentials for a `cloud`'s
+/// store (raised where the chain's own error type says so: the AWS SDK's `CredentialsNotLoaded`).
+/// Its text is the chain's, so it reads the same when a library flattens it.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct MissingCredentials {
+    pub cloud: Cloud,
+    #[source]
+    pub source: BoxError,
+}
+
 /// What an upstream failure means for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
@@ -204,24 +258,27 @@ pub enum Cause {
     Other,
 }
 
-/// Classify an upstream error by walking its source chain for typed errors: our own
+/// Classify an upstream error by walking its source chain for typed errors: a spent retry
+/// budget ([`Exhausted`]), a credential chain that found nothing ([`MissingCredentials`]), our own
 /// [`Error::Access`] (raised inside a credential provider), object_store's
 /// `PermissionDenied`/`Unauthenticated`, reqwest's connect/timeout errors.
 ///
 /// delta-rs' kernel flattens the object_store errors it meets into text, so where no typed
-/// cause survives, the wording of object_store and of the services' error codes (S3, Azure,
-/// GCS) is recognised as a last resort — in this one function only.
+/// cause survives, the same causes are read from the text by [`boundary`], in the same order.
 pub fn classify(e: &(dyn std::error::Error + 'static)) -> Cause {
     let text = chain_text(e);
-    // A remote operation whose retry budget ran out (storage::retry), whole even when a library
-    // flattened it into a longer text.
-    if text.contains(crate::storage::retry::EXHAUSTED_MARKER)
-        && let Some(m) = crate::storage::retry::last_exhausted()
-    {
+    // A remote operation whose retry budget ran out, whole even when a library flattened it
+    // into a longer text.
+    if let Some(x) = find::<Exhausted>(e) {
+        return Cause::Access(x.to_string());
+    }
+    if let Some(m) = boundary::exhausted(&text) {
         return Cause::Access(m);
     }
-    if let Some(m) = missing_credentials(&text) {
-        return Cause::Access(m);
+    if let Some(cloud) =
+        find::<MissingCredentials>(e).map(|m| m.cloud).or_else(|| boundary::missing_credentials(&text))
+    {
+        return Cause::Access(no_credentials(cloud));
     }
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
@@ -255,113 +312,69 @@ pub fn classify(e: &(dyn std::error::Error + 'static)) -> Cause {
         }
         cur = err.source();
     }
-    flattened(&text)
+    match boundary::flattened(&text) {
+        Some(f) => Cause::Access(flattened_advice(f).into()),
+        None => Cause::Other,
+    }
 }
 
-/// When a store found no credentials of its own and fell back to the machine's identity
-/// (instance metadata, managed identity, the GCE metadata server) without success: what was
-/// tried and what to set, per cloud. The fallback's own error (an address, a status) tells a
-/// user nothing and is left out.
-fn missing_credentials(text: &str) -> Option<String> {
-    let aws = text.contains("/latest/api/token")
-        || text.contains("/latest/meta-data")
-        || text.contains("no providers in chain provided credentials")
-        || text.contains("credential provider was not enabled");
-    // A token request with no client secret, federated token or key configured is the machine's
-    // identity (managed identity, the GCE metadata server): its URL is often redacted.
-    let unset = |vars: &[&str]| vars.iter().all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
-    let token = text.contains("token request") || text.contains("token response");
-    let azure = text.contains("/metadata/identity/")
-        || (token
-            && text.contains("MicrosoftAzure")
-            && unset(&[
-                "AZURE_CLIENT_SECRET",
-                "AZURE_FEDERATED_TOKEN_FILE",
-                "AZURE_CLIENT_CERTIFICATE_PATH",
-            ]));
-    let adc = std::env::var_os("HOME")
-        .map(|h| {
-            std::path::Path::new(&h).join(".config/gcloud/application_default_credentials.json").exists()
-        })
-        .unwrap_or(false);
-    let gcs = text.contains("computeMetadata")
-        || text.contains("metadata.google.internal")
-        || (token
-            && text.contains("GCS")
-            && !adc
-            && unset(&[
-                "GOOGLE_SERVICE_ACCOUNT",
-                "GOOGLE_SERVICE_ACCOUNT_PATH",
-                "GOOGLE_SERVICE_ACCOUNT_KEY",
-                "GOOGLE_APPLICATION_CREDENTIALS",
-                "SERVICE_ACCOUNT",
-            ]));
-    if aws {
-        Some(
+/// The first error of type `T` in `e`'s source chain.
+pub fn find<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// When a store found no credentials: what was tried and what to set, per cloud.
+fn no_credentials(cloud: Cloud) -> String {
+    match cloud {
+        Cloud::Aws => {
             "no AWS credentials (tried the environment, the AWS profile files and instance metadata); set \
              AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary keys) or \
              AWS_PROFILE, or pass them with --storage-option (with AWS_ENDPOINT_URL, the profile chain is \
              only read with AWS_FORCE_CREDENTIAL_LOAD=true)"
-                .into(),
-        )
-    } else if azure {
-        Some(
+                .into()
+        }
+        Cloud::Azure => {
             "no Azure credentials (tried the environment: an account key, a SAS token, a service \
              principal, a federated token; then the machine's managed identity); set \
              AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY, or \
              AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, or pass them with --storage-option"
-                .into(),
-        )
-    } else if gcs {
-        Some(
+                .into()
+        }
+        Cloud::Gcs => {
             "no Google Cloud credentials (tried GOOGLE_SERVICE_ACCOUNT / GOOGLE_APPLICATION_CREDENTIALS, the \
              application default credentials of gcloud, then the metadata server); set \
              GOOGLE_SERVICE_ACCOUNT to a service account key file, or pass it with --storage-option"
-                .into(),
-        )
-    } else {
-        None
+                .into()
+        }
     }
 }
 
-/// The last resort of [`classify`]: causes that only survive as text.
-fn flattened(text: &str) -> Cause {
-    let any = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-    if any(&["Connection refused", "dns error", "error sending request"]) {
-        return Cause::Access(
-            "cannot reach the object store (connection failed); check the endpoint and network".into(),
-        );
-    }
-    if any(&[
-        "lacked the necessary privileges",
-        "lacked valid authentication",
-        "Error performing token request",
-    ]) {
-        return Cause::Access(
+/// The advice for a cause that only survived as text.
+fn flattened_advice(f: boundary::Flattened) -> &'static str {
+    use boundary::Flattened;
+    match f {
+        Flattened::Unreachable => {
+            "cannot reach the object store (connection failed); check the endpoint and network"
+        }
+        Flattened::Refused => {
             "the object store refused the request (wrong, expired or insufficient credentials); check \
              AWS_*/AZURE_*/GOOGLE_* or --storage-option and their permissions"
-                .into(),
-        );
-    }
-    if any(&["credential provider was not enabled", "no providers in chain provided credentials"]) {
-        return Cause::Access(
+        }
+        Flattened::NoProvider => {
             "found no credentials for the object store (no key in the environment, no usable \
              AWS_PROFILE, instance role or --storage-option); set them and retry"
-                .into(),
-        );
+        }
+        Flattened::Rejected => {
+            "the object store rejected the credentials (expired or invalid); renew them and retry"
+        }
     }
-    if any(&[
-        "ExpiredToken",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "AuthenticationFailed",
-        "AuthorizationFailure",
-    ]) {
-        return Cause::Access(
-            "the object store rejected the credentials (expired or invalid); renew them and retry".into(),
-        );
-    }
-    Cause::Other
 }
 
 /// A DataFusion failure while scanning `table`: an access problem, a file or feature that
@@ -398,8 +411,7 @@ fn reads_as_unreadable(e: &(dyn std::error::Error + 'static)) -> bool {
         cur = err.source();
     }
     // Kernel errors reach DataFusion as text.
-    let text = e.to_string();
-    text.contains("Unsupported table features") || text.contains("Object at location")
+    boundary::unreadable(&e.to_string())
 }
 
 /// Every message of an error and its sources, joined with `: `.
@@ -414,67 +426,6 @@ pub fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     parts.join(": ")
-}
-
-/// Whether a failed remote call is worth another attempt: a timeout, a refused or reset
-/// connection, a body cut short, or an answer of 408, 429 or 5xx (S3's `SlowDown` and
-/// `InternalError` included). Permission, credential, not-found and conflict errors are not.
-pub fn is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
-    use object_store::client::{HttpError, HttpErrorKind};
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(h) = err.downcast_ref::<HttpError>()
-            && matches!(
-                h.kind(),
-                HttpErrorKind::Connect
-                    | HttpErrorKind::Request
-                    | HttpErrorKind::Timeout
-                    | HttpErrorKind::Interrupted
-                    | HttpErrorKind::Decode
-            )
-        {
-            return true;
-        }
-        if let Some(r) = err.downcast_ref::<reqwest::Error>()
-            && (r.is_timeout() || r.is_connect() || r.is_body() || r.is_decode() || r.is_request())
-        {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::ConnectionRefused
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::TimedOut
-            )
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    let t = chain_text(e);
-    // object_store's reqwest (0.12) is not ours (0.13): its errors are recognised by their text.
-    const MARKERS: [&str; 15] = [
-        "request or response body error",
-        "error reading a body from connection",
-        "error sending request",
-        "status code: 5",
-        "status code: 429",
-        "status code: 408",
-        "SlowDown",
-        "ServerBusy",
-        "Error getting list response body",
-        "error decoding response body",
-        "connection closed before message completed",
-        "IncompleteMessage",
-        "connection reset",
-        "unexpected end of file",
-        "operation timed out",
-    ];
-    MARKERS.iter().any(|m| t.contains(m))
 }
 
 #[cfg(test)]
@@ -502,7 +453,38 @@ mod tests {
 
     #[test]
     fn flattened_kernel_text_is_a_last_resort() {
-        assert!(matches!(flattened("... SignatureDoesNotMatch ..."), Cause::Access(_)));
-        assert_eq!(flattened("some other failure"), Cause::Other);
+        let e = std::io::Error::other("... SignatureDoesNotMatch ...");
+        assert!(matches!(classify(&e), Cause::Access(m) if m.contains("rejected the credentials")));
+        assert_eq!(classify(&std::io::Error::other("some other failure")), Cause::Other);
+    }
+
+    #[test]
+    fn a_spent_budget_is_found_by_type_and_in_flattened_text() {
+        let x = Exhausted::new(
+            "read",
+            "s3://b/t/_delta_log/",
+            "503",
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+        );
+        let message = x.to_string();
+        assert!(message.contains("kept failing for") && message.ends_with("--retry-timeout"), "{message}");
+        // Typed: as an object store's error reaches DataFusion.
+        let store = object_store::Error::Generic { store: "delta-hf", source: Box::new(x.clone()) };
+        let scan = deltalake::datafusion::error::DataFusionError::ObjectStore(Box::new(store));
+        assert_eq!(classify(&scan), Cause::Access(message.clone()));
+        // Flattened: as the Delta kernel passes it on.
+        let flat = std::io::Error::other(format!("Kernel error: Generic delta-hf error: {message}"));
+        assert_eq!(classify(&flat), Cause::Access(message.clone()));
+        let e: Error = x.into();
+        assert_eq!((e.exit_code(), e.to_string()), (ExitCode::Access, message));
+    }
+
+    #[test]
+    fn missing_credentials_by_type() {
+        let chain = std::io::Error::other("the credential provider was not loaded");
+        let m = MissingCredentials { cloud: Cloud::Gcs, source: Box::new(chain) };
+        let store = object_store::Error::NotSupported { source: Box::new(m) };
+        assert!(matches!(classify(&store), Cause::Access(m) if m.starts_with("no Google Cloud credentials")));
     }
 }

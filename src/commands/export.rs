@@ -25,6 +25,7 @@ use crate::source::table::{self, OpenedTable};
 use crate::source::tokenizer::{self, TokenizerSpec};
 use crate::storage::connector::Connector;
 use crate::storage::location::OutputSpec;
+use crate::storage::session;
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
 use crate::transform::encode::{self, LabelId};
 use crate::transform::label_kind::{self, LabelKind, TOKEN_TAGS, TOKENS};
@@ -32,7 +33,6 @@ use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::{LabelPass, Labelled};
 use crate::transform::list_encode::{self, ListLabels};
 use crate::transform::select::TEXT;
-use crate::transform::session;
 use crate::transform::tokenize::{Tokenize, TokenizeOptions};
 use crate::ui::Ui;
 

@@ -29,8 +29,8 @@ use crate::sink::remote::Dest;
 use crate::source::table::OpenedTable;
 use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::location::{Location, OutputSpec, TableRef, redact};
+use crate::storage::session::{self, SessionOptions};
 use crate::transform::select;
-use crate::transform::session::{self, SessionOptions};
 use crate::ui::Ui;
 
 /// What `plan` reports.

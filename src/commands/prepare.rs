@@ -32,7 +32,7 @@ use super::export::{
     Clock, Inputs, check_output_apart, describe, for_kind, label_kind, label_pass, record, resolve_inputs,
     select, sources, summary, write, write_metadata,
 };
-use crate::transform::session::{self, SessionOptions};
+use crate::storage::session::{self, SessionOptions};
 use std::sync::Arc;
 
 /// What the resolve stage found.

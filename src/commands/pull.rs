@@ -25,15 +25,15 @@ use crate::error::{Error, Result};
 use crate::settings::PullSettings;
 use crate::sink::delta;
 use crate::source::hub::card::Card;
-use crate::source::hub::client::{Hub, HubEnv, RepoSnapshot};
-use crate::source::hub::download;
 use crate::source::hub::files::{self, PARQUET_BRANCH, SplitFiles};
 use crate::source::hub::size::size_str;
 use crate::storage::connector::Connector;
+use crate::storage::hub::client::{Hub, HubEnv, RepoSnapshot};
+use crate::storage::hub::download;
 use crate::storage::location::TableRef;
+use crate::storage::session::{self, SessionOptions};
 use crate::transform::encode::names_of_ids;
 use crate::transform::select::column;
-use crate::transform::session::{self, SessionOptions};
 use crate::ui::{Ui, thousands};
 
 /// `--to PREFIX` places split `s` at `PREFIX/s`.

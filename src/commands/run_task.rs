@@ -31,8 +31,8 @@ use crate::sink::publish::Staging;
 use crate::source::table::{self, OpenedTable};
 use crate::storage::connector::Connector;
 use crate::storage::location::OutputSpec;
+use crate::storage::session::{self, SessionOptions};
 use crate::transform::label_pass;
-use crate::transform::session::{self, SessionOptions};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 

@@ -4,9 +4,9 @@
 use crate::error::Result;
 use crate::settings::SizeSettings;
 use crate::source::hub::card::Card;
-use crate::source::hub::client::{Hub, HubEnv};
 use crate::source::hub::files::PARQUET_BRANCH;
 use crate::source::hub::size::{self, SizeReport};
+use crate::storage::hub::client::{Hub, HubEnv};
 
 /// Run `size`.
 pub async fn run(s: &SizeSettings) -> Result<SizeReport> {

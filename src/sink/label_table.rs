@@ -1,7 +1,7 @@
 //! The label map recorded as a Delta table, for model construction
 //! (`AutoModelForSequenceClassification(num_labels, id2label, label2id)`).
 //!
-//! Layout ([`table_layout`]): one row per label —
+//! Layout ([`label_layout`]): one row per label —
 //! `id BIGINT NOT NULL, label STRING NOT NULL, count_<split> BIGINT` for each split of the run
 //! (rows of that label in that split; 0 when absent). Every run commits the whole map as a new
 //! version (overwrite, schema replaced so split columns follow the run), so the latest version
@@ -27,10 +27,10 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::sink::delta::{self, NewTable};
-use crate::source::label_table::names_of;
 use crate::storage::connector::Connector;
+use crate::storage::label_layout::{self, names_of};
 use crate::storage::location::TableRef;
-use crate::transform::label_map::{LabelCounts, LabelMap, table_layout};
+use crate::transform::label_map::{LabelCounts, LabelMap};
 
 /// Where the label map is committed.
 pub struct Target<'a> {
@@ -150,7 +150,7 @@ fn merge(ours: &[String], theirs: &[String]) -> std::result::Result<Vec<String>,
     Ok(if theirs.len() > ours.len() { theirs.to_vec() } else { ours.to_vec() })
 }
 
-/// The batch of the map in [`table_layout`].
+/// The batch of the map in [`label_layout`].
 fn batch(names: &[String], counts: &LabelCounts) -> Result<RecordBatch> {
     let mut columns: Vec<Arc<dyn Array>> = vec![
         Arc::new(Int64Array::from_iter_values(0..names.len() as i64)),
@@ -161,7 +161,7 @@ fn batch(names: &[String], counts: &LabelCounts) -> Result<RecordBatch> {
             names.iter().map(|l| counts.by_label.get(l).map(|c| c[i] as i64).unwrap_or(0)),
         )));
     }
-    Ok(RecordBatch::try_new(Arc::new(table_layout::schema(&counts.splits)), columns)?)
+    Ok(RecordBatch::try_new(Arc::new(label_layout::schema(&counts.splits)), columns)?)
 }
 
 #[cfg(test)]

@@ -3,20 +3,22 @@
 //!
 //! - `hf://datasets/OWNER/NAME[@REVISION][:CONFIG]` — the ClassLabel names in the card's
 //!   `dataset_info` for CONFIG (default: the card's default or only config) at REVISION
-//!   (default `main`), read through the Hub (or the cache: see [`crate::source::hub::client`]);
+//!   (default `main`), read through the Hub (or the cache: see [`crate::storage::hub::client`]);
 //! - any other value is a Delta table (same syntax as `--label-table`): a label table (`id`,
 //!   `label`), or a table written by `delta-hf pull` (`delta_hf.class_labels` in its latest
 //!   commit's metadata).
 //!
-//! With several ClassLabel features, the one named like `--label-col` is used.
+//! With several ClassLabel features, the one named like `--label-col` is used. Either way, and
+//! for `--labels FILE`, the result is a [`ListedLabels`]: the list in id order and where it came
+//! from, which the label pass checks the rows against.
 
 use crate::error::{Error, Result};
 use crate::source::hub::card::Card;
-use crate::source::hub::client::{Hub, HubEnv, validate_repo_id};
-use crate::source::{label_table, table};
+use crate::source::table;
 use crate::storage::connector::Connector;
+use crate::storage::hub::client::{Hub, HubEnv, validate_repo_id};
+use crate::storage::label_layout;
 use crate::storage::location::TableRef;
-use crate::transform::label_map::{ListedLabels, table_layout};
 
 /// Where `--labels-from` points.
 #[derive(Debug, Clone)]
@@ -83,8 +85,8 @@ impl LabelsFrom {
             LabelsFrom::Table(t) => {
                 let opened = table::open(t, cx).await?;
                 let cols = opened.column_names();
-                if table_layout::matches(&cols) {
-                    label_table::names_of(&opened.table, &t.name, opened.version).await?
+                if label_layout::matches(&cols) {
+                    label_layout::names_of(&opened.table, &t.name, opened.version).await?
                 } else {
                     let meta = opened.latest_metadata().await?;
                     let features: Vec<(String, Vec<String>)> = meta
@@ -123,6 +125,27 @@ impl LabelsFrom {
             hint: "ids must match that list: filter the rows with --select-sql, or drop --labels-from".into(),
             labels,
         })
+    }
+}
+
+/// A fixed label list in id order (`--labels FILE` or `--labels-from`), and where it came from.
+#[derive(Debug, Clone)]
+pub struct ListedLabels {
+    /// For messages: "the --labels file `x`", "--labels-from `hf://...`".
+    pub source: String,
+    /// What to do about a label outside the list.
+    pub hint: String,
+    pub labels: Vec<String>,
+}
+
+impl ListedLabels {
+    /// The `--labels FILE` list.
+    pub fn from_file(labels: Vec<String>) -> Self {
+        ListedLabels {
+            source: "the --labels file".into(),
+            hint: "add it to the file (one per line) or filter the rows with --select-sql".into(),
+            labels,
+        }
     }
 }
 

@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 
 use object_store::ObjectStoreExt as _;
 
-use super::hub::client::{Hub, HubEnv, hf_verdict, is_commit_hash, is_repo_id};
 use crate::error::{Error, Result};
 use crate::storage::connector::Connector;
+use crate::storage::hub::client::{Hub, HubEnv, hf_verdict, is_commit_hash, is_repo_id};
 use crate::storage::retry::{self, Outcome};
 
 /// The version of the `tokenizers` crate compiled in (the Python package of the same minor

@@ -17,11 +17,13 @@ use aws_config::default_provider::credentials::DefaultCredentialsChain;
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use object_store::aws::{AmazonS3ConfigKey, AwsCredential};
 use tokio::sync::{Mutex, OnceCell};
 
-use crate::storage::connector::layered;
+use crate::error::{BoxError, Cloud, MissingCredentials};
+use crate::storage::options::layered;
 
 /// Credentials are renewed this long before they expire.
 const RENEW_MARGIN: Duration = Duration::from_secs(300);
@@ -164,7 +166,17 @@ impl object_store::CredentialProvider for SdkCredentials {
                 .provide_credentials()
                 .await
                 // As delta-rs reports it: not retried by the store (the SDK retried its own calls).
-                .map_err(|e| object_store::Error::NotSupported { source: Box::new(e) })?;
+                // A chain that found nothing says so by its error type: typed here, where it is
+                // caught, for `classify` to find.
+                .map_err(|e| {
+                    let source: BoxError = match e {
+                        CredentialsError::CredentialsNotLoaded(_) => {
+                            Box::new(MissingCredentials { cloud: Cloud::Aws, source: Box::new(e) })
+                        }
+                        e => Box::new(e),
+                    };
+                    object_store::Error::NotSupported { source }
+                })?;
             *cache = Some(c);
         }
         let c = cache.as_ref().expect("credentials just resolved");

@@ -10,7 +10,6 @@
 //! ([`VendedCredentials`]).
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use object_store::ObjectStore;
@@ -25,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::storage::aws::{S3Options, SdkCredentials};
 use crate::storage::http::RetryAfterConnector;
 use crate::storage::location::redact;
+use crate::storage::options::layered;
 use crate::storage::retry::{self, RetryStore};
 use crate::storage::unity::{UnityClient, UnityConfig, VendedCredentials};
 
@@ -202,32 +202,6 @@ const GCS_CREDENTIALS: &[&[GoogleConfigKey]] = &[
     &[GoogleConfigKey::ServiceAccountKey],
     &[GoogleConfigKey::ApplicationCredentials],
 ];
-
-/// A store's configuration: the `env`ironment's `{prefix}*` variables, then the user's options
-/// over them, key by key. When the options hold a whole way to sign in (one of `credentials`),
-/// the environment's credential keys are left out, so they cannot pick another way.
-pub(crate) fn layered<K>(
-    prefix: &str,
-    options: &HashMap<String, String>,
-    env: Vec<(String, String)>,
-    credentials: &[&[K]],
-) -> Vec<(K, String)>
-where
-    K: FromStr + PartialEq + Copy,
-{
-    let parse = |k: &str| K::from_str(&k.to_ascii_lowercase()).ok();
-    let given: Vec<(K, String)> = options.iter().filter_map(|(k, v)| Some((parse(k)?, v.clone()))).collect();
-    let whole = credentials.iter().any(|c| c.iter().all(|k| given.iter().any(|(g, _)| g == k)));
-    let credential = |k: &K| credentials.iter().any(|c| c.contains(k));
-    let mut out: Vec<(K, String)> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(prefix))
-        .filter_map(|(k, v)| Some((parse(&k)?, v)))
-        .filter(|(k, _)| !(whole && credential(k)))
-        .collect();
-    out.extend(given);
-    out
-}
 
 fn unsupported(url: &Url, scheme: &str) -> Error {
     Error::Usage(format!(

@@ -8,13 +8,19 @@
 //! retry — a listing whose body is cut, a transport error it judged ambiguous — [`RetryStore`]
 //! retries around it: listings resume after the last key seen, multipart parts are retried one
 //! by one and an abandoned multipart upload is aborted. When the budget is spent the operation
-//! fails with [`exhausted`] text naming the store, the object and the operation (exit 6).
+//! fails with an [`Exhausted`] error naming the store, the object and the operation (exit 6): the
+//! store's error carries it as its source, and [`crate::error::classify`] finds it there by type
+//! (or, where delta-rs flattened it into text, by its words; nothing is kept on the side).
+//!
+//! Whether a failure is transient is decided by type (object_store's HTTP error kinds, reqwest's
+//! and std's error kinds, HTTP statuses); object_store's own transport errors (another reqwest)
+//! are read by their words in [`crate::error::boundary`].
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,17 +33,15 @@ use object_store::{
 };
 use rand::Rng;
 
+use crate::error::{Exhausted, boundary, chain_text};
+
 /// Default budget of one operation's retries.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(180);
 /// First backoff, and the largest one.
 const INIT_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
-/// The marker [`exhausted`] messages carry, so they are recognised after deltalake and the Delta
-/// kernel have flattened them into text.
-pub const EXHAUSTED_MARKER: &str = "kept failing for";
 
 static BUDGET: OnceLock<Duration> = OnceLock::new();
-static LAST_EXHAUSTED: Mutex<Option<String>> = Mutex::new(None);
 
 /// Set the per-operation budget (once, from `--retry-timeout`).
 pub fn set_budget(d: Duration) {
@@ -152,23 +156,9 @@ where
     }
 }
 
-/// The message of an operation whose budget ran out; it is also kept so it can be shown whole
-/// when a library has flattened it into a longer text ([`last_exhausted`]).
-pub fn exhausted(operation: &str, object: &str, last: &str, elapsed: Duration) -> String {
-    let msg = format!(
-        "{operation} `{object}` {EXHAUSTED_MARKER} {:.1}s ({}); gave up after --retry-timeout {}s. The service \
-         may be overloaded or down: run again later, or give it longer with --retry-timeout",
-        elapsed.as_secs_f32(),
-        short(last),
-        budget().as_secs_f32()
-    );
-    *LAST_EXHAUSTED.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
-    msg
-}
-
-/// The last [`exhausted`] message, if any.
-pub fn last_exhausted() -> Option<String> {
-    LAST_EXHAUSTED.lock().unwrap_or_else(|p| p.into_inner()).clone()
+/// The error of an operation whose budget ran out after `elapsed`, `last` its last failure.
+pub fn exhausted(operation: &str, object: &str, last: &str, elapsed: Duration) -> Exhausted {
+    Exhausted::new(operation, object, &short(last), elapsed, budget())
 }
 
 /// An error text cut to its useful tail (object_store repeats the URL and its config).
@@ -194,9 +184,9 @@ pub fn store_verdict(e: &object_store::Error) -> Verdict {
         | E::UnknownConfigurationKey { .. } => Verdict::Fail,
         // A credential provider's failure (object_store retried its token request already) is
         // reported as what it is, not retried as the store's.
-        _ if credential_failure(&crate::error::chain_text(e)) => Verdict::Fail,
+        _ if boundary::credential_request(&chain_text(e)) => Verdict::Fail,
         _ => {
-            if crate::error::is_transient(e) {
+            if is_transient(e) {
                 Verdict::Retry(None)
             } else {
                 Verdict::Fail
@@ -205,13 +195,47 @@ pub fn store_verdict(e: &object_store::Error) -> Verdict {
     }
 }
 
-/// Whether an error is a credential provider's (a token or instance-metadata request).
-pub fn credential_failure(text: &str) -> bool {
-    text.contains("token request")
-        || text.contains("token response")
-        || text.contains("/latest/api/token")
-        || text.contains("/latest/meta-data")
-        || text.contains("CreateSession")
+/// Whether a failed remote call is worth another attempt: a timeout, a refused or reset
+/// connection, a body cut short, or an answer of 408, 429 or 5xx (S3's `SlowDown` and
+/// `InternalError` included). Permission, credential, not-found and conflict errors are not.
+pub fn is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<HttpError>()
+            && matches!(
+                h.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+                    | HttpErrorKind::Decode
+            )
+        {
+            return true;
+        }
+        if let Some(r) = err.downcast_ref::<reqwest::Error>()
+            && (r.is_timeout() || r.is_connect() || r.is_body() || r.is_decode() || r.is_request())
+        {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    // object_store's reqwest (0.12) is not ours (0.13): its errors are recognised by their text.
+    boundary::transient(&chain_text(e))
 }
 
 /// An object store whose operations survive transient faults within the budget.
@@ -264,8 +288,8 @@ impl fmt::Display for RetryStore {
 /// (5xx / 429 until its `retry_timeout`) carry its "retry_timeout" wording: give them the
 /// exhausted message rather than another round.
 fn spent(e: &object_store::Error) -> bool {
-    let t = crate::error::chain_text(e);
-    t.contains("retry_timeout:") && !credential_failure(&t) && crate::error::is_transient(e)
+    let t = chain_text(e);
+    boundary::store_gave_up(&t) && !boundary::credential_request(&t) && is_transient(e)
 }
 
 #[async_trait::async_trait]
@@ -548,8 +572,7 @@ pub fn status_verdict(status: reqwest::StatusCode, headers: &reqwest::header::He
 /// A refused connection or an unknown host is not: that is a wrong endpoint or a service that is
 /// not there, reported at once (the Hub then falls back to its cache).
 pub fn reqwest_verdict(e: &reqwest::Error) -> Verdict {
-    let text = crate::error::chain_text(e);
-    if e.is_connect() && !e.is_timeout() && (text.contains("refused") || text.contains("dns error")) {
+    if e.is_connect() && !e.is_timeout() && boundary::refused_or_unknown_host(&chain_text(e)) {
         return Verdict::Fail;
     }
     if e.is_builder() || e.is_redirect() || e.is_status() {
@@ -570,7 +593,7 @@ impl fmt::Display for HttpFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HttpFailure::Status { status, .. } => write!(f, "{status}"),
-            HttpFailure::Transport(e) => write!(f, "{}", crate::error::chain_text(e)),
+            HttpFailure::Transport(e) => write!(f, "{}", chain_text(e)),
         }
     }
 }

@@ -4,6 +4,10 @@
 //!
 //! Reading a table (protocol checks, snapshots) is [`crate::source::table`]'s; creating one is
 //! [`crate::sink::delta`]'s. Both reach storage only through here.
+//!
+//! A failed load is decided by delta-rs' error variants (`NotATable`: no table there;
+//! `InvalidVersion`: no such version) and [`crate::error::classify`] (access); only the kernel's
+//! wording of the rest is read as text, in [`crate::error::boundary`].
 
 use std::sync::Arc;
 
@@ -11,7 +15,7 @@ use deltalake::{DeltaTableBuilder, DeltaTableError};
 use object_store::ObjectStore;
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, boundary};
 use crate::storage::connector::Connector;
 use crate::storage::location::{Location, TableRef};
 use crate::storage::unity::{UcError, VendFor, VendedCredentials};
@@ -168,9 +172,9 @@ impl TableRef {
                 format!("version {v} does not exist; run without a pin to read the latest version")
             }
             _ => {
-                let text = tidy_kernel_message(&e.to_string());
+                let text = boundary::kernel_message(&e.to_string());
                 match &self.pin {
-                    Some(pin) if text.contains("version") || text.contains("timestamp") => {
+                    Some(pin) if boundary::about_snapshot(&text) => {
                         format!("cannot load snapshot {pin}: {text}")
                     }
                     _ => format!("the transaction log cannot be replayed: {text}"),
@@ -188,23 +192,4 @@ impl TableRef {
             }
         })
     }
-}
-
-/// Kernel errors carry `Debug` dumps and prefixes; keep what a user can act on.
-fn tidy_kernel_message(text: &str) -> String {
-    if text.contains("Expected contiguous commit files") {
-        let versions: Vec<&str> = text
-            .split("version: ")
-            .skip(1)
-            .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .collect();
-        if let [a, b, ..] = versions.as_slice() {
-            return format!(
-                "the log is incomplete: commit {a} is followed by commit {b}, the commits in \
-                 between are missing from `_delta_log/` (restore them, or ask the table's owner)"
-            );
-        }
-        return "the log is incomplete: some commit files are missing from `_delta_log/`".into();
-    }
-    text.replace("Kernel error: ", "").replace("Generic delta kernel error: ", "")
 }

@@ -13,8 +13,6 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use deltalake::arrow::datatypes::{DataType, Field, Schema};
-
 use crate::error::{Error, Result};
 
 /// Order of label ids when they are computed (not read from an existing label table).
@@ -46,37 +44,6 @@ pub enum LabelMapMode {
     Strict,
     /// Recompute the map from the data, ignoring the table's ids.
     Rebuild,
-}
-
-/// The label table's layout, one row per label: `id BIGINT NOT NULL, label STRING NOT NULL`,
-/// then `count_<split> BIGINT` for each split of the run. The one place that knows it: the
-/// reader ([`crate::source::label_table`]) and the writer ([`crate::sink::label_table`]) use it.
-pub mod table_layout {
-    use super::*;
-
-    pub const ID: &str = "id";
-    pub const LABEL: &str = "label";
-    /// Per-split count columns are `count_<split>`.
-    pub const COUNT_PREFIX: &str = "count_";
-
-    pub fn count_column(split: &str) -> String {
-        format!("{COUNT_PREFIX}{split}")
-    }
-
-    /// The schema for a run over `splits`.
-    pub fn schema(splits: &[String]) -> Schema {
-        let mut fields =
-            vec![Field::new(ID, DataType::Int64, false), Field::new(LABEL, DataType::Utf8, false)];
-        fields.extend(splits.iter().map(|s| Field::new(count_column(s), DataType::Int64, true)));
-        Schema::new(fields)
-    }
-
-    /// Whether `columns` are a label table's: `id`, `label` and only count columns besides.
-    pub fn matches(columns: &[String]) -> bool {
-        columns.iter().any(|c| c == ID)
-            && columns.iter().any(|c| c == LABEL)
-            && columns.iter().all(|c| c == ID || c == LABEL || c.starts_with(COUNT_PREFIX))
-    }
 }
 
 /// Row counts per label and split, and null-label counts per split.
@@ -145,26 +112,9 @@ pub struct LabelMap {
     pub origin: MapOrigin,
 }
 
-/// A fixed label list in id order (`--labels FILE` or `--labels-from`), and where it came from.
-#[derive(Debug, Clone)]
-pub struct ListedLabels {
-    /// For messages: "the --labels file `x`", "--labels-from `hf://...`".
-    pub source: String,
-    /// What to do about a label outside the list.
-    pub hint: String,
-    pub labels: Vec<String>,
-}
-
-impl ListedLabels {
-    /// The `--labels FILE` list.
-    pub fn from_file(labels: Vec<String>) -> Self {
-        ListedLabels {
-            source: "the --labels file".into(),
-            hint: "add it to the file (one per line) or filter the rows with --select-sql".into(),
-            labels,
-        }
-    }
-}
+/// A fixed label list in id order: where rows' labels may come from, so it is the source's
+/// type ([`crate::source::labels_from`]); named here too for the passes that check against it.
+pub use crate::source::labels_from::ListedLabels;
 
 /// Build the map.
 pub fn build(

@@ -165,7 +165,7 @@ impl LabelPass<'_> {
         let df = ctx.sql(sql::TOKEN_MISMATCHES).await?;
         let mut at = Vec::new();
         let mut offset = 0u64;
-        for mut stream in crate::transform::session::streams(df).await? {
+        for mut stream in crate::storage::session::streams(df).await? {
             while let Some(batch) = stream.next().await {
                 let batch: RecordBatch = batch?;
                 let flags = batch.column(0).as_boolean();

@@ -11,8 +11,6 @@ pub const LABEL_COUNTS: &str = include_str!("../../sql/label_counts.sql");
 pub const NULL_TEXTS: &str = include_str!("../../sql/null_texts.sql");
 /// Label strings → ids; see `sql/encode_labels.sql`. Reads [`INPUT_VIEW`].
 pub const ENCODE_LABELS: &str = include_str!("../../sql/encode_labels.sql");
-/// The map stored in a label table; see `sql/read_label_map.sql`. Reads [`LABEL_TABLE_VIEW`].
-pub const READ_LABEL_MAP: &str = include_str!("../../sql/read_label_map.sql");
 /// Row count of one split; see `sql/count_rows.sql`. Reads [`INPUT_VIEW`].
 pub const COUNT_ROWS: &str = include_str!("../../sql/count_rows.sql");
 /// Per split rows and labelled rows (regression); see `sql/null_labels.sql`. Reads
@@ -48,8 +46,6 @@ pub const TOKEN_INPUT_VIEW: &str = "token_input";
 pub const TOKEN_SPLIT_VIEW: &str = "token_split";
 /// `input`: the split being encoded or counted.
 pub const INPUT_VIEW: &str = "input";
-/// `label_table(id, label, ...)`: a label table being read.
-pub const LABEL_TABLE_VIEW: &str = "label_table";
 /// `source`: in a `--select-sql` query, the split being exported.
 pub const SOURCE_VIEW: &str = "source";
 
@@ -67,7 +63,8 @@ mod tests {
         ("label_counts.sql", LABEL_COUNTS),
         ("null_texts.sql", NULL_TEXTS),
         ("encode_labels.sql", ENCODE_LABELS),
-        ("read_label_map.sql", READ_LABEL_MAP),
+        // Read with the label table's layout, below the stages.
+        ("read_label_map.sql", crate::storage::label_layout::READ_LABEL_MAP),
         ("count_rows.sql", COUNT_ROWS),
         ("null_labels.sql", NULL_LABELS),
         ("list_label_checks.sql", LIST_LABEL_CHECKS),

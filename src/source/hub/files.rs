@@ -17,8 +17,8 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::card::{Card, DEFAULT_CONFIG};
-use super::client::HubFile;
 use crate::error::{Error, Result};
+use crate::storage::hub::client::HubFile;
 
 /// The parquet branch, the Hub's own conversion of every config.
 pub const PARQUET_BRANCH: &str = "refs/convert/parquet";

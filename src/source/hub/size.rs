@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::card::{Card, ConfigInfo};
-use super::client::{Hub, RepoSnapshot};
 use super::files::{self, SplitFiles};
 use crate::error::Result;
+use crate::storage::hub::client::{Hub, RepoSnapshot};
 use crate::ui::thousands;
 
 /// Where a figure came from.

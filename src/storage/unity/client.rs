@@ -176,7 +176,7 @@ impl UnityClient {
             retry::Outcome::Failed(retry::HttpFailure::Transport(e)) => self.unreachable(e),
             retry::Outcome::Failed(f) => Error::access(format!("{operation} `{object}` failed: {f}")),
             retry::Outcome::Exhausted { last, elapsed, .. } => {
-                Error::access(retry::exhausted(operation, object, &last.to_string(), elapsed))
+                retry::exhausted(operation, object, &last.to_string(), elapsed).into()
             }
         }
     }

@@ -189,9 +189,9 @@ impl Hub {
         .await
         .map_err(|o| match o {
             retry::Outcome::Failed(e) => self.classify(e, repo, revision),
-            retry::Outcome::Exhausted { last, elapsed, .. } => {
-                Fetch::Exhausted(retry::exhausted("the Hub call", &what, &last.to_string(), elapsed))
-            }
+            retry::Outcome::Exhausted { last, elapsed, .. } => Fetch::Exhausted(
+                retry::exhausted("the Hub call", &what, &last.to_string(), elapsed).to_string(),
+            ),
         })?;
         let sha = info.sha.clone().filter(|s| is_commit_hash(s)).ok_or_else(|| {
             Fetch::Failed(Error::Hub(format!(
@@ -226,12 +226,10 @@ impl Hub {
                     retry::Outcome::Failed(f) => {
                         Fetch::Unreachable(format!("the Hub at {} answered {f}", self.env.endpoint))
                     }
-                    retry::Outcome::Exhausted { last, elapsed, .. } => Fetch::Exhausted(retry::exhausted(
-                        "the Hub's file listing",
-                        &url,
-                        &last.to_string(),
-                        elapsed,
-                    )),
+                    retry::Outcome::Exhausted { last, elapsed, .. } => Fetch::Exhausted(
+                        retry::exhausted("the Hub's file listing", &url, &last.to_string(), elapsed)
+                            .to_string(),
+                    ),
                 })?;
             let next = next_link(&headers);
             if !status.is_success() {
@@ -410,7 +408,7 @@ pub fn hf_verdict(e: &HFError) -> retry::Verdict {
         HFError::Http { context } if context.status.is_server_error() || context.status.as_u16() == 408 => {
             retry::Verdict::Retry(None)
         }
-        HFError::Io(io) if crate::error::is_transient(io) => retry::Verdict::Retry(None),
+        HFError::Io(io) if retry::is_transient(io) => retry::Verdict::Retry(None),
         _ => retry::Verdict::Fail,
     }
 }

@@ -1,4 +1,6 @@
 //! The one builder of DataFusion sessions (datafusion-cli's way: one function from settings).
+//! Below the stages, because every one of them queries tables: a source reads a label table
+//! ([`super::label_layout`]), `transform/` runs the export's queries, a command writes.
 //!
 //! Every session delta-hf runs — `prepare`'s export, `pull`'s ordered writes, reading a label
 //! table — is built by [`session`], so they share these settings:
