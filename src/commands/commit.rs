@@ -4,15 +4,15 @@
 //!
 //! 1. **check** — every task's manifest is there and every shard it lists is complete; a
 //!    missing or incomplete task is exit 4 naming it, before anything is published or recorded;
-//! 2. **assemble** — each split's shards in task order (row order), listed in `state.json`: a
-//!    local output gets them linked in as `data-XXXXX-of-YYYYY.arrow` (a cheap link or rename);
-//!    on an object store or volume they stay where the tasks wrote them (nothing is copied) and
-//!    `state.json` names them there; then `dataset_info.json`, `dataset_dict.json`,
-//!    `label_map.json`;
+//! 2. **assemble** — each split's shards in task order (row order): a local output gets them
+//!    linked in under the format's shard names (a cheap link or rename); on an object store or
+//!    volume they stay where the tasks wrote them (nothing is copied) and the format's metadata
+//!    names them there; then the format's metadata and `label_map.json`;
 //! 3. **record** — the label table, as `prepare` records it (before publishing);
 //! 4. **publish** — as `prepare`: an atomic swap (local) or old output removed and the metadata
-//!    uploaded with `dataset_dict.json` last (remote); then the staging area is removed (the
-//!    manifests, attempts that lost or were killed, empty shards).
+//!    uploaded in the format's order, the file that makes the dataset loadable last (remote);
+//!    then the staging area is removed (the manifests, attempts that lost or were killed, empty
+//!    shards).
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::settings::{CommitSettings, PrepareSettings};
 use crate::sink::fanout::{self, Area, Manifest, ManifestShard};
+use crate::sink::format::Format;
 use crate::sink::hf_dataset::{ShardInfo, SplitOutput};
 use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
@@ -41,6 +42,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     let s = PrepareSettings::from_plan(&plan, cs.storage.clone(), None, ReportArgs::default())?;
     let area = Area::resolve(&OutputSpec::parse(&plan.staging.root)?, &cx).await?;
     let manifests = check_tasks(&area, &plan, &cs.plan.shown()).await?;
+    let format = Format::default(); // the export spec's format
     clock.lap(|t| &mut t.resolve);
 
     // 2. assemble: each split's shards in task order; the metadata.
@@ -54,7 +56,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     let parts = gather(&plan, &manifests)?;
     let (staging, remote) = match (&output, &area) {
         (OutputSpec::Local(dir), Area::Local(_)) => {
-            (Staging::create(dir, None, plan.output.overwrite)?, None)
+            (Staging::create(dir, None, plan.output.overwrite, format)?, None)
         }
         (_, Area::Remote(_)) => {
             let dest = Dest::resolve(&output, &cx)
@@ -65,11 +67,18 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         _ => return Err(Error::Internal("the staging area does not match the output".into())),
     };
     let outputs = match &area {
-        Area::Local(root) => link_shards(root, staging.dir(), &parts)?,
+        Area::Local(root) => link_shards(root, staging.dir(), &parts, format)?,
         Area::Remote(_) => in_place(staging.dir(), &parts)?,
     };
     let description = export::describe(&sources, plan.tokenizer.as_ref().map(|t| t.description.clone()));
-    export::write_metadata(staging.dir(), &s, &description, &output.dir_name(), &outputs, labelled.as_ref())?;
+    export::write_metadata(
+        staging.dir(),
+        format,
+        &description,
+        &output.dir_name(),
+        &outputs,
+        labelled.as_ref(),
+    )?;
     clock.lap(|t| &mut t.write);
 
     // 3. record: the label table, before anything is published.
@@ -99,7 +108,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         None => staging.publish()?,
         Some(dest) => {
             let id = plan.plan_id.clone();
-            dest.publish_keeping(staging.dir(), plan.output.overwrite, ui, &move |p| {
+            dest.publish_keeping(staging.dir(), plan.output.overwrite, format, ui, &move |p| {
                 fanout::is_staging(p, &id)
             })
             .await?
@@ -198,13 +207,14 @@ fn gather(plan: &Plan, manifests: &[Manifest]) -> Result<Vec<Part>> {
     Ok(parts)
 }
 
-/// Local: the shards linked into the staged dataset under their global names (a hard link, or a
-/// rename where links are not possible; the task results stay until the dataset is published, so
-/// a failed commit can be run again).
+/// Local: the shards linked into the staged dataset under the format's global names (a hard
+/// link, or a rename where links are not possible; the task results stay until the dataset is
+/// published, so a failed commit can be run again).
 fn link_shards(
     root: &std::path::Path,
     dataset: &std::path::Path,
     parts: &[Part],
+    format: Format,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     let mut outputs = Vec::with_capacity(parts.len());
     for p in parts {
@@ -213,7 +223,7 @@ fn link_shards(
         let n = p.shards.len();
         let mut shards = Vec::with_capacity(n);
         for (k, sh) in p.shards.iter().enumerate() {
-            let filename = format!("data-{k:05}-of-{n:05}.arrow");
+            let filename = format.layout().shard_name(k, n);
             let (from, to) = (root.join(&sh.path), dir.join(&filename));
             if std::fs::hard_link(&from, &to).is_err() {
                 std::fs::rename(&from, &to).map_err(|e| Error::io("cannot move shard", &from, e))?;
@@ -225,7 +235,7 @@ fn link_shards(
     Ok(outputs)
 }
 
-/// Object store or volume: the shards stay where the tasks wrote them; `state.json` names them
+/// Object store or volume: the shards stay where the tasks wrote them; the metadata names them
 /// relative to the split's folder.
 fn in_place(dataset: &std::path::Path, parts: &[Part]) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     for p in parts {

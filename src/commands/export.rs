@@ -17,7 +17,8 @@ use crate::error::{Error, Result, scan_error};
 use crate::plan::Plan;
 use crate::settings::PrepareSettings;
 use crate::sink::fanout::{self, Area};
-use crate::sink::hf_dataset::{self, BatchMap, ShardPolicy, SplitOutput, SplitSink};
+use crate::sink::format::Format;
+use crate::sink::hf_dataset::{self, BatchMap, ShardPolicy, SplitOutput};
 use crate::sink::label_table;
 use crate::source::label_table as label_table_source;
 use crate::source::labels_from::LabelsFrom;
@@ -240,6 +241,7 @@ pub(super) async fn write(
     labelled: Option<&Labelled>,
     rows: &[Option<u64>],
     dir: &std::path::Path,
+    format: Format,
     tokenize: Option<Arc<Tokenize>>,
     checksums: bool,
     ui: &Ui,
@@ -279,7 +281,8 @@ pub(super) async fn write(
             schema = t.output_schema(&schema).as_ref().clone();
             batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
-        let sink = SplitSink::new(dir, &split.name, &schema, class_label, s.shards)?
+        let sink = format
+            .open_split(dir, &split.name, &schema, class_label, s.shards)?
             .with_fsync(s.fsync)
             .with_checksums(checksums)
             .with_decoders(decoders.clone())
@@ -299,21 +302,16 @@ pub(super) async fn write(
     futures::future::try_join_all(writes).await
 }
 
-/// `state.json` and `dataset_info.json` per split, `dataset_dict.json`, `label_map.json`.
+/// The format's metadata (per split and top-level), then `label_map.json`.
 pub(super) fn write_metadata(
     dir: &std::path::Path,
-    s: &PrepareSettings,
+    format: Format,
     description: &str,
     dataset_name: &str,
     outputs: &[(SplitOutput, serde_json::Value)],
     labelled: Option<&Labelled>,
 ) -> Result<()> {
-    let all: Vec<_> = outputs.iter().map(|(o, _)| o.clone()).collect();
-    for (out, features) in outputs {
-        hf_dataset::write_split_metadata(dir, out, &all, features, description, dataset_name)?;
-    }
-    let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
-    hf_dataset::write_dataset_dict(dir, &split_names)?;
+    format.layout().write_metadata(dir, outputs, description, dataset_name)?;
     match labelled {
         Some(l) if l.kind == LabelKind::Single => hf_dataset::write_label_map(dir, &l.map.names)?,
         Some(l) => {

@@ -24,6 +24,7 @@ use crate::plan::{
 };
 use crate::settings::{PlanSettings, PrepareSettings};
 use crate::sink::fanout::{self, Area};
+use crate::sink::format::Format;
 use crate::sink::hf_dataset::ShardPolicy;
 use crate::sink::remote::Dest;
 use crate::source::table::OpenedTable;
@@ -197,7 +198,8 @@ async fn check_output(
     match output {
         OutputSpec::Local(dir) => {
             export::check_output_apart(dir, s, tables)?;
-            let abs = crate::sink::publish::check_output(dir, s.overwrite)?;
+            // the export spec's format
+            let abs = crate::sink::publish::check_output(dir, s.overwrite, Format::default())?;
             let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let root = abs.with_file_name(format!(".{name}.delta-hf-fanout-{plan_id}"));
             let shown = abs.display().to_string();
@@ -210,7 +212,7 @@ async fn check_output(
             let dest = Dest::resolve(remote, cx)
                 .await?
                 .ok_or_else(|| Error::Internal("a remote output resolved to nothing".into()))?;
-            dest.check(s.overwrite).await?;
+            dest.check(s.overwrite, Format::default()).await?; // the export spec's format
             let location = match remote {
                 OutputSpec::Uri(u) => redact(u),
                 other => other.shown(),

@@ -8,8 +8,8 @@
 //!    all splits and partitions at once, in a staging directory; then the metadata files;
 //! 5. **record** — the label table is committed once every shard is staged (a concurrent run
 //!    that assigned other ids to new labels makes this run fail here, before publishing);
-//! 6. **publish** — an atomic move into place (local) or an ordered upload with
-//!    `dataset_dict.json` last (object store, volume).
+//! 6. **publish** — an atomic move into place (local) or an upload in the format's order, the
+//!    file that makes the dataset loadable last (object store, volume).
 //!
 //! The summary's `timings` has one entry per stage (select is part of resolve).
 
@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::settings::PrepareSettings;
+use crate::sink::format::Format;
 use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
 use crate::source::table::OpenedTable;
@@ -56,9 +57,10 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let started = Instant::now();
     let run_id = uuid::Uuid::new_v4().to_string();
     let mut clock = Clock::default();
+    let format = Format::default(); // the export spec's format
 
     // 1. resolve: tables, label sources and the output, before reading any row.
-    let mut r = resolve(s, ui).await?;
+    let mut r = resolve(s, format, ui).await?;
     let sources = sources(s, &r.tables);
     // 2. select: one DataFrame per split, every split also registered under its own name.
     let ctx = session::session(SessionOptions::export(s.memory_limit))?;
@@ -88,13 +90,23 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     };
     clock.lap(|t| &mut t.label_map);
 
-    // 4. write: every split's shards, then `state.json`, `dataset_info.json`, `label_map.json`.
+    // 4. write: every split's shards, then the format's metadata and `label_map.json`.
     let rows: Vec<Option<u64>> = (0..s.splits.len()).map(|i| labelled.as_ref().map(|l| l.rows[i])).collect();
-    let outputs =
-        write(s, &ctx, inputs, labelled.as_ref(), &rows, r.staging.dir(), r.tokenize.clone(), false, ui)
-            .await?;
+    let outputs = write(
+        s,
+        &ctx,
+        inputs,
+        labelled.as_ref(),
+        &rows,
+        r.staging.dir(),
+        format,
+        r.tokenize.clone(),
+        false,
+        ui,
+    )
+    .await?;
     let description = describe(&sources, r.tokenize.as_ref().map(|t| t.summary().describe()));
-    write_metadata(r.staging.dir(), s, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
+    write_metadata(r.staging.dir(), format, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
     clock.lap(|t| &mut t.write);
 
     // 5. record: the label table, before anything is published.
@@ -112,7 +124,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 6. publish.
     match &r.remote {
         None => r.staging.publish()?,
-        Some(dest) => dest.publish(r.staging.dir(), s.overwrite, ui).await?,
+        Some(dest) => dest.publish(r.staging.dir(), s.overwrite, format, ui).await?,
     }
     // Published: the uploads and the label-table commit stay (see sink::undo).
     crate::sink::undo::clear();
@@ -134,7 +146,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     Ok(done)
 }
 
-async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
+async fn resolve(s: &PrepareSettings, format: Format, ui: &Ui) -> Result<Resolved> {
     let Inputs { cx, tables, listed, existing, tokenize } = resolve_inputs(s, ui).await?;
     let output = match &s.output {
         Some(o) => o.clone(),
@@ -144,10 +156,10 @@ async fn resolve(s: &PrepareSettings, ui: &Ui) -> Result<Resolved> {
     let staging = match (&output, &remote) {
         (OutputSpec::Local(dir), _) => {
             check_output_apart(dir, s, &tables)?;
-            Staging::create(dir, s.working_dir.as_deref(), s.overwrite)?
+            Staging::create(dir, s.working_dir.as_deref(), s.overwrite, format)?
         }
         (_, Some(dest)) => {
-            dest.check(s.overwrite).await?;
+            dest.check(s.overwrite, format).await?;
             Staging::scratch(&output.dir_name(), s.working_dir.as_deref())?
         }
         (_, None) => return Err(Error::Internal("a remote output resolved to nothing".into())),

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::settings::{PrepareSettings, RunTaskSettings};
 use crate::sink::fanout::{self, Area, Manifest, ManifestShard, ManifestSplit};
+use crate::sink::format::Format;
 use crate::sink::hf_dataset::SplitOutput;
 use crate::sink::publish::Staging;
 use crate::source::table::{self, OpenedTable};
@@ -115,14 +116,27 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let attempt = format!("{:08x}", rand::random::<u32>());
     let scratch = Scratch::new(&area, &plan, rs.task, &attempt, rs.working_dir.as_deref())?;
     let unknown = vec![None; s.splits.len()];
-    let outputs =
-        export::write(&s, &ctx, frames, labelled.as_ref(), &unknown, scratch.dir(), tokenize, true, ui)
-            .await?;
+    let format = Format::default(); // the export spec's format
+    let outputs = export::write(
+        &s,
+        &ctx,
+        frames,
+        labelled.as_ref(),
+        &unknown,
+        scratch.dir(),
+        format,
+        tokenize,
+        true,
+        ui,
+    )
+    .await?;
 
     // 5. the manifest, once every shard is in place; the first complete attempt wins.
     let mut splits = Vec::with_capacity(outputs.len());
     for ((out, features), f) in outputs.iter().zip(&files) {
-        splits.push(place(&area, &plan, rs.task, &attempt, &scratch, out, features.clone(), f.len()).await?);
+        splits.push(
+            place(&area, &plan, rs.task, &attempt, &scratch, format, out, features.clone(), f.len()).await?,
+        );
     }
     let manifest = Manifest {
         plan_id: plan.plan_id.clone(),
@@ -286,13 +300,14 @@ async fn place(
     task: usize,
     attempt: &str,
     scratch: &Scratch,
+    format: Format,
     out: &SplitOutput,
     features: serde_json::Value,
     files: usize,
 ) -> Result<ManifestSplit> {
     let folder = fanout::attempt_dir(&plan.plan_id, task, attempt, &out.name, plan.staging.in_output);
     let mut shards = Vec::with_capacity(out.shards.len());
-    for sh in &out.shards {
+    for (k, sh) in out.shards.iter().enumerate() {
         let local = scratch.dir().join(&out.name).join(&sh.filename);
         let crc32 = sh.crc32.map(|c| format!("{c:08x}")).ok_or_else(|| {
             Error::Internal(format!("shard {} was written without its checksum", sh.filename))
@@ -300,9 +315,8 @@ async fn place(
         let path = match area {
             Area::Local(_) => format!("{folder}/{}", sh.filename),
             Area::Remote(dest) => {
-                // Remote shards keep short names: state.json lists them where they are.
-                let name = sh.filename.split("-of-").next().unwrap_or(&sh.filename).to_string() + ".arrow";
-                let rel = format!("{folder}/{name}");
+                // Remote shards stay where they are uploaded: the format names them.
+                let rel = format!("{folder}/{}", format.layout().staged_shard_name(k));
                 dest.put(&local, &rel).await?;
                 rel
             }

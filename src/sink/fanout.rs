@@ -4,9 +4,10 @@
 //!
 //! Layout under the staging root (the output itself on an object store or volume, a hidden
 //! directory beside a local output):
-//! - `<split>/_fanout-<plan id>/task-<i>-<attempt>/data-<k>.arrow` (object store, volume) or
-//!   `task-<i>-<attempt>/<split>/data-<k>-of-<n>.arrow` (local): each attempt of a task writes
-//!   under a fresh attempt id, so attempts never touch each other's files;
+//! - `<split>/_fanout-<plan id>/task-<i>-<attempt>/<shard>` (object store, volume; shard `k` is
+//!   named by the format's [`staged_shard_name`](crate::sink::format::Layout::staged_shard_name))
+//!   or `task-<i>-<attempt>/<split>/<shard>` (local; the writer's names): each attempt of a task
+//!   writes under a fresh attempt id, so attempts never touch each other's files;
 //! - `_fanout-<plan id>/task-<i>.json`: the task's [`Manifest`] (rows, bytes, and per shard its
 //!   path, rows, bytes and CRC-32), created only if absent once every shard is in place: the
 //!   first attempt to finish wins, a later one finds it, checks it and removes its own files.

@@ -1,19 +1,19 @@
-//! The `save_to_disk` writer: one directory per split with Arrow IPC *stream* shards,
-//! `state.json` and `dataset_info.json`, and `dataset_dict.json` at the root — the layout
-//! `datasets.load_from_disk` opens (contract: `shared/docs/hf-datasets-format.md`).
+//! The split writer: each split's batches cut into shard files of the output format, with
+//! `label_map.json` (the same in every format). What a shard file holds, its name and the
+//! metadata around it are the format's ([`super::format`]); the rest is the same for every
+//! format and lives here.
 //!
 //! Guarantees:
-//! - shards are uncompressed IPC streams named `data-XXXXX-of-YYYYY.arrow`, contiguous in row
-//!   order, listed in that order in `state.json`; a split always has at least one shard (an
-//!   empty split gets a schema-only stream, which `datasets` loads);
-//! - each column has one Arrow type in every shard and split ([`super::features`]), and the
-//!   schema carries the `huggingface` metadata with the same features as `dataset_info.json`;
+//! - shards are contiguous in row order, named by the format in that order; a split always has
+//!   at least one shard (an empty split gets a shard with the schema and no rows);
+//! - each column has one Arrow type in every shard and split ([`super::features`]);
 //! - with [`ShardPolicy::MaxBytes`] every DataFusion partition is decoded by a task of its own
 //!   and written by a thread of its own into its own shards (rolled before a shard would pass
 //!   the limit) and the shards are numbered in partition order, so the output is deterministic
 //!   for a given plan; with
 //!   [`ShardPolicy::Count`] the partitions are written in order and cut at even row counts;
-//! - `state.json` gets a fresh random fingerprint on every write (`map()` caches key on it).
+//! - a shard is written under a hidden temporary name and renamed once complete (flushed to
+//!   stable storage first with `--fsync`).
 //!
 //! Everything is written under a staging directory; publishing is [`super::publish`]'s job.
 
@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use deltalake::arrow::datatypes::{Schema, SchemaRef};
-use deltalake::arrow::ipc::writer::StreamWriter;
 use deltalake::arrow::record_batch::RecordBatch;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -34,6 +33,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::features::{features_json, normalize_batch, normalize_schema};
+use super::format::{Format, ShardEncoder};
 use crate::error::{Error, Result};
 
 /// Batches bigger than this (in memory) are sliced before conversion, keeping every written
@@ -79,15 +79,17 @@ pub struct SplitOutput {
 pub type BatchMap = Arc<dyn Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync>;
 
 /// How each shard file is written.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct ShardOptions {
+    /// Its format.
+    format: Format,
     /// `--fsync`: flushed to stable storage before it counts as written.
     fsync: bool,
     /// Its CRC-32 computed as it is written.
     checksum: bool,
 }
 
-/// Writes one split's shards into `<root>/<split>/`.
+/// Writes one split's shards into `<root>/<split>/` (opened by [`Format::open_split`]).
 pub struct SplitSink {
     name: String,
     dir: PathBuf,
@@ -100,9 +102,10 @@ pub struct SplitSink {
 }
 
 impl SplitSink {
-    /// Prepare `<root>/<split>/` for a stream of batches with `input_schema`.
+    /// Prepare `<root>/<split>/` for a stream of batches with `input_schema`, in `format`.
     /// `class_label` turns that column into a `ClassLabel` with these names (ordered by id).
-    pub fn new(
+    pub(in crate::sink) fn new(
+        format: Format,
         root: &Path,
         split: &str,
         input_schema: &Schema,
@@ -113,8 +116,7 @@ impl SplitSink {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         let out = normalize_schema(input_schema);
         let features = features_json(&out, class_label)?;
-        let hf_meta = json!({"info": {"features": features}}).to_string();
-        let schema = Arc::new(out.with_metadata([("huggingface".to_string(), hf_meta)].into()));
+        let schema = Arc::new(format.layout().shard_schema(out, &features));
         let decoders = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
         Ok(SplitSink {
             name: split.to_string(),
@@ -122,7 +124,7 @@ impl SplitSink {
             schema,
             features,
             policy,
-            opts: ShardOptions::default(),
+            opts: ShardOptions { format, fsync: false, checksum: false },
             decoders,
             map: None,
         })
@@ -197,7 +199,7 @@ impl SplitSink {
         let n = temp_shards.len();
         let mut shards = Vec::with_capacity(n);
         for (i, t) in temp_shards.into_iter().enumerate() {
-            let filename = format!("data-{i:05}-of-{n:05}.arrow");
+            let filename = opts.format.layout().shard_name(i, n);
             let dest = self.dir.join(&filename);
             std::fs::rename(&t.path, &dest).map_err(|e| Error::io("cannot rename shard", &t.path, e))?;
             shards.push(ShardInfo { filename, num_rows: t.rows, num_bytes: t.bytes, crc32: t.crc32 });
@@ -271,9 +273,12 @@ struct TempShard {
     crc32: Option<u32>,
 }
 
+/// What a shard's format encodes into: the file, buffered, its bytes counted.
+pub type ShardSink = Counting<BufWriter<File>>;
+
 /// Counts the bytes that pass through, and their CRC-32 when asked (a fan-out task's manifest
 /// lists it; computing it here spares reading the shard again).
-struct Counting<W> {
+pub struct Counting<W> {
     inner: W,
     n: u64,
     crc: Option<crc32fast::Hasher>,
@@ -295,7 +300,7 @@ impl<W: Write> Write for Counting<W> {
 
 struct OpenShard {
     path: PathBuf,
-    writer: StreamWriter<Counting<BufWriter<File>>>,
+    writer: Box<dyn ShardEncoder>,
     rows: u64,
     fsync: bool,
 }
@@ -308,12 +313,12 @@ impl OpenShard {
             n: 0,
             crc: opts.checksum.then(crc32fast::Hasher::new),
         };
-        let writer = StreamWriter::try_new(sink, schema)?;
+        let writer = opts.format.layout().encoder(sink, schema)?;
         Ok(OpenShard { path, writer, rows: 0, fsync: opts.fsync })
     }
 
     fn bytes(&self) -> u64 {
-        self.writer.get_ref().n
+        self.writer.sink().n
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -325,7 +330,7 @@ impl OpenShard {
     fn finish(mut self) -> Result<TempShard> {
         self.writer.finish().map_err(|e| self.io_error(e))?;
         let bytes = self.bytes();
-        let mut sink = self.writer.into_inner().map_err(Error::Arrow)?;
+        let mut sink = self.writer.into_sink().map_err(Error::Arrow)?;
         sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
         let crc32 = sink.crc.take().map(|c| c.finalize());
         let file = sink
@@ -392,7 +397,8 @@ fn write_rolling(
                 let shard = match open.as_mut() {
                     Some(s) => s,
                     None => {
-                        let path = dir.join(format!(".part-{partition:04}-{:05}.arrow.tmp", done.len()));
+                        let ext = opts.format.layout().extension();
+                        let path = dir.join(format!(".part-{partition:04}-{:05}.{ext}.tmp", done.len()));
                         open.insert(OpenShard::create(path, schema, opts)?)
                     }
                 };
@@ -437,7 +443,8 @@ fn write_counted(
             let idx = done.len().min(plan.len() - 1);
             let target = plan[idx];
             if open.is_none() {
-                let path = dir.join(format!(".counted-{:05}.arrow.tmp", done.len()));
+                let ext = opts.format.layout().extension();
+                let path = dir.join(format!(".counted-{:05}.{ext}.tmp", done.len()));
                 open = Some(OpenShard::create(path, schema, opts)?);
             }
             let shard = open.as_mut().expect("open shard");
@@ -467,71 +474,13 @@ fn write_counted(
     Ok(done)
 }
 
-/// A schema-only stream: an empty split that `datasets` still loads.
+/// A shard with the schema and no rows: an empty split that still loads.
 fn write_empty(dir: &Path, schema: &SchemaRef, opts: ShardOptions) -> Result<TempShard> {
-    OpenShard::create(dir.join(".empty.arrow.tmp"), schema, opts)?.finish()
+    let ext = opts.format.layout().extension();
+    OpenShard::create(dir.join(format!(".empty.{ext}.tmp")), schema, opts)?.finish()
 }
 
-/// `state.json` and `dataset_info.json` of a written split. Like `datasets`' own info, the
-/// `splits` map and `dataset_size` describe the whole DatasetDict (`all`), the same in every split.
-pub fn write_split_metadata(
-    root: &Path,
-    split: &SplitOutput,
-    all: &[SplitOutput],
-    features: &Value,
-    description: &str,
-    dataset_name: &str,
-) -> Result<()> {
-    let dir = root.join(&split.name);
-    let files: Vec<Value> = split.shards.iter().map(|s| json!({"filename": s.filename})).collect();
-    let state = json!({
-        "_data_files": files,
-        "_fingerprint": fingerprint(),
-        "_format_columns": null,
-        "_format_kwargs": {},
-        "_format_type": null,
-        "_output_all_columns": false,
-        "_split": split.name,
-    });
-    let splits: serde_json::Map<String, Value> = all
-        .iter()
-        .map(|s| {
-            (
-                s.name.clone(),
-                json!({
-                    "name": s.name,
-                    "num_bytes": s.num_bytes,
-                    "num_examples": s.num_rows,
-                    "dataset_name": dataset_name,
-                }),
-            )
-        })
-        .collect();
-    let dataset_size: u64 = all.iter().map(|s| s.num_bytes).sum();
-    let info = json!({
-        "builder_name": "delta-hf",
-        "citation": "",
-        "config_name": "default",
-        "dataset_name": dataset_name,
-        "dataset_size": dataset_size,
-        "description": description,
-        "features": features,
-        "homepage": "",
-        "license": "",
-        "size_in_bytes": dataset_size,
-        "splits": splits,
-        "version": {"version_str": "0.0.0", "major": 0, "minor": 0, "patch": 0},
-    });
-    write_json(&dir.join("dataset_info.json"), &info)?;
-    write_json(&dir.join("state.json"), &state)
-}
-
-/// `dataset_dict.json` listing the splits in the order given.
-pub fn write_dataset_dict(root: &Path, splits: &[String]) -> Result<()> {
-    write_json(&root.join("dataset_dict.json"), &json!({"splits": splits}))
-}
-
-/// `label_map.json`: what a transformers config takes (`id2label`, `label2id`, `num_labels`).
+/// `label_map.json` (written for every format): what a transformers config takes (`id2label`, `label2id`, `num_labels`).
 pub fn write_label_map(root: &Path, names: &[String]) -> Result<()> {
     let id2label: serde_json::Map<String, Value> =
         names.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect();
@@ -548,11 +497,6 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     f.write_all(text.as_bytes())
         .and_then(|_| f.write_all(b"\n"))
         .map_err(|e| Error::io("cannot write", path, e))
-}
-
-/// A fresh 16-hex-digit fingerprint.
-fn fingerprint() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::format::Format;
 use crate::error::{Error, Result};
 
 const STAGING_TAG: &str = ".delta-hf-staging-";
@@ -50,9 +51,15 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Check the output can be written and create the staging directory.
-    pub fn create(output: &Path, working_dir: Option<&Path>, overwrite: bool) -> Result<Self> {
-        let output = check_output(output, overwrite)?;
+    /// Check the output can be written (replacing only an output of `format`) and create the
+    /// staging directory.
+    pub fn create(
+        output: &Path,
+        working_dir: Option<&Path>,
+        overwrite: bool,
+        format: Format,
+    ) -> Result<Self> {
+        let output = check_output(output, overwrite, format)?;
         let name = output.file_name().expect("checked").to_os_string();
         let parent = output.parent().expect("absolute path with a file name has a parent").to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| Error::io("cannot create", &parent, e))?;
@@ -159,9 +166,9 @@ impl Drop for Staging {
     }
 }
 
-/// Check a local output can be written (absent, or with `--overwrite` an empty directory or a
-/// dataset); returns its absolute path.
-pub fn check_output(output: &Path, overwrite: bool) -> Result<PathBuf> {
+/// Check a local output can be written (absent, or with `--overwrite` an empty directory or an
+/// output of `format`); returns its absolute path.
+pub fn check_output(output: &Path, overwrite: bool, format: Format) -> Result<PathBuf> {
     let output = std::path::absolute(output).map_err(|e| Error::io("cannot resolve", output, e))?;
     if output.file_name().is_none() {
         return Err(Error::Usage(format!("output `{}` has no directory name", output.display())));
@@ -178,21 +185,20 @@ pub fn check_output(output: &Path, overwrite: bool) -> Result<PathBuf> {
             output.display()
         )));
     }
-    if output.is_dir() && !replaceable(&output) {
+    if output.is_dir() && !replaceable(&output, format) {
         return Err(Error::output(format!(
-            "output `{}` exists and does not look like a dataset (no `dataset_dict.json` or \
-             `state.json`, and not empty); refusing to replace it even with --overwrite. \
-             Choose another --output or remove it yourself",
-            output.display()
+            "output `{}` exists and does not look like a dataset (no {}, and not empty); refusing to \
+             replace it even with --overwrite. Choose another --output or remove it yourself",
+            output.display(),
+            format.layout().markers(false)
         )));
     }
     Ok(output)
 }
 
-/// `--overwrite` only ever replaces an empty directory or a dataset (`save_to_disk` layout).
-fn replaceable(dir: &Path) -> bool {
-    dir.join("dataset_dict.json").is_file()
-        || dir.join("state.json").is_file()
+/// `--overwrite` only ever replaces an empty directory or an output of the format.
+fn replaceable(dir: &Path, format: Format) -> bool {
+    format.layout().looks_like_dir(dir)
         || std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
 }
 

@@ -2,16 +2,18 @@
 //! `abfss://`, `gs://`) and Unity Catalog volumes (`/Volumes/<catalog>/<schema>/<volume>/...`).
 //!
 //! The dataset is first written completely to a local staging directory (`--working-dir`, else
-//! the system temp dir). Then, in this order:
-//! 1. with `--overwrite`, the old dataset is made unloadable *first* — `dataset_dict.json`, then
-//!    every split's `state.json` — and only then are its remaining files deleted, so no reader
-//!    can ever load a mix of old and new shards;
-//! 2. the shards are uploaded (large files as multipart uploads, a few files at a time);
-//! 3. each split's `dataset_info.json` and the top-level extras, then each split's `state.json`;
-//! 4. `dataset_dict.json` last: a dataset is loadable exactly when it is complete.
+//! the system temp dir). Then, in the output format's publish order
+//! ([`Layout::publish_rank`](super::format::Layout::publish_rank); for `save_to_disk` see
+//! [`super::format::arrow`]):
+//! 1. with `--overwrite`, the old dataset is made unloadable *first* — its files deleted from
+//!    the highest rank down, the files that make it loadable first — so no reader can ever
+//!    load a mix of old and new shards;
+//! 2. the files are uploaded rank by rank, each rank complete before the next: the shards
+//!    first (large files as multipart uploads, a few files at a time), the metadata after;
+//! 3. the highest rank last: a dataset is loadable exactly when it is complete.
 //!
-//! A run that dies during 2–4 leaves files but no `dataset_dict.json` (so `load_from_disk`
-//! refuses the path); the next run with `--overwrite` replaces them.
+//! A run that dies before the last rank leaves files that do not load; the next run with
+//! `--overwrite` replaces them (they look like an output of the format).
 //!
 //! Volumes: on a Databricks cluster `/Volumes/...` is a FUSE mount with no rename, append or
 //! random writes — there files are copied whole and sequentially in the order above. Off a
@@ -28,6 +30,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::sink::format::Format;
 use crate::sink::undo;
 use crate::storage::connector::Connector;
 use crate::storage::location::{OutputSpec, redact};
@@ -139,8 +142,8 @@ impl Dest {
     }
 
     /// Before any work: refuse an existing output without `--overwrite`, and never replace
-    /// something that is not a dataset.
-    pub async fn check(&self, overwrite: bool) -> Result<()> {
+    /// something that is not an output of `format`.
+    pub async fn check(&self, overwrite: bool, format: Format) -> Result<()> {
         let existing = self.list().await?;
         if existing.is_empty() {
             return Ok(());
@@ -151,25 +154,21 @@ impl Dest {
                 self.shown()
             )));
         }
-        let is_dataset = existing.iter().any(|p| {
-            p == "dataset_dict.json"
-                || p == "state.json"
-                || p.ends_with("/state.json")
-                || p.ends_with(".arrow")
-        });
-        if !is_dataset {
+        if !format.layout().looks_like_listing(&existing) {
             return Err(Error::output(format!(
-                "output `{}` holds files that do not look like a dataset (no `dataset_dict.json`, `state.json` \
-                 or `.arrow` shards); refusing to replace it even with --overwrite",
-                self.shown()
+                "output `{}` holds files that do not look like a dataset (no {}); refusing to replace it \
+                 even with --overwrite",
+                self.shown(),
+                format.layout().markers(true)
             )));
         }
         Ok(())
     }
 
-    /// Put the staged tree at the destination, in the order described in the module docs.
-    pub async fn publish(&self, staged: &Path, overwrite: bool, ui: &Ui) -> Result<()> {
-        self.publish_keeping(staged, overwrite, ui, &|_| false).await
+    /// Put the staged tree (an output of `format`) at the destination, in the order described
+    /// in the module docs.
+    pub async fn publish(&self, staged: &Path, overwrite: bool, format: Format, ui: &Ui) -> Result<()> {
+        self.publish_keeping(staged, overwrite, format, ui, &|_| false).await
     }
 
     /// [`Dest::publish`], where the files already at the destination for which `keep` is true
@@ -179,18 +178,16 @@ impl Dest {
         &self,
         staged: &Path,
         overwrite: bool,
+        format: Format,
         ui: &Ui,
         keep: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<()> {
         let mut files = Vec::new();
         walk(staged, staged, &mut files)?;
-        let rank = |p: &str| match p {
-            "dataset_dict.json" => 3,
-            _ if p == "state.json" || p.ends_with("/state.json") => 2,
-            _ if p.ends_with(".arrow") => 0,
-            _ => 1,
-        };
+        let rank = |p: &str| format.layout().publish_rank(p);
         files.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+        let mut ranks: Vec<u8> = files.iter().map(|f| rank(f)).collect();
+        ranks.dedup();
 
         let existing: Vec<String> = self.list().await?.into_iter().filter(|p| !keep(p)).collect();
         if !existing.is_empty() {
@@ -212,7 +209,7 @@ impl Dest {
         let bar = ui.bytes_bar(total, format!("uploading to {}", self.shown()));
         undo::set_publishing(true);
         let result = async {
-            for group in [0, 1, 2, 3] {
+            for &group in &ranks {
                 let batch: Vec<&String> = files.iter().filter(|f| rank(f) == group).collect();
                 let parallel = if matches!(self, Dest::Mount { .. }) { 1 } else { PARALLEL_FILES };
                 // Every upload started is awaited (none is cut off mid-request), so what went up
@@ -478,9 +475,9 @@ mod tests {
         std::fs::write(out.join("train/data-00001-of-00002.arrow"), b"old").unwrap();
         std::fs::write(out.join("dataset_dict.json"), b"{}").unwrap();
         let dest = Dest::Mount { dir: out.clone(), shown: "ds".into() };
-        assert!(dest.check(false).await.is_err());
-        dest.check(true).await.unwrap();
-        dest.publish(&staged, true, &Ui::new(true)).await.unwrap();
+        assert!(dest.check(false, Format::Arrow).await.is_err());
+        dest.check(true, Format::Arrow).await.unwrap();
+        dest.publish(&staged, true, Format::Arrow, &Ui::new(true)).await.unwrap();
         let mut files = dest.list().await.unwrap();
         files.sort();
         assert_eq!(files, ["dataset_dict.json", "train/data-00000-of-00001.arrow", "train/state.json"]);
