@@ -85,7 +85,7 @@ fn columns_and_labels_that_need_quoting_round_trip() {
         dir.path(),
         &[("train", &train), ("test", &test)],
         &names,
-        json!({"text_col": text_col, "label_col": label_col, "label_table": lt, "label_table_version": 0}),
+        json!({"label_table": lt, "label_table_version": 0}),
     );
     check_py("check_dataset.py", &[&out, &expect]);
     // The kept column, under its own name, in source order per split.
@@ -122,7 +122,7 @@ fn columns_and_labels_that_need_quoting_round_trip() {
         dir.path(),
         &[("train", &more)],
         &grown,
-        json!({"text_col": text_col, "label_col": label_col, "label_table": lt, "label_table_version": 1}),
+        json!({"label_table": lt, "label_table_version": 1}),
     );
     check_py("check_dataset.py", &[&again, &expect]);
 }

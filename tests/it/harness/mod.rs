@@ -69,8 +69,10 @@ pub fn skip(test: &str, reason: &str) {
     if std::env::var_os(NO_SKIP).is_some_and(|v| !v.is_empty() && v != "0") {
         panic!("SKIPPED: {test}: {reason}\n{NO_SKIP} is set: a skip is a failure");
     }
+    // One write of the whole line, so that the test harness's own output (on stdout, often the
+    // same pipe) cannot land inside it.
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {reason}");
+    let _ = std::io::stderr().write_all(format!("SKIPPED: {test}: {reason}\n").as_bytes());
 }
 
 /// A fresh temp dir.
