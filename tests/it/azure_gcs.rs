@@ -15,7 +15,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::cloud::*;
+use crate::harness::cloud::*;
 use crate::harness::*;
 
 /// One cloud under test: how the tests reach its buckets and how the binary is pointed at it.
@@ -80,7 +80,7 @@ fn tables_in_dataset_and_label_table_out(t: &Target, bucket: &str, second_form: 
             .args(extra);
         c.output().unwrap()
     };
-    let s = ok(&prepare(&["--max-shard-size", "2KB"]));
+    let s = ok_json(&prepare(&["--max-shard-size", "2KB"]));
     assert_eq!(s["output"], output.as_str(), "the reported output is the URI given");
     let first = cloud.list(&root, "datasets/reviews");
     assert!(first.iter().filter(|f| f.starts_with("train/data-")).count() >= 2, "{first:?}");
@@ -138,7 +138,7 @@ fn unity_catalog_with_vended_credentials(t: &Target, bucket: &str) {
     // Second run: the now-registered label table is updated with READ_WRITE credentials.
     let before = calls.len();
     let o2 = prepare(&["--overwrite"]);
-    assert_eq!(ok(&o2)["label_table"]["version"], 1);
+    assert_eq!(ok_json(&o2)["label_table"]["version"], 1);
     let calls = cloud.calls();
     assert!(
         vends(&calls[before..], "temporary-table-credentials").iter().any(|b| b["operation"] == "READ_WRITE"),

@@ -15,19 +15,13 @@ fn train_and_test_round_trip_through_datasets() {
     write_rows(&dir.path().join("train"), &train, SaveMode::ErrorIfExists);
     write_rows(&dir.path().join("test"), &test, SaveMode::ErrorIfExists);
     let out = dir.path().join("out");
-    let o = run([
-        "prepare",
-        "--json",
-        "--split",
-        &format!("train={}", dir.path().join("train").display()),
-        "--split",
-        &format!("test={}", dir.path().join("test").display()),
-        "--output",
-        out.to_str().unwrap(),
-        "--max-shard-size",
-        "2KB",
-    ]);
-    let summary = ok(&o);
+    let o = Prepare::new(&out)
+        .json()
+        .split("train", dir.path().join("train"))
+        .split("test", dir.path().join("test"))
+        .opt("--max-shard-size", "2KB")
+        .run();
+    let summary = ok_json(&o);
     // code-point order: digits < upper case < lower case, "10" < "2"
     let names = ["10", "2", "Zeta", "neg", "neutral", "pos"];
     assert_eq!(summary["labels"], json!(names));
@@ -52,25 +46,16 @@ fn num_shards_natural_order_and_kept_columns() {
     ]);
     write_batches(&dir.path().join("t"), vec![b], SaveMode::ErrorIfExists);
     let out = dir.path().join("out");
-    let o = run([
-        "prepare",
-        "--json",
-        "--train",
-        dir.path().join("t").to_str().unwrap(),
-        "--text-col",
-        "body",
-        "--label-col",
-        "stars",
-        "--keep-col",
-        "review_id",
-        "--label-order",
-        "natural",
-        "--num-shards",
-        "3",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    let summary = ok(&o);
+    let o = Prepare::new(&out)
+        .json()
+        .train(dir.path().join("t"))
+        .text_col("body")
+        .label_col("stars")
+        .keep_cols(&["review_id"])
+        .opt("--label-order", "natural")
+        .opt("--num-shards", "3")
+        .run();
+    let summary = ok_json(&o);
     assert_eq!(summary["labels"], json!(["1", "2", "3", "10"]));
     assert_eq!(summary["splits"][0]["num_shards"], 3);
     let rows: Vec<(String, String)> =
@@ -106,17 +91,7 @@ fn aggregating_select_sql_over_many_files() {
     let want: Vec<(String, String)> = (0..400).map(|i| (format!("text {i}"), "a".to_string())).collect();
     for (name, shards) in [("rolling", ["--max-shard-size", "4KB"]), ("counted", ["--num-shards", "3"])] {
         let out = dir.path().join(name);
-        let o = run([
-            "prepare",
-            "--train",
-            table.to_str().unwrap(),
-            "--select-sql",
-            sql.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]
-        .into_iter()
-        .chain(shards));
+        let o = Prepare::new(&out).train(&table).opt("--select-sql", &sql).args(shards).run();
         ok(&o);
         let expect = expect_json(dir.path(), &[("train", &want)], &["a"], json!({}));
         check_py("check_dataset.py", &[&out, &expect]);
@@ -142,19 +117,11 @@ fn select_sql_and_labels_file() {
     let labels = dir.path().join("labels.txt");
     std::fs::write(&labels, "Y\nX\nW\n").unwrap();
     let out = dir.path().join("out");
-    let o = run([
-        "prepare",
-        "--json",
-        "--train",
-        dir.path().join("t").to_str().unwrap(),
-        "--select-sql",
-        sql.to_str().unwrap(),
-        "--labels",
-        labels.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    let summary = ok(&o);
+    let select = |out: &std::path::Path| {
+        Prepare::new(out).train(dir.path().join("t")).opt("--select-sql", &sql).opt("--labels", &labels)
+    };
+    let o = select(&out).json().run();
+    let summary = ok_json(&o);
     assert_eq!(summary["labels"], json!(["Y", "X", "W"]));
     let rows = vec![
         ("a: one".to_string(), "X".to_string()),
@@ -166,36 +133,19 @@ fn select_sql_and_labels_file() {
 
     // A label outside the --labels file is an error naming it.
     std::fs::write(&labels, "X\n").unwrap();
-    let o = run([
-        "prepare",
-        "--train",
-        dir.path().join("t").to_str().unwrap(),
-        "--select-sql",
-        sql.to_str().unwrap(),
-        "--labels",
-        labels.to_str().unwrap(),
-        "--output",
-        dir.path().join("out2").to_str().unwrap(),
-    ]);
+    let o = select(&dir.path().join("out2")).run();
     fails(&o, 1, &["`Y`", "--labels"]);
     assert!(!dir.path().join("out2").exists());
 
     // Frequency order: most frequent first, ties by code point.
-    let o = run([
-        "prepare",
-        "--json",
-        "--train",
-        dir.path().join("t").to_str().unwrap(),
-        "--text-col",
-        "body",
-        "--label-col",
-        "cat",
-        "--label-order",
-        "frequency",
-        "--output",
-        dir.path().join("out3").to_str().unwrap(),
-    ]);
-    assert_eq!(ok(&o)["labels"], json!(["x", "y", "z"]));
+    let o = Prepare::new(dir.path().join("out3"))
+        .json()
+        .train(dir.path().join("t"))
+        .text_col("body")
+        .label_col("cat")
+        .opt("--label-order", "frequency")
+        .run();
+    assert_eq!(ok_json(&o)["labels"], json!(["x", "y", "z"]));
 }
 
 /// An empty split still loads (one schema-only shard), and a run twice gives the same shards.
@@ -209,19 +159,13 @@ fn empty_split_and_deterministic_shards() {
     let mut outputs = Vec::new();
     for k in 0..2 {
         let out = dir.path().join(format!("out{k}"));
-        let o = run([
-            "prepare",
-            "--json",
-            "--split",
-            &format!("train={}", dir.path().join("train").display()),
-            "--split",
-            &format!("validation={}", dir.path().join("empty").display()),
-            "--output",
-            out.to_str().unwrap(),
-            "--max-shard-size",
-            "4KB",
-        ]);
-        let s = ok(&o);
+        let o = Prepare::new(&out)
+            .json()
+            .split("train", dir.path().join("train"))
+            .split("validation", dir.path().join("empty"))
+            .opt("--max-shard-size", "4KB")
+            .run();
+        let s = ok_json(&o);
         assert_eq!(s["splits"][1]["num_rows"], 0);
         assert_eq!(s["splits"][1]["num_shards"], 1);
         outputs.push(out);

@@ -25,7 +25,7 @@ fn settings_that_change_ids_or_rows_change_the_default_output() {
             vec!["prepare", "--train", train.to_str().unwrap(), "--drop-nulls", "--overwrite", "--json"];
         args.extend_from_slice(extra);
         let o = bin().env("HF_DATASETS_CACHE", &cache).args(&args).output().unwrap();
-        ok(&o)["output"].as_str().expect("output in the summary").to_string()
+        ok_json(&o)["output"].as_str().expect("output in the summary").to_string()
     };
     let lt = dir.path().join("lt");
     let base = export(&[]);

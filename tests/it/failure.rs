@@ -20,38 +20,24 @@ fn a_failing_second_split_leaves_nothing() {
     write_rows(&train, &rows("x", 50, &["a", "b"]), SaveMode::ErrorIfExists);
     let out = dir.path().join("out");
     let lt = dir.path().join("lt");
-    let args = |test: &str| {
-        vec![
-            "prepare".to_string(),
-            "--train".into(),
-            train.display().to_string(),
-            "--eval".into(),
-            test.to_string(),
-            "--label-table".into(),
-            lt.display().to_string(),
-            "--output".into(),
-            out.display().to_string(),
-        ]
-    };
-    let o = run(args(dir.path().join("missing").to_str().unwrap()));
+    let args = |test: &std::path::Path| Prepare::new(&out).train(&train).eval(test).label_table(&lt);
+    let o = args(&dir.path().join("missing")).run();
     fails(&o, 3, &["missing"]);
     assert!(!out.exists() && !lt.exists());
     assert_eq!(ls(dir.path()), vec!["train"]);
     // A null label in the second split fails after the first has been scanned.
     let test = dir.path().join("test");
     write_text_table(&test, &[(Some("t"), Some("a")), (Some("u"), None)], SaveMode::ErrorIfExists);
-    let o = run(args(test.to_str().unwrap()));
+    let o = args(&test).run();
     fails(&o, 1, &["null", "1 row in `test`", "--drop-nulls"]);
     assert!(!out.exists() && !lt.exists());
     // --drop-nulls: the run succeeds and says what it dropped.
-    let mut a = args(test.to_str().unwrap());
-    a.extend(["--drop-nulls".to_string(), "--json".into()]);
-    let s = ok(&run(a));
+    let s = ok_json(&args(&test).drop_nulls().json().run());
     assert_eq!(s["splits"][1]["num_rows"], 1);
     assert_eq!(s["splits"][1]["dropped_rows"], 1);
     assert_eq!(label_table_version(&lt), "0");
     // An existing output is refused without --overwrite, and kept.
-    let o = run(args(test.to_str().unwrap()));
+    let o = args(&test).run();
     fails(&o, 4, &["already exists", "--overwrite"]);
     assert!(out.join("dataset_dict.json").exists());
     assert_eq!(label_table_version(&lt), "0");
@@ -103,23 +89,15 @@ fn sigkill_while_writing_leaves_previous_output_and_no_new_version() {
     write_rows(&test, &rows("t", 10, &["a", "b"]), SaveMode::ErrorIfExists);
     let out = dir.path().join("out");
     let lt = dir.path().join("lt");
-    let args = vec![
-        "prepare".to_string(),
-        "--train".into(),
-        train.display().to_string(),
-        "--eval".into(),
-        test.display().to_string(),
-        "--label-table".into(),
-        lt.display().to_string(),
-        "--output".into(),
-        out.display().to_string(),
-        "--overwrite".into(),
-        "--quiet".into(),
-        "--max-shard-size".into(),
-        "256KB".into(),
-    ];
+    let prepare = Prepare::new(&out)
+        .train(&train)
+        .eval(&test)
+        .label_table(&lt)
+        .overwrite()
+        .quiet()
+        .opt("--max-shard-size", "256KB");
     // A first complete run.
-    ok(&run(&args));
+    ok(&prepare.run());
     let before: Vec<(String, u64)> = ls(&out.join("train"))
         .into_iter()
         .map(|f| {
@@ -131,7 +109,7 @@ fn sigkill_while_writing_leaves_previous_output_and_no_new_version() {
     assert_eq!(label_table_version(&lt), "0");
     let mut caught = 0;
     for _ in 0..3 {
-        let mut child = bin().args(&args).spawn().unwrap();
+        let mut child = prepare.command().spawn().unwrap();
         let frozen = freeze_mid_write(&mut child, dir.path());
         let _ = child.kill();
         let status = child.wait().unwrap();
@@ -154,7 +132,7 @@ fn sigkill_while_writing_leaves_previous_output_and_no_new_version() {
     }
     assert!(caught > 0, "no run could be caught mid-write");
     // The next run succeeds and removes the killed runs' staging directories.
-    ok(&run(&args));
+    ok(&prepare.run());
     let left: Vec<String> = ls(dir.path()).into_iter().filter(|n| n.contains("staging")).collect();
     assert!(left.is_empty(), "staging left behind: {left:?}");
     assert_eq!(label_table_version(&lt), "1");
@@ -173,37 +151,15 @@ fn sigkill_on_first_run_leaves_no_output() {
     big_table(&train);
     let out = dir.path().join("out");
     let lt = dir.path().join("lt");
-    let mut child = bin()
-        .args([
-            "prepare",
-            "--quiet",
-            "--train",
-            train.to_str().unwrap(),
-            "--label-table",
-            lt.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--max-shard-size",
-            "256KB",
-        ])
-        .spawn()
-        .unwrap();
+    let prepare = Prepare::new(&out).quiet().train(&train).label_table(&lt);
+    let mut child = prepare.clone().opt("--max-shard-size", "256KB").command().spawn().unwrap();
     assert!(freeze_mid_write(&mut child, dir.path()), "run not caught mid-write");
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!out.exists(), "a killed first run published an output");
     assert!(!lt.exists(), "a killed first run created the label table");
     // The next run succeeds.
-    let o = run([
-        "prepare",
-        "--quiet",
-        "--train",
-        train.to_str().unwrap(),
-        "--label-table",
-        lt.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = prepare.run();
     ok(&o);
     assert_eq!(ls(dir.path()), vec!["lt", "out", "train"]);
 }
@@ -233,17 +189,7 @@ fn working_dir_on_another_filesystem() {
     write_rows(&train, &data, SaveMode::ErrorIfExists);
     let out = dir.path().join("out");
     for _ in 0..2 {
-        let o = run([
-            "prepare",
-            "--quiet",
-            "--overwrite",
-            "--train",
-            train.to_str().unwrap(),
-            "--working-dir",
-            work.path().to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let o = Prepare::new(&out).quiet().overwrite().train(&train).opt("--working-dir", work.path()).run();
         ok(&o);
     }
     let expect = expect_json(dir.path(), &[("train", &data)], &["a", "b"], serde_json::json!({}));
@@ -261,41 +207,19 @@ fn overwrite_only_replaces_datasets() {
     let precious = dir.path().join("precious");
     std::fs::create_dir_all(&precious).unwrap();
     std::fs::write(precious.join("notes.txt"), "keep me").unwrap();
-    let o = run([
-        "prepare",
-        "--overwrite",
-        "--train",
-        train.to_str().unwrap(),
-        "--output",
-        precious.to_str().unwrap(),
-    ]);
+    let o = Prepare::new(&precious).overwrite().train(&train).run();
     fails(&o, 4, &["does not look like a dataset"]);
     assert_eq!(std::fs::read_to_string(precious.join("notes.txt")).unwrap(), "keep me");
     // The output may not be (or contain, or sit inside) a table being read.
     for out in [train.clone(), dir.path().to_path_buf(), train.join("sub")] {
-        let o = run([
-            "prepare",
-            "--overwrite",
-            "--train",
-            train.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
+        let o = Prepare::new(&out).overwrite().train(&train).run();
         fails(&o, 2, &["overlaps table"]);
     }
     assert!(train.join("_delta_log").is_dir());
     // --select-sql runs queries only.
     let q = dir.path().join("q.sql");
     std::fs::write(&q, "DROP TABLE train").unwrap();
-    let o = run([
-        "prepare",
-        "--train",
-        train.to_str().unwrap(),
-        "--select-sql",
-        q.to_str().unwrap(),
-        "--output",
-        dir.path().join("o").to_str().unwrap(),
-    ]);
+    let o = Prepare::new(dir.path().join("o")).train(&train).opt("--select-sql", &q).run();
     fails(&o, 1, &["--select-sql"]);
 }
 
@@ -310,16 +234,10 @@ fn interrupt_mid_write_cleans_up() {
     let out = dir.path().join("out");
     let mut interrupted = 0;
     for _ in 0..3 {
-        let mut child = bin()
-            .args([
-                "prepare",
-                "--train",
-                train.to_str().unwrap(),
-                "--output",
-                out.to_str().unwrap(),
-                "--max-shard-size",
-                "256KB",
-            ])
+        let mut child = Prepare::new(&out)
+            .train(&train)
+            .opt("--max-shard-size", "256KB")
+            .command()
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();

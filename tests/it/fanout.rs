@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use deltalake::protocol::SaveMode;
 use serde_json::{Value, json};
 
-use crate::cloud::{Cloud, assert_no_secrets};
+use crate::harness::cloud::{Cloud, assert_no_secrets};
 use crate::harness::*;
 
 fn s(p: &Path) -> String {
@@ -39,9 +39,10 @@ fn dump(out: &Path) -> Value {
     v["splits"].clone()
 }
 
-/// `datasets` reads the same dataset from both outputs, with the same `label_map.json`.
+/// `datasets` reads the same dataset from both outputs, with the same `label_map.json` when the
+/// export is `labelled` and none in either when it is not (`--no-labels`).
 #[track_caller]
-fn assert_same_dataset(fanned: &Path, reference: &Path) {
+fn assert_same_dataset(fanned: &Path, reference: &Path, labelled: bool) {
     let (a, b) = (dump(fanned), dump(reference));
     assert!(a.as_object().is_some_and(|o| !o.is_empty()), "no split loaded: {a}");
     for (split, want) in b.as_object().unwrap() {
@@ -56,8 +57,15 @@ fn assert_same_dataset(fanned: &Path, reference: &Path) {
         }
     }
     assert_eq!(a.as_object().unwrap().len(), b.as_object().unwrap().len(), "other splits");
-    let map = |d: &Path| std::fs::read_to_string(d.join("label_map.json")).ok();
-    assert_eq!(map(fanned), map(reference), "label_map.json differs");
+    let (got, want) = (fanned.join("label_map.json"), reference.join("label_map.json"));
+    if labelled {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(read(&got), read(&want), "label_map.json differs");
+    } else {
+        for p in [&got, &want] {
+            assert!(!p.exists(), "{} written by an export without labels", p.display());
+        }
+    }
 }
 
 /// `plan` with the export `args`, every task in its own process, `commit`; returns the
@@ -69,12 +77,12 @@ fn fan_out(cmd: &dyn Fn() -> Command, args: &[String], plan: &str, tasks: usize)
         .args(["--tasks", &tasks.to_string(), "--plan", plan, "--json"])
         .output()
         .unwrap();
-    let planned = ok(&o);
+    let planned = ok_json(&o);
     assert_eq!(planned["tasks"].as_array().unwrap().len(), tasks, "{planned}");
     for i in 0..tasks {
         ok(&cmd().args(["run-task", "--plan", plan, "--task", &i.to_string(), "--json"]).output().unwrap());
     }
-    ok(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap())
+    ok_json(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap())
 }
 
 fn prepare_ref(args: &[String], out: &Path) {
@@ -132,7 +140,7 @@ fn single_label_three_tasks_equal_prepare() {
         .args(["--tasks", "3", "--plan", &s(&plan), "--json"])
         .output()
         .unwrap();
-    let planned = ok(&o);
+    let planned = ok_json(&o);
     // Nothing published, no label-table version, by the plan.
     assert!(!out.exists(), "plan published something");
     assert!(!labels.join("_delta_log").exists(), "plan committed a label-table version");
@@ -148,19 +156,21 @@ fn single_label_three_tasks_equal_prepare() {
     // A commit to the table after the plan changes nothing: tasks read the pinned version.
     write_rows(&train, &rows("late row", 5, &["late"]), SaveMode::Append);
     for i in 0..3 {
-        let t = ok(&bin()
-            .args(["run-task", "--plan", &s(&plan), "--task", &i.to_string(), "--json"])
-            .output()
-            .unwrap());
+        let t = ok_json(
+            &bin()
+                .args(["run-task", "--plan", &s(&plan), "--task", &i.to_string(), "--json"])
+                .output()
+                .unwrap(),
+        );
         assert_eq!(t["reused"], false);
         check_manifest(&plan, i);
     }
-    let summary = ok(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
+    let summary = ok_json(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
     assert_eq!(summary["splits"][0]["version"].as_u64(), Some(version));
     assert_eq!(summary["splits"][0]["dropped_rows"], 1);
     assert_eq!(summary["label_table"]["version"], 0);
     assert!(summary["splits"][0]["num_shards"].as_u64().unwrap() >= 3, "{summary}");
-    assert_same_dataset(&out, &reference);
+    assert_same_dataset(&out, &reference, true);
     // Shards renamed in order, the staging area gone.
     assert!(out.join("train/data-00000-of-00003.arrow").exists() || ls(&out.join("train")).len() > 3);
     let left: Vec<String> = ls(dir.path()).into_iter().filter(|n| n.contains("delta-hf")).collect();
@@ -266,7 +276,7 @@ fn label_kinds_and_tokenizer_three_tasks_equal_prepare() {
         let plan = s(&dir.path().join(format!("plan-{name}.json")));
         fan_out(&bin, &fan_args, &plan, 3);
         eprintln!("case {name}");
-        assert_same_dataset(&out, &reference);
+        assert_same_dataset(&out, &reference, !args.iter().any(|a| a == "--no-labels"));
     }
 }
 
@@ -372,14 +382,16 @@ fn killed_task_rerun_and_commit_refusing_a_missing_task() {
     assert!(!labels.join("_delta_log").exists(), "a refused commit recorded the label table");
 
     // Re-run: the task completes (its killed attempt's files do not count), commit publishes.
-    let t = ok(&bin().args(["run-task", "--plan", &s(&plan), "--task", "1", "--json"]).output().unwrap());
+    let t =
+        ok_json(&bin().args(["run-task", "--plan", &s(&plan), "--task", "1", "--json"]).output().unwrap());
     assert_eq!(t["reused"], false);
     // A retry of a finished task has nothing to do.
-    let again = ok(&bin().args(["run-task", "--plan", &s(&plan), "--task", "1", "--json"]).output().unwrap());
+    let again =
+        ok_json(&bin().args(["run-task", "--plan", &s(&plan), "--task", "1", "--json"]).output().unwrap());
     assert_eq!(again["reused"], true);
     assert_eq!(again["attempt"], t["attempt"]);
     ok(&bin().args(["commit", "--plan", &s(&plan), "--quiet"]).output().unwrap());
-    assert_same_dataset(&out, &reference);
+    assert_same_dataset(&out, &reference, true);
     assert!(!root.exists(), "staging area left after commit");
     assert!(labels.join("_delta_log/00000000000000000000.json").exists());
 }
@@ -411,7 +423,7 @@ fn one_task_run_twice_at_once() {
     };
     let (a, b) = (spawn(), spawn());
     let (a, b): (Output, Output) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    let (sa, sb) = (ok(&a), ok(&b));
+    let (sa, sb) = (ok_json(&a), ok_json(&b));
     // One result: both report the same attempt's manifest; the other attempt's files are gone.
     assert_eq!(sa["attempt"], sb["attempt"], "{sa}\n{sb}");
     assert_eq!(sa["splits"], sb["splits"]);
@@ -420,7 +432,7 @@ fn one_task_run_twice_at_once() {
     assert_eq!(attempts, vec![format!("task-00000-{}", sa["attempt"].as_str().unwrap())]);
     ok(&bin().args(["run-task", "--plan", &s(&plan), "--task", "1", "--quiet"]).output().unwrap());
     ok(&bin().args(["commit", "--plan", &s(&plan), "--quiet"]).output().unwrap());
-    assert_same_dataset(&out, &reference);
+    assert_same_dataset(&out, &reference, true);
 }
 
 #[test]
@@ -552,7 +564,7 @@ fn s3_plan_and_staging() {
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
-    let (sa, sb) = (ok(&a.wait_with_output().unwrap()), ok(&b.wait_with_output().unwrap()));
+    let (sa, sb) = (ok_json(&a.wait_with_output().unwrap()), ok_json(&b.wait_with_output().unwrap()));
     assert_eq!(sa["attempt"], sb["attempt"], "{sa}\n{sb}");
     for i in 1..3 {
         ok(&cmd().args(["run-task", "--plan", plan, "--task", &i.to_string(), "--quiet"]).output().unwrap());
@@ -560,7 +572,7 @@ fn s3_plan_and_staging() {
     let files = cloud.list("lake", "datasets/fan");
     assert!(files.iter().any(|f| f.ends_with("task-00002.json")), "{files:?}");
     let o = cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap();
-    let summary = ok(&o);
+    let summary = ok_json(&o);
     assert_eq!(summary["label_table"]["version"], 0);
     let published = cloud.list("lake", "datasets/fan");
     assert!(published.contains(&"dataset_dict.json".to_string()), "{published:?}");
@@ -570,7 +582,7 @@ fn s3_plan_and_staging() {
     );
     let got = dir.path().join("got");
     cloud.download("lake", "datasets/fan", &got);
-    assert_same_dataset(&got, &reference);
+    assert_same_dataset(&got, &reference, true);
     assert_no_secrets(&[&o], &[&got]);
     assert_eq!(ls(&work), Vec::<String>::new(), "scratch left in the working dir");
 }
@@ -660,7 +672,7 @@ fn s3_commit_with_a_task_missing_publishes_nothing_then_overwrite() {
             .collect::<Vec<_>>(),
         &reference,
     );
-    assert_same_dataset(got.path(), &reference);
+    assert_same_dataset(got.path(), &reference, true);
 }
 
 /// Partitioned files with deletion vectors and a checkpoint, column mapping, a checkpoint-only
@@ -680,6 +692,6 @@ fn protocol_features_three_tasks_equal_prepare() {
         fan_args.extend(["--output".into(), s(&out)]);
         fan_out(&bin, &fan_args, &s(&dir.path().join(format!("plan-{kind}.json"))), 3);
         eprintln!("case {kind}");
-        assert_same_dataset(&out, &reference);
+        assert_same_dataset(&out, &reference, false);
     }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use deltalake::protocol::SaveMode;
 use serde_json::{Value, json};
 
-use crate::cloud::*;
+use crate::harness::cloud::*;
 use crate::harness::*;
 use crate::hub;
 
@@ -91,7 +91,7 @@ fn flaky() -> Value {
 
 /// Assert success, with the seed and the proxy's log when not.
 #[track_caller]
-fn ok_under_faults(o: &Output, proxy: &Proxy) -> Value {
+fn ok_under_faults(o: &Output, proxy: &Proxy) {
     assert!(
         o.status.success(),
         "failed under faults (seed {}, DELTA_HF_FAULT_SEED reproduces it), exit {:?}\nstderr:\n{}\nproxy: {}",
@@ -100,7 +100,13 @@ fn ok_under_faults(o: &Output, proxy: &Proxy) -> Value {
         stderr(o),
         proxy.stats()
     );
-    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// [`ok_under_faults`], then the `--json` summary (stdout that is not JSON fails).
+#[track_caller]
+fn json_under_faults(o: &Output, proxy: &Proxy) -> Value {
+    ok_under_faults(o, proxy);
+    json_stdout(o)
 }
 
 /// The commit files of a table under `bucket/prefix`.
@@ -180,12 +186,12 @@ fn prepare_to_every_store_survives_a_flaky_network() {
                 .args(extra);
             c.output().unwrap()
         };
-        let s = ok_under_faults(&run(&["--max-shard-size", "2KB"]), &proxy);
+        let s = json_under_faults(&run(&["--max-shard-size", "2KB"]), &proxy);
         assert_eq!(s["output"], uri("datasets/reviews"));
         assert_eq!(s["label_table"]["version"], 0, "{s}");
         let sub = dir.path().join(root.replace("://", "-"));
         cloud.check_download(&sub_dir(&sub), root, "datasets/reviews", "labels/reviews", &train, &test);
-        let s = ok_under_faults(&run(&["--overwrite", "--num-shards", "1"]), &proxy);
+        let s = json_under_faults(&run(&["--overwrite", "--num-shards", "1"]), &proxy);
         assert_eq!(s["label_table"]["version"], 1, "{s}");
         cloud.check_one_shard_dataset(&sub, root, "datasets/reviews", &train, &test);
         assert_eq!(commits(&cloud, root, "labels/reviews"), versions(2), "one version per run");
@@ -353,7 +359,7 @@ fn fan_out_on_s3_survives_a_flaky_network() {
         let o = cmd().args(["run-task", "--plan", plan, "--task", task, "--json"]).output().unwrap();
         ok_under_faults(&o, &proxy);
     }
-    let s = ok_under_faults(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap(), &proxy);
+    let s = json_under_faults(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap(), &proxy);
     assert_eq!(s["label_table"]["version"], 0, "{s}");
     let dropped = proxy.stats()["dropped"].clone();
     assert!(
@@ -399,12 +405,11 @@ fn size_and_pull_survive_a_flaky_hub_and_store() {
     let (hubp, s3p) = (&proxy.urls[0], &proxy.urls[1]);
     proxy.setup(flaky());
     for dataset in ["acme/reviews", "acme/nosizes"] {
-        let clean = ok(&hub::hub_cmd(&emu.endpoint(), tmp().path())
-            .args(["size", dataset, "--json"])
-            .output()
-            .unwrap());
+        let clean = ok_json(
+            &hub::hub_cmd(&emu.endpoint(), tmp().path()).args(["size", dataset, "--json"]).output().unwrap(),
+        );
         let o = hub::hub_cmd(hubp, tmp().path()).args(["size", dataset, "--json"]).output().unwrap();
-        assert_eq!(ok_under_faults(&o, &proxy), clean, "{dataset}");
+        assert_eq!(json_under_faults(&o, &proxy), clean, "{dataset}");
     }
     let mut faults = proxy.faults();
 
@@ -420,7 +425,7 @@ fn size_and_pull_survive_a_flaky_hub_and_store() {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing-secret")
         .env("AWS_EC2_METADATA_DISABLED", "true");
-    let s = ok_under_faults(
+    let s = json_under_faults(
         &c.args(["pull", "acme/reviews", "--to", "s3://pulled/reviews", "--json"]).output().unwrap(),
         &proxy,
     );
@@ -520,7 +525,7 @@ fn a_label_table_commit_whose_answer_is_lost_is_ours() {
             .args(["--output", &format!("s3://lost/{out}"), "--label-table", "s3://lost/labels"])
             .output()
             .unwrap();
-        let s = ok_under_faults(&o, &proxy);
+        let s = json_under_faults(&o, &proxy);
         assert_eq!(proxy.stats()["dropped"].as_array().unwrap().len(), 1, "the answer was dropped");
         assert_eq!(s["label_table"]["version"], version, "{s}");
         assert_eq!(commits(&cloud, "lost", "labels"), versions(version as usize + 1));
@@ -677,7 +682,7 @@ fn lost_completion(bucket: &str, drop: Value) -> Value {
         .args(["--num-shards", "1", "--working-dir", dir.path().join("work").to_str().unwrap()])
         .output()
         .unwrap();
-    let s = ok(&o);
+    let s = ok_json(&o);
     assert_eq!(s["splits"][0]["num_rows"], 2000, "{s}");
     let stats = proxy.stats();
     let dropped = stats["dropped"].clone();

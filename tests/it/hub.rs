@@ -152,7 +152,7 @@ fn size_of_a_multi_config_card() {
     let emu = Emulator::start();
     let home = tmp();
     let o = run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/reviews", "--json"]);
-    let r = ok(&o);
+    let r = ok_json(&o);
     assert_eq!(r["configs"], json!(["en", "fr"]));
     assert_eq!(r["commit"].as_str().unwrap().len(), 40);
     let en = &r["sizes"][0];
@@ -208,7 +208,7 @@ fn size_without_card_sizes_falls_back_to_viewer_then_tree() {
     let emu = Emulator::start();
     let home = tmp();
     let o = run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/nosizes", "--json"]);
-    let r = ok(&o);
+    let r = ok_json(&o);
     let c = &r["sizes"][0];
     assert_eq!(c["config"], "default");
     assert_eq!(c["download_size"], json!({"bytes": 123456789, "human": "117.74 MiB", "source": "viewer"}));
@@ -225,7 +225,7 @@ fn size_without_card_sizes_falls_back_to_viewer_then_tree() {
     // Without the viewer: the download size is the sum of the data files, the rest unknown.
     let o =
         run_cmd(hub_cmd(&emu.endpoint(), home.path()), &["size", "acme/nosizes", "--json", "--no-viewer"]);
-    let r = ok(&o);
+    let r = ok_json(&o);
     let c = &r["sizes"][0];
     let sum: u64 = c["files"].as_array().unwrap().iter().map(|f| f["size"].as_u64().unwrap()).sum();
     assert_eq!(c["download_size"]["bytes"], sum);
@@ -239,7 +239,7 @@ fn size_without_card_sizes_falls_back_to_viewer_then_tree() {
     // A viewer that is down is a note, not a failure.
     let mut c = hub_cmd(&emu.endpoint(), home.path());
     c.env("DELTA_HF_VIEWER_ENDPOINT", "http://127.0.0.1:9");
-    let r = ok(&run_cmd(c, &["size", "acme/nosizes", "--json"]));
+    let r = ok_json(&run_cmd(c, &["size", "acme/nosizes", "--json"]));
     assert_eq!(r["sizes"][0]["download_size"]["source"], "tree");
     assert!(r["notes"][0].as_str().unwrap().contains("not reachable"), "{r}");
 }
@@ -260,7 +260,7 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
         hub_cmd(&emu.endpoint(), home.path()),
         &["pull", "acme/reviews", "--to", p(&tables), "--json", "--max-workers", "3"],
     );
-    let s = ok(&o);
+    let s = ok_json(&o);
     assert_eq!(s["config"], "en");
     assert_eq!(s["files_from"], "repo");
     assert_eq!(s["from_cache"], false);
@@ -315,7 +315,7 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
             p(&out),
         ],
     );
-    let s = ok(&o);
+    let s = ok_json(&o);
     assert_eq!(s["labels"], json!(EN_NAMES));
     let expect =
         expect_json(dir.path(), &[("train", &train_rows), ("test", &test_rows)], &EN_NAMES, json!({}));
@@ -336,11 +336,11 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
             p(&out2),
         ],
     );
-    assert_eq!(ok(&o)["labels"], json!(EN_NAMES));
+    assert_eq!(ok_json(&o)["labels"], json!(EN_NAMES));
 
     // A config whose files are not Parquet comes from refs/convert/parquet.
     let nosizes = dir.path().join("nosizes");
-    let s = ok(&run_cmd(
+    let s = ok_json(&run_cmd(
         hub_cmd(&emu.endpoint(), home.path()),
         &[
             "pull",
@@ -365,7 +365,7 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
         hub_cmd(&emu.endpoint(), home.path()),
         &["pull", "acme/reviews", "--to", p(&again), "--json"],
     );
-    let s = ok(&o);
+    let s = ok_json(&o);
     assert_eq!(s["from_cache"], true);
     assert_eq!(s["commit"], commit.as_str());
     let (rows, _, _) = delta_rows(&again.join("train"));
@@ -373,7 +373,7 @@ fn pull_then_prepare_end_to_end_and_again_from_the_cache() {
     // And with HF_HUB_OFFLINE=1, overwriting (a new version).
     let mut c = hub_cmd(&emu.endpoint(), home.path());
     c.env("HF_HUB_OFFLINE", "1");
-    let s = ok(&run_cmd(c, &["pull", "acme/reviews", "--to", p(&again), "--overwrite", "--json"]));
+    let s = ok_json(&run_cmd(c, &["pull", "acme/reviews", "--to", p(&again), "--overwrite", "--json"]));
     assert_eq!(s["splits"][1]["version"], 1);
     // A revision never fetched is a clear error offline.
     let mut c = hub_cmd(&emu.endpoint(), home.path());
@@ -466,7 +466,7 @@ fn corrupt_download_is_detected_and_nothing_is_written() {
 /// Python `deltalake` package from S3, and `prepare` reads the pulled tables by their names.
 #[test]
 fn pull_to_unity_catalog_registers_one_table_per_split() {
-    use crate::cloud::{Cloud, TOKEN, assert_no_secrets, vends};
+    use crate::harness::cloud::{Cloud, TOKEN, assert_no_secrets, vends};
 
     let cloud = Cloud::start();
     cloud.setup(
@@ -477,7 +477,7 @@ fn pull_to_unity_catalog_registers_one_table_per_split() {
     let dir = tmp();
     let pull = |extra: &[&str]| run_cmd(hub_env(cloud.uc_bin(), &emu.endpoint(), home.path()), extra);
     let o1 = pull(&["pull", "acme/reviews", "--to", "uc://main.ml", "--json"]);
-    let s = ok(&o1);
+    let s = ok_json(&o1);
     assert_eq!(s["splits"][0]["split"], "train");
     assert_eq!(s["splits"][0]["rows"], 300);
     assert_eq!(s["splits"][1]["split"], "test");
@@ -563,7 +563,7 @@ fn pull_to_unity_catalog_registers_one_table_per_split() {
             p(&out),
         ],
     );
-    assert_eq!(ok(&o2)["labels"], json!(EN_NAMES));
+    assert_eq!(ok_json(&o2)["labels"], json!(EN_NAMES));
     let expect = expect_json(
         dir.path(),
         &[("train", &en_rows("train", 300)), ("test", &en_rows("test", 50))],
@@ -577,7 +577,7 @@ fn pull_to_unity_catalog_registers_one_table_per_split() {
     fails(&o3, 4, &["main.ml.train", "already exists", "--overwrite"]);
     let before = cloud.calls().len();
     let o4 = pull(&["pull", "acme/reviews", "--to", "uc://main.ml", "--overwrite", "--json"]);
-    let s = ok(&o4);
+    let s = ok_json(&o4);
     assert_eq!(s["splits"][0]["version"], 1);
     assert_eq!(s["splits"][1]["version"], 1);
     let again = cloud.calls();

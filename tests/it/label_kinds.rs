@@ -44,14 +44,9 @@ fn check_model_config(output: &Path, names: Option<&[&str]>, num_labels: usize, 
     check_py("check_model_config.py", &[&output.join("label_map.json"), &expect]);
 }
 
-fn prepare(args: &[&str]) -> std::process::Output {
-    let mut all = vec!["prepare", "--json"];
-    all.extend_from_slice(args);
-    run(all)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+/// `prepare --json ... --output OUT`.
+fn prepare(out: &Path) -> Prepare {
+    Prepare::new(out).json()
 }
 
 const EMOTIONS: [&str; 8] = ["Zoo", "anger", "joy", "love", "neutral", "sadness", "surprise", "émoi"];
@@ -65,22 +60,15 @@ fn array_label_column_is_a_multi_label_export() {
     let root = fixture(dir.path(), "multi");
     let out = dir.path().join("out");
     let lt = dir.path().join("label_map");
-    let summary = ok(&prepare(&[
-        "--train",
-        s(&root.join("train")),
-        "--eval",
-        s(&root.join("test")),
-        "--label-col",
-        "emotions",
-        "--keep-col",
-        "tags",
-        "--keep-col",
-        "spans",
-        "--label-table",
-        s(&lt),
-        "--output",
-        s(&out),
-    ]));
+    let summary = ok_json(
+        &prepare(&out)
+            .train(root.join("train"))
+            .eval(root.join("test"))
+            .label_col("emotions")
+            .keep_cols(&["tags", "spans"])
+            .label_table(&lt)
+            .run(),
+    );
     assert_eq!(summary["label_kind"], "multi");
     assert_eq!(summary["labels"], json!(EMOTIONS));
     // rows containing each label, per split, in id order
@@ -93,10 +81,7 @@ fn array_label_column_is_a_multi_label_export() {
     check_model_config(&out, Some(&EMOTIONS), 8, Some("multi_label_classification"));
 
     // The text summary names the kind and what the counts count.
-    let o = run(["prepare", "--train", s(&root.join("train")), "--label-col", "emotions", "--output"]
-        .iter()
-        .map(|x| x.to_string())
-        .chain([s(&dir.path().join("out-text")).to_string()]));
+    let o = Prepare::new(dir.path().join("out-text")).train(root.join("train")).label_col("emotions").run();
     ok(&o);
     let text = stdout(&o);
     assert!(text.contains("multi") && text.contains("rows containing"), "{text}");
@@ -107,23 +92,16 @@ fn multi_hot_vectors() {
     let dir = tmp();
     let root = fixture(dir.path(), "multi");
     let out = dir.path().join("out");
-    let summary = ok(&prepare(&[
-        "--train",
-        s(&root.join("train")),
-        "--eval",
-        s(&root.join("test")),
-        "--label-col",
-        "emotions",
-        "--label-kind",
-        "multi",
-        "--multi-hot",
-        "--keep-col",
-        "tags",
-        "--keep-col",
-        "spans",
-        "--output",
-        s(&out),
-    ]));
+    let summary = ok_json(
+        &prepare(&out)
+            .train(root.join("train"))
+            .eval(root.join("test"))
+            .label_col("emotions")
+            .label_kind("multi")
+            .arg("--multi-hot")
+            .keep_cols(&["tags", "spans"])
+            .run(),
+    );
     assert_eq!(summary["label_kind"], "multi");
     check(&root, "multi_hot", &out, None);
     check_model_config(&out, Some(&EMOTIONS), 8, Some("multi_label_classification"));
@@ -135,22 +113,16 @@ fn token_classification_export() {
     let root = fixture(dir.path(), "token");
     let out = dir.path().join("out");
     let lt = dir.path().join("tags");
-    let summary = ok(&prepare(&[
-        "--split",
-        &format!("train={}", s(&root.join("train"))),
-        "--split",
-        &format!("validation={}", s(&root.join("validation"))),
-        "--tokens-col",
-        "words",
-        "--label-col",
-        "tags",
-        "--keep-col",
-        "sentence_id",
-        "--label-table",
-        s(&lt),
-        "--output",
-        s(&out),
-    ]));
+    let summary = ok_json(
+        &prepare(&out)
+            .split("train", root.join("train"))
+            .split("validation", root.join("validation"))
+            .tokens_col("words")
+            .label_col("tags")
+            .keep_cols(&["sentence_id"])
+            .label_table(&lt)
+            .run(),
+    );
     assert_eq!(summary["label_kind"], "token");
     assert_eq!(summary["labels"], json!(NER));
     assert_eq!(summary["splits"][0]["rows_per_label"][5], json!(["O", 4]));
@@ -161,22 +133,15 @@ fn token_classification_export() {
     // Integer tags: names are their string forms in code-point order; explicit kind and env.
     let root = fixture(dir.path(), "token_int");
     let out = dir.path().join("out-int");
-    let o = bin()
-        .args(["prepare", "--json", "--train", s(&root.join("train")), "--eval", s(&root.join("test"))])
-        .args([
-            "--tokens-col",
-            "words",
-            "--label-col",
-            "tags",
-            "--keep-col",
-            "sentence_id",
-            "--output",
-            s(&out),
-        ])
+    let o = prepare(&out)
+        .train(root.join("train"))
+        .eval(root.join("test"))
+        .tokens_col("words")
+        .label_col("tags")
+        .keep_cols(&["sentence_id"])
         .env("DELTA_HF_LABEL_KIND", "token")
-        .output()
-        .unwrap();
-    let summary = ok(&o);
+        .run();
+    let summary = ok_json(&o);
     assert_eq!(summary["labels"], json!(["1", "10", "2", "7"]));
     check(&root, "token_int", &out, None);
 }
@@ -187,28 +152,16 @@ fn token_classification_export() {
 fn float_label_column_is_a_regression_export() {
     let dir = tmp();
     let root = fixture(dir.path(), "regression");
-    let args = |out: &Path| {
-        vec![
-            "--train".to_string(),
-            s(&root.join("train")).into(),
-            "--eval".into(),
-            s(&root.join("test")).into(),
-            "--label-col".into(),
-            "score".into(),
-            "--output".into(),
-            s(out).into(),
-        ]
-    };
+    let scores =
+        |out: &Path| Prepare::new(out).train(root.join("train")).eval(root.join("test")).label_col("score");
     // NaN and null scores: refused with the counts, nothing written.
     let refused = dir.path().join("refused");
-    let o = run(["prepare".to_string()].into_iter().chain(args(&refused)));
+    let o = scores(&refused).run();
     fails(&o, 1, &["`score`", "2 rows in `train`", "NaN", "--drop-nulls"]);
     assert!(!refused.exists());
 
     let out = dir.path().join("out");
-    let mut a = args(&out);
-    a.extend(["--drop-nulls".to_string(), "--json".into()]);
-    let summary = ok(&run(["prepare".to_string()].into_iter().chain(a)));
+    let summary = ok_json(&scores(&out).drop_nulls().json().run());
     assert_eq!(summary["label_kind"], "regression");
     assert_eq!(summary["splits"][0]["dropped_rows"], 2);
     assert_eq!(summary["labels"], json!([]));
@@ -218,16 +171,8 @@ fn float_label_column_is_a_regression_export() {
     // A decimal column is a regression target too.
     let root = fixture(dir.path(), "decimal");
     let out = dir.path().join("out-decimal");
-    let summary = ok(&prepare(&[
-        "--train",
-        s(&root.join("train")),
-        "--eval",
-        s(&root.join("test")),
-        "--label-col",
-        "score",
-        "--output",
-        s(&out),
-    ]));
+    let summary =
+        ok_json(&prepare(&out).train(root.join("train")).eval(root.join("test")).label_col("score").run());
     assert_eq!(summary["label_kind"], "regression");
     check(&root, "decimal", &out, None);
 }
@@ -247,20 +192,13 @@ fn refusals_leave_no_output() {
 
     // Words and tags of different lengths: the count and the first rows' positions.
     let root = fixture(dir.path(), "token_mismatch");
-    let o = prepare(&[
-        "--split",
-        &format!("train={}", s(&root.join("train"))),
-        "--split",
-        &format!("validation={}", s(&root.join("validation"))),
-        "--tokens-col",
-        "words",
-        "--label-col",
-        "tags",
-        "--label-table",
-        s(&lt),
-        "--output",
-        s(&out),
-    ]);
+    let o = prepare(&out)
+        .split("train", root.join("train"))
+        .split("validation", root.join("validation"))
+        .tokens_col("words")
+        .label_col("tags")
+        .label_table(&lt)
+        .run();
     fails(&o, 1, &["3 rows", "2 in `train` (rows 1, 3)", "1 in `validation` (row 0)", "`words`", "`tags`"]);
     nothing_written();
 
@@ -268,51 +206,25 @@ fn refusals_leave_no_output() {
     let root = fixture(dir.path(), "multi_null_element");
     let (train, test) = (root.join("train"), root.join("test"));
     for extra in [&[][..], &["--drop-nulls"][..]] {
-        let mut a = vec![
-            "--train",
-            s(&train),
-            "--eval",
-            s(&test),
-            "--label-col",
-            "emotions",
-            "--label-table",
-            s(&lt),
-            "--output",
-            s(&out),
-        ];
-        a.extend_from_slice(extra);
-        fails(&prepare(&a), 1, &["`emotions`", "null element", "1 row in `train`", "1 row in `test`"]);
+        let a = prepare(&out).train(&train).eval(&test).label_col("emotions").label_table(&lt).args(extra);
+        fails(&a.run(), 1, &["`emotions`", "null element", "1 row in `train`", "1 row in `test`"]);
         nothing_written();
     }
 
     // A type no kind takes.
     let root = fixture(dir.path(), "map_label");
-    let o = prepare(&["--train", s(&root.join("train")), "--output", s(&out)]);
+    let o = prepare(&out).train(root.join("train")).run();
     fails(&o, 1, &["`label`", "Map", "single", "multi", "token", "regression"]);
     nothing_written();
 
     // Explicit kinds that do not fit the column.
     let root = fixture(dir.path(), "multi");
     let train = root.join("train");
-    let o = prepare(&[
-        "--train",
-        s(&train),
-        "--label-col",
-        "emotions",
-        "--label-kind",
-        "regression",
-        "--output",
-        s(&out),
-    ]);
+    let o = prepare(&out).train(&train).label_col("emotions").label_kind("regression").run();
     fails(&o, 1, &["--label-kind regression", "`emotions`", "--label-kind multi"]);
-    let o =
-        prepare(&["--train", s(&train), "--label-col", "main", "--label-kind", "multi", "--output", s(&out)]);
+    let o = prepare(&out).train(&train).label_col("main").label_kind("multi").run();
     fails(&o, 1, &["--label-kind multi", "`main`", "--label-kind single"]);
-    let o = bin()
-        .args(["prepare", "--train", s(&train), "--label-col", "emotions", "--output", s(&out)])
-        .env("DELTA_HF_LABEL_KIND", "single")
-        .output()
-        .unwrap();
+    let o = Prepare::new(&out).train(&train).label_col("emotions").env("DELTA_HF_LABEL_KIND", "single").run();
     fails(&o, 1, &["--label-kind single", "`emotions`"]);
     nothing_written();
 
@@ -321,26 +233,15 @@ fn refusals_leave_no_output() {
     let root = fixture(dir.path(), "regression");
     let train = root.join("train");
     for kind in ["regression", "auto"] {
-        let o = prepare(&[
-            "--train",
-            s(&train),
-            "--label-col",
-            "score",
-            "--label-kind",
-            kind,
-            "--label-table",
-            s(&lt),
-            "--output",
-            s(&out),
-        ]);
+        let o = prepare(&out).train(&train).label_col("score").label_kind(kind).label_table(&lt).run();
         fails(&o, 2, &["--label-table", "regression", "no label map"]);
         nothing_written();
     }
 
     // Flags that contradict each other are usage errors.
-    let o = prepare(&["--train", s(&train), "--label-kind", "token", "--output", s(&out)]);
+    let o = prepare(&out).train(&train).label_kind("token").run();
     fails(&o, 2, &["--tokens-col"]);
-    let o = prepare(&["--train", s(&train), "--label-kind", "single", "--multi-hot", "--output", s(&out)]);
+    let o = prepare(&out).train(&train).label_kind("single").arg("--multi-hot").run();
     fails(&o, 2, &["--multi-hot"]);
     nothing_written();
 }
@@ -357,49 +258,28 @@ fn outputs_load_alike_in_datasets_2_21_3_6_4_and_5() {
     let root = fixture(dir.path(), "multi");
     let token = fixture(dir.path(), "token");
     let (train, test) = (root.join("train"), root.join("test"));
-    let keep = ["--keep-col", "tags", "--keep-col", "spans"];
     let outputs: Vec<(&str, PathBuf, Vec<&str>)> = vec![
         ("single", dir.path().join("single"), vec!["--label-col", "main"]),
         ("multi", dir.path().join("multi-out"), vec!["--label-col", "emotions"]),
         ("multi-hot", dir.path().join("hot"), vec!["--label-col", "emotions", "--multi-hot"]),
     ];
     for (_, out, args) in &outputs {
-        let mut a = vec!["--train", s(&train), "--eval", s(&test), "--output", s(out)];
-        a.extend_from_slice(args);
-        a.extend_from_slice(&keep);
-        ok(&prepare(&a));
+        ok(&prepare(out).train(&train).eval(&test).args(args).keep_cols(&["tags", "spans"]).run());
     }
     let token_out = dir.path().join("token-out");
-    ok(&prepare(&[
-        "--split",
-        &format!("train={}", s(&token.join("train"))),
-        "--split",
-        &format!("validation={}", s(&token.join("validation"))),
-        "--tokens-col",
-        "words",
-        "--label-col",
-        "tags",
-        "--output",
-        s(&token_out),
-    ]));
+    let tokens = |out: &Path| {
+        prepare(out)
+            .split("train", token.join("train"))
+            .split("validation", token.join("validation"))
+            .tokens_col("words")
+            .label_col("tags")
+    };
+    ok(&tokens(&token_out).run());
     // Token classification tokenized: list<int32>, list<int8> and the aligned list<int64> labels.
     let tok = dir.path().join("tok");
     run_py_with(&python(), "tokenize_ref.py", &[Path::new("fixtures"), &tok]);
     let tokenized_out = dir.path().join("token-tokenized");
-    ok(&prepare(&[
-        "--split",
-        &format!("train={}", s(&token.join("train"))),
-        "--split",
-        &format!("validation={}", s(&token.join("validation"))),
-        "--tokens-col",
-        "words",
-        "--label-col",
-        "tags",
-        "--tokenizer",
-        s(&tok.join("tok/wordpiece")),
-        "--output",
-        s(&tokenized_out),
-    ]));
+    ok(&tokens(&tokenized_out).opt("--tokenizer", tok.join("tok/wordpiece")).run());
     let mut all = outputs.iter().map(|(n, p, _)| (*n, p.clone())).collect::<Vec<_>>();
     all.push(("token", token_out));
     all.push(("token-tokenized", tokenized_out));

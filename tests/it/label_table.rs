@@ -32,7 +32,7 @@ fn label_table_keeps_ids_when_a_new_label_arrives() {
         args.extend(extra.iter().map(|s| s.to_string()));
         run(args)
     };
-    let s = ok(&prepare("out1", &[]));
+    let s = ok_json(&prepare("out1", &[]));
     assert_eq!(s["labels"], json!(["eggs", "ham", "spam"]));
     assert_eq!(s["label_table"]["version"], 0);
     let expect = expect_json(
@@ -62,7 +62,7 @@ fn label_table_keeps_ids_when_a_new_label_arrives() {
     let o = prepare("out-strict", &["--label-map-mode", "strict"]);
     fails(&o, 1, &["`apple`", "strict"]);
     assert!(!dir.path().join("out-strict").exists());
-    let s = ok(&prepare("out2", &[]));
+    let s = ok_json(&prepare("out2", &[]));
     assert_eq!(s["labels"], json!(["eggs", "ham", "spam", "apple"]));
     assert_eq!(s["new_labels"], json!(["apple"]));
     assert_eq!(s["label_table"]["version"], 1);
@@ -77,7 +77,7 @@ fn label_table_keeps_ids_when_a_new_label_arrives() {
     check_py("check_dataset.py", &[&dir.path().join("out2"), &expect]);
 
     // rebuild recomputes the code-point order.
-    let s = ok(&prepare("out3", &["--label-map-mode", "rebuild"]));
+    let s = ok_json(&prepare("out3", &["--label-map-mode", "rebuild"]));
     assert_eq!(s["labels"], json!(["apple", "eggs", "ham", "spam"]));
     // The commit metadata names the sources and versions.
     let meta = py(

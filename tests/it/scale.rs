@@ -25,7 +25,7 @@ fn many_files_into_many_shards_deterministically() {
     let mut outs = Vec::new();
     for k in 0..2 {
         let out = dir.path().join(format!("out{k}"));
-        let s = ok(&run([
+        let s = ok_json(&run([
             "prepare",
             "--json",
             "--train",
@@ -107,7 +107,7 @@ fn text_column_over_2_gib_in_one_split() {
         write_batches(&train, vec![batch], if c == 0 { SaveMode::ErrorIfExists } else { SaveMode::Append });
     }
     let out = dir.path().join("out");
-    let s = ok(&run([
+    let s = ok_json(&run([
         "prepare",
         "--json",
         "--quiet",

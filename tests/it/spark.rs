@@ -2,7 +2,8 @@
 //! pyspark from PyPI in local mode (`spark-submit --master local[2,2]`: two executor threads, a
 //! task may fail twice), Java from the OS. `plan` runs on the driver, each `run-task` in a Spark
 //! task (a Python worker), `commit` on the driver; the dataset equals a one-process `prepare`.
-//! Without `java` the tests print `SKIPPED:` and pass (`.ci/run` installs it).
+//! Without `java` the tests print `SKIPPED:` and pass, or fail under `DELTA_HF_NO_SKIP=1` (`.ci/run`
+//! installs Java and sets it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -68,7 +68,7 @@ fn export(dir: &Path, spec: &str, extra: &[&str], want: usize) -> Value {
         .arg(&out)
         .output()
         .unwrap();
-    let s = ok(&o);
+    let s = ok_json(&o);
     assert_eq!(s["splits"][0]["version"], want, "{spec} {extra:?}: {s}");
     let got = py(
         "import sys, json, datasets; print(json.dumps(list(datasets.load_from_disk(sys.argv[1])['train']['text'])))",
@@ -110,7 +110,7 @@ fn versions_0_1_2_give_10_20_30_rows() {
         .arg(&out)
         .output()
         .unwrap();
-    let s = ok(&o);
+    let s = ok_json(&o);
     assert_eq!(s["splits"][0]["num_rows"], 20);
     assert_eq!(s["splits"][1]["num_rows"], 30);
     // A version that does not exist.

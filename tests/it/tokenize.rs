@@ -128,7 +128,7 @@ fn every_family_equals_transformers_dataset_map() {
         let out = fx.dir.path().join(format!("out-{family}-{}", flags.join("_").replace('-', "")));
         let tok = fx.tokenizer(family);
         let o = prepare(&fx, &out, &s(&tok), flags);
-        let summary = ok(&o);
+        let summary = ok_json(&o);
         let t = &summary["tokenizer"];
         assert_eq!(t["source"], json!(s(&tok)), "{summary}");
         if *family == "unigram" && flags.is_empty() {
@@ -174,7 +174,7 @@ fn token_tags_align_to_sub_words_as_run_ner() {
         ];
         args.extend(flags.iter().map(|f| f.to_string()));
         let o = run(args);
-        let summary = ok(&o);
+        let summary = ok_json(&o);
         assert_eq!(summary["tokenizer"]["columns"].as_array().unwrap().last(), Some(&json!("labels")));
         assert!(!stderr(&o).contains("--label-all-tokens only"), "{}", stderr(&o));
         let py = Command::new(python())
@@ -230,9 +230,9 @@ fn a_bare_tokenizer_json_is_what_pretrainedtokenizerfast_returns() {
 #[test]
 fn a_real_tokenizer_from_npm_equals_pretrainedtokenizerfast() {
     let Some(modules) = std::env::var_os("DELTA_HF_NODE_MODULES") else {
-        eprintln!(
-            "SKIPPED: a_real_tokenizer_from_npm_equals_pretrainedtokenizerfast: DELTA_HF_NODE_MODULES \
-             is not set (make test sets it)"
+        skip(
+            "a_real_tokenizer_from_npm_equals_pretrainedtokenizerfast",
+            "DELTA_HF_NODE_MODULES is not set (make test sets it)",
         );
         return;
     };
@@ -263,7 +263,7 @@ fn shards_are_identical_across_runs_and_provenance_is_recorded() {
             &s(&tok),
             &["--max-length", "20", "--num-shards", "3", "--label-table", &s(&label_table), "--overwrite"],
         );
-        let summary = ok(&o);
+        let summary = ok_json(&o);
         assert_eq!(summary["tokenizer"]["sha256"], json!(sha));
         assert_eq!(summary["tokenizer"]["max_length"], json!(20));
         assert_eq!(summary["tokenizer"]["padding"], json!("none"));
@@ -353,7 +353,7 @@ fn hub_model_then_offline_from_the_cache() {
         run_cmd(c, &args)
     };
     let out = fx.dir.path().join("hub-1");
-    let summary = ok(&go(hub_cmd(&emu.endpoint(), home.path()), &out, "hf://acme/tiny-bert"));
+    let summary = ok_json(&go(hub_cmd(&emu.endpoint(), home.path()), &out, "hf://acme/tiny-bert"));
     let t = &summary["tokenizer"];
     assert_eq!(t["source"], "hf://acme/tiny-bert");
     assert_eq!(t["revision"], "main");
@@ -366,7 +366,7 @@ fn hub_model_then_offline_from_the_cache() {
     check_against_transformers(&out, &fx.tables(), &snapshot, &[]);
     // A tag resolves to the same commit.
     let out = fx.dir.path().join("hub-tag");
-    let summary = ok(&go(hub_cmd(&emu.endpoint(), home.path()), &out, "hf://acme/tiny-bert@v1"));
+    let summary = ok_json(&go(hub_cmd(&emu.endpoint(), home.path()), &out, "hf://acme/tiny-bert@v1"));
     assert_eq!(summary["tokenizer"]["revision_sha"], json!(sha));
 
     // Gated and missing models: exit 3 naming the model, nothing written, no token printed.
@@ -382,7 +382,7 @@ fn hub_model_then_offline_from_the_cache() {
     let out = fx.dir.path().join("hub-2");
     let mut c = hub_cmd(&emu.endpoint(), home.path());
     c.env("HF_HUB_OFFLINE", "1");
-    let summary = ok(&go(c, &out, "hf://acme/tiny-bert"));
+    let summary = ok_json(&go(c, &out, "hf://acme/tiny-bert"));
     assert_eq!(summary["tokenizer"]["revision_sha"], json!(sha));
     check_against_transformers(&out, &fx.tables(), &snapshot, &[]);
     // Unreachable (not offline): the cache answers too.

@@ -1,7 +1,13 @@
-//! Test harness: temp dirs, Delta tables written with the real writer, the real binary, and
-//! the Python checkers.
+//! Test harness: temp dirs, Delta tables written with the real writer, the real binary (and
+//! [`Prepare`], its `prepare` command line), the Python checkers, [`skip`] for a test that
+//! cannot run here, and the cloud emulators ([`cloud`]).
 
 #![allow(dead_code)]
+
+pub mod cloud;
+mod prepare;
+
+pub use prepare::Prepare;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,6 +43,7 @@ pub fn golden(name: &str) -> PathBuf {
 /// The golden folder, or `None` after reporting `test` as skipped when it is absent (a clone
 /// without the fixtures beside it). Only the comparisons with Spark-written tables use it;
 /// everything else builds its tables itself.
+#[track_caller]
 pub fn golden_or_skip(test: &str) -> Option<PathBuf> {
     let dir = golden_dir();
     if dir.is_dir() {
@@ -46,12 +53,26 @@ pub fn golden_or_skip(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// Report a test as skipped, with the reason, where it is seen: straight to the process's
-/// stderr, which the test harness does not capture (its capture takes `eprintln!` only), so
-/// the line shows in `cargo test` / `make test` output even when the test passes.
+/// The environment variable that turns every skip into a failure (`.ci/run` sets it: CI has
+/// everything the tests need, so nothing may be skipped there).
+pub const NO_SKIP: &str = "DELTA_HF_NO_SKIP";
+
+/// Report `test` as skipped, with the reason; the caller then returns (or leaves out the check
+/// it cannot make). Every skip goes through here.
+///
+/// The `SKIPPED: test: reason` line is written straight to the process's stderr, which the test
+/// harness does not capture (its capture takes `print!`/`eprintln!` only), so it shows in
+/// `cargo test` / `make test` output even when the test passes. With `DELTA_HF_NO_SKIP=1` (any
+/// value but empty or `0`) the skip is a failure instead: it panics with the reason.
+#[track_caller]
 pub fn skip(test: &str, reason: &str) {
+    if std::env::var_os(NO_SKIP).is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!("SKIPPED: {test}: {reason}\n{NO_SKIP} is set: a skip is a failure");
+    }
+    // One write of the whole line, so that the test harness's own output (on stdout, often the
+    // same pipe) cannot land inside it.
     use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {reason}");
+    let _ = std::io::stderr().write_all(format!("SKIPPED: {test}: {reason}\n").as_bytes());
 }
 
 /// A fresh temp dir.
@@ -104,9 +125,9 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Assert success and return the parsed `--json` summary (if stdout is JSON).
+/// Assert success.
 #[track_caller]
-pub fn ok(o: &Output) -> Value {
+pub fn ok(o: &Output) {
     assert!(
         o.status.success(),
         "delta-hf failed ({:?})\nstdout:\n{}\nstderr:\n{}",
@@ -114,7 +135,21 @@ pub fn ok(o: &Output) -> Value {
         stdout(o),
         stderr(o)
     );
-    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+/// Assert success and return the `--json` summary; stdout that is not one JSON document fails.
+#[track_caller]
+pub fn ok_json(o: &Output) -> Value {
+    ok(o);
+    json_stdout(o)
+}
+
+/// Stdout parsed as one JSON document; panics showing the output when it is not.
+#[track_caller]
+pub fn json_stdout(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e})\nstdout:\n{}\nstderr:\n{}", stdout(o), stderr(o))
+    })
 }
 
 /// Assert failure with `code` and a message containing every `needle`.
