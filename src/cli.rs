@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::transform::label_kind::LabelKind;
+use crate::transform::kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::tokenize::Padding;
 

@@ -114,7 +114,7 @@ pub async fn undo_unpublished() {
 }
 
 /// A command's result on stdout: JSON with `--json`, else the text (nothing with `--quiet`).
-fn emit(value: &impl serde::Serialize, text: String, report: cli::ReportArgs) {
+fn emit(value: &impl serde::Serialize, text: String, report: settings::Report) {
     if report.json {
         println!("{}", serde_json::to_string_pretty(value).expect("summaries serialise"));
     } else if !report.quiet {

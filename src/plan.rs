@@ -4,27 +4,28 @@
 //! Guarantees:
 //! - everything a task needs to write rows identical to one-process `prepare` is in it: each
 //!   split's table and pinned version, its data files per task (in scan order, so task order is
-//!   row order), the selection, the label kind and the whole label map, the tokenizer pinned by
-//!   source, revision sha and sha256 of `tokenizer.json`, the shard size;
+//!   row order), the export spec as `prepare` resolved it ([`ExportSpec`], embedded as it is:
+//!   a new export setting needs no change here), the resolved label kind and the whole label
+//!   map, the tokenizer pinned by source, revision sha and sha256 of `tokenizer.json`;
 //! - no secret: no storage option, token, key or vended credential is written (tasks and the
 //!   commit take `--storage-option` and the environment as `prepare` does); table URIs lose
 //!   their query strings and passwords;
-//! - a reader refuses a document of another format or a newer version, naming both.
+//! - a reader refuses a document of another format or version, naming both (version 1, before
+//!   the export spec was embedded whole, is refused: make the plan again).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::transform::label_kind::LabelKind;
-use crate::transform::label_map::{LabelCounts, LabelMap, LabelMapMode, LabelOrder, MapOrigin};
-use crate::transform::label_pass::Labelled;
-use crate::transform::tokenize::Padding;
+use crate::settings::ExportSpec;
+use crate::transform::kind::{LabelKind, Labelled};
+use crate::transform::label_map::{LabelCounts, LabelMap, MapOrigin};
 
 /// The `format` field of every plan.
 pub const FORMAT: &str = "delta-hf-plan";
 /// The version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The plan document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +41,8 @@ pub struct Plan {
     pub tasks: usize,
     /// The splits in command-line order.
     pub splits: Vec<PlanSplit>,
-    pub export: Export,
+    /// What the export is, as `prepare` resolved it from the flags.
+    pub export: ExportSpec,
     /// The label map (absent with `--no-labels`).
     pub labels: Option<PlanLabels>,
     pub tokenizer: Option<PlanTokenizer>,
@@ -74,28 +76,6 @@ pub struct PlanFile {
     pub size: u64,
 }
 
-/// How rows are selected and written (the `prepare` flags that shape them).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Export {
-    pub text_col: String,
-    pub label_col: String,
-    pub keep_cols: Vec<String>,
-    pub tokens_col: Option<String>,
-    /// `--select-sql`: the file as given and its text.
-    pub select_sql_file: Option<String>,
-    pub select_sql: Option<String>,
-    pub with_labels: bool,
-    pub multi_hot: bool,
-    pub label_all_tokens: bool,
-    pub drop_nulls: bool,
-    pub require_train_labels: bool,
-    pub label_order: LabelOrder,
-    pub label_map_mode: LabelMapMode,
-    pub max_shard_size: u64,
-    pub fsync: bool,
-    pub memory_limit: Option<usize>,
-}
-
 /// The label map the label-only pass computed, with its counts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanLabels {
@@ -119,10 +99,6 @@ pub struct PlanTokenizer {
     pub pinned: String,
     /// sha256 of `tokenizer.json`: a task whose copy differs stops (exit 3).
     pub sha256: String,
-    pub max_length: Option<usize>,
-    pub padding: Padding,
-    pub text_pair_col: Option<String>,
-    pub drop_text: bool,
     /// The summary `prepare` records (dataset description, label table, `--json`).
     pub summary: serde_json::Value,
     pub description: String,
@@ -175,9 +151,11 @@ impl Plan {
             )));
         }
         if version != u64::from(FORMAT_VERSION) {
+            let made = if version < u64::from(FORMAT_VERSION) { "an older" } else { "a newer" };
             return Err(Error::Usage(format!(
-                "--plan `{shown}` has format version {version}; this delta-hf ({}) reads version {FORMAT_VERSION}: \
-                 run plan, run-task and commit with the same delta-hf release",
+                "--plan `{shown}` has format version {version}, written by {made} delta-hf; this delta-hf ({}) \
+                 reads version {FORMAT_VERSION}: make the plan again with `delta-hf plan`, and run plan, \
+                 run-task and commit with the same delta-hf release",
                 env!("CARGO_PKG_VERSION")
             )));
         }
@@ -266,5 +244,7 @@ mod tests {
         assert!(Plan::parse(b"{\"format\": \"x\"}", "p").is_err());
         let e = Plan::parse(b"{\"format\": \"delta-hf-plan\", \"format_version\": 99}", "p").unwrap_err();
         assert!(e.to_string().contains("99"), "{e}");
+        let e = Plan::parse(b"{\"format\": \"delta-hf-plan\", \"format_version\": 1}", "p").unwrap_err();
+        assert!(e.to_string().contains("older") && e.to_string().contains("make the plan again"), "{e}");
     }
 }

@@ -7,19 +7,23 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::cli::{
     CommitArgs, PlanArgs, PrepareArgs, PullArgs, ReportArgs, RunTaskArgs, SizeArgs, StorageArgs,
 };
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use crate::sink::format::Format;
 use crate::sink::hf_dataset::ShardPolicy;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::connector::Connector;
 use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
-use crate::transform::label_kind::LabelKind;
+use crate::transform::columns::{Columns, LABEL, TEXT};
+use crate::transform::kind::{Decided, KindFlags, LabelKind};
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
-use crate::transform::select::{Columns, LABEL, Selection, TEXT};
+use crate::transform::select::Selection;
 use crate::transform::tokenize::{
     ALIGNED_LABELS, ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions,
 };
@@ -51,51 +55,111 @@ impl StorageSettings {
     }
 }
 
-/// Everything `prepare` needs, validated.
-#[derive(Debug, Clone)]
-pub struct PrepareSettings {
-    pub splits: Vec<SplitInput>,
-    /// The export columns and how each split is selected.
-    pub selection: Selection,
-    pub label_order: LabelOrder,
+/// What a command prints: `--json`, `--quiet`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Report {
+    /// The summary as JSON on stdout.
+    pub json: bool,
+    /// Nothing but errors (no progress, no summary unless `json`).
+    pub quiet: bool,
+}
+
+impl From<ReportArgs> for Report {
+    fn from(a: ReportArgs) -> Self {
+        Report { json: a.json, quiet: a.quiet }
+    }
+}
+
+/// `--select-sql`: the file as given and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectSql {
+    pub file: String,
+    pub query: String,
+}
+
+/// What an export is: every setting that shapes the rows, columns, ids and files written,
+/// resolved from the flags (`prepare`) or read from a plan, which embeds it as it is (`plan`,
+/// `run-task`, `commit`). Where the rows come from (tables, versions), where they go, how
+/// storage is reached and what is printed are not part of it.
+///
+/// A new export flag is one field here, set in [`PrepareSettings::from_args`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSpec {
+    /// The user's columns: `--text-col`, `--label-col`, `--keep-col`, `--tokens-col`.
+    pub columns: Columns,
+    /// `--select-sql`.
+    pub select_sql: Option<SelectSql>,
+    /// `false` with `--no-labels`: no label map, the selected columns go out as they are.
+    pub with_labels: bool,
     /// `--label-kind` as given (`auto` is resolved from the label column's type).
     pub label_kind: LabelKind,
     /// `--multi-hot`: multi-label ids as float32 vectors.
     pub multi_hot: bool,
     /// `--label-all-tokens`: with a tokenizer, every sub-word of a word gets its tag.
     pub label_all_tokens: bool,
+    pub drop_nulls: bool,
+    pub require_train_labels: bool,
+    pub label_order: LabelOrder,
+    pub label_map_mode: LabelMapMode,
+    /// The output format (the `save_to_disk` Arrow layout today).
+    pub format: Format,
+    /// `--max-shard-size` or `--num-shards`.
+    pub shards: ShardPolicy,
+    pub fsync: bool,
+    /// `--memory-limit` in bytes.
+    pub memory_limit: Option<usize>,
+    /// How to tokenize (`--max-length`, `--padding`, `--text-pair-col`, `--drop-text`), with
+    /// `--tokenizer`.
+    pub tokenize: Option<TokenizeOptions>,
+}
+
+impl ExportSpec {
+    /// How every split is selected.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            columns: self.columns.clone(),
+            select_sql: self.select_sql.as_ref().map(|q| (PathBuf::from(&q.file), q.query.clone())),
+            with_labels: self.with_labels,
+            tokenize: self.tokenize.as_ref().map(|o| o.pair_col.clone()),
+        }
+    }
+}
+
+/// Everything `prepare` needs, validated.
+#[derive(Debug, Clone)]
+pub struct PrepareSettings {
+    pub splits: Vec<SplitInput>,
+    /// What the export is.
+    pub spec: ExportSpec,
     /// The `--labels` file and the labels it lists, in order.
     pub labels_file: Option<(PathBuf, Vec<String>)>,
     /// `--labels-from`: resolved (read) when the run starts.
     pub labels_from: Option<LabelsFrom>,
     pub output: Option<OutputSpec>,
-    pub shards: ShardPolicy,
     pub label_table: Option<TableRef>,
     /// Where a new Unity Catalog label table is created.
     pub label_table_location: Option<String>,
     pub storage: StorageSettings,
-    pub label_map_mode: LabelMapMode,
     pub working_dir: Option<PathBuf>,
     pub overwrite: bool,
-    pub fsync: bool,
-    pub drop_nulls: bool,
-    pub require_train_labels: bool,
-    pub memory_limit: Option<usize>,
-    /// `--tokenizer` and how to tokenize (`--max-length`, `--padding`, `--text-pair-col`,
-    /// `--drop-text`); the tokenizer is read when the run starts.
-    pub tokenizer: Option<(TokenizerSpec, TokenizeOptions)>,
-    pub report: ReportArgs,
+    /// `--tokenizer` (its options are the spec's `tokenize`); read when the run starts.
+    pub tokenizer: Option<TokenizerSpec>,
+    pub report: Report,
 }
 
 impl PrepareSettings {
     /// Validate the flags. Reads the small `--labels` and `--select-sql` files; touches no table.
     pub fn from_args(a: PrepareArgs) -> Result<Self> {
-        check_label_kind(&a)?;
         let splits = splits(&a)?;
-        let tokenizer = tokenize_settings(&a)?;
+        let tokenize = tokenize_settings(&a)?;
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
-        let select_sql =
-            a.select_sql.map(|p| read_small(&p, "--select-sql").map(|sql| (p, sql))).transpose()?;
+        let select_sql = a
+            .select_sql
+            .map(|p| {
+                read_small(&p, "--select-sql").map(|query| SelectSql { file: p.display().to_string(), query })
+            })
+            .transpose()?;
         let labels_file = match a.labels {
             Some(p) => {
                 let labels = parse_labels_file(&read_small(&p, "--labels")?, &p)?;
@@ -116,72 +180,117 @@ impl PrepareSettings {
             .as_deref()
             .map(|s| parse_size(s, "--memory-limit").map(|n| n as usize))
             .transpose()?;
-        Ok(PrepareSettings {
+        let s = PrepareSettings {
             splits,
-            selection: Selection {
+            spec: ExportSpec {
                 columns,
                 select_sql,
                 with_labels: !a.no_labels,
-                tokenize: tokenizer.as_ref().map(|(_, o)| o.pair_col.clone()),
+                label_kind: a.label_kind,
+                multi_hot: a.multi_hot,
+                label_all_tokens: a.label_all_tokens,
+                drop_nulls: a.drop_nulls,
+                require_train_labels: a.require_train_labels,
+                label_order: a.label_order,
+                label_map_mode: a.label_map_mode,
+                format: Format::default(),
+                shards,
+                fsync: a.fsync,
+                memory_limit,
+                tokenize: tokenize.as_ref().map(|(_, o)| o.clone()),
             },
-            label_order: a.label_order,
-            label_kind: a.label_kind,
-            multi_hot: a.multi_hot,
-            label_all_tokens: a.label_all_tokens,
             labels_file,
             labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
             output: a.output.as_deref().map(OutputSpec::parse).transpose()?,
-            shards,
             label_table: a.label_table.as_deref().map(TableRef::parse_location).transpose()?,
             label_table_location: a.label_table_location,
             storage: StorageSettings::from_args(a.storage),
-            label_map_mode: a.label_map_mode,
             working_dir: a.working_dir,
             overwrite: a.overwrite,
-            fsync: a.fsync,
-            drop_nulls: a.drop_nulls,
-            require_train_labels: a.require_train_labels,
-            memory_limit,
-            tokenizer,
-            report: a.report,
-        })
+            tokenizer: tokenize.map(|(t, _)| t),
+            report: a.report.into(),
+        };
+        s.check_kind_flags()?;
+        Ok(s)
+    }
+
+    /// The flags that only some label kinds take, checked by the kind when the flags decide
+    /// it (under `auto` the label column's type decides, and the check comes then:
+    /// [`crate::transform::kind::Kind::check_flags`]). With `--no-labels` none of them applies.
+    fn check_kind_flags(&self) -> Result<()> {
+        let e = &self.spec;
+        if !e.with_labels {
+            let given = [
+                (e.label_kind != LabelKind::Auto, "--label-kind"),
+                (e.columns.tokens.is_some(), "--tokens-col"),
+                (e.multi_hot, "--multi-hot"),
+                (e.label_all_tokens, "--label-all-tokens"),
+            ];
+            return match given.iter().find(|(g, _)| *g) {
+                Some((_, flag)) => Err(Error::Usage(format!(
+                    "{flag} is about the label column, and --no-labels exports none; drop {flag} or --no-labels"
+                ))),
+                None => Ok(()),
+            };
+        }
+        match e.label_kind.decided_by_flags(e.columns.tokens.is_some()) {
+            Some(kind) => kind.behaviour().check_flags(&self.kind_flags(), Decided::ByFlags),
+            None => Ok(()),
+        }
+    }
+
+    /// The flags of this export that only some label kinds take.
+    pub fn kind_flags(&self) -> KindFlags {
+        let label_map_flags = [
+            (self.label_table.is_some(), "--label-table"),
+            (self.labels_file.is_some(), "--labels"),
+            (self.labels_from.is_some(), "--labels-from"),
+        ];
+        KindFlags {
+            tokens_col: self.spec.columns.tokens.clone(),
+            multi_hot: self.spec.multi_hot,
+            label_all_tokens: self.spec.label_all_tokens,
+            label_map_flags: label_map_flags.iter().filter(|(g, _)| *g).map(|(_, f)| *f).collect(),
+        }
     }
 
     /// Whether the export has a label map (not `--no-labels`).
     pub fn with_labels(&self) -> bool {
-        self.selection.with_labels
+        self.spec.with_labels
     }
 
     /// Everything besides the tables' locations and versions that changes what an export
-    /// holds (rows, columns, ids): the key of the default output directory.
+    /// holds (rows, columns, ids): the key of the default output directory. Its text is kept
+    /// as it was first written, so re-runs keep finding their directory.
     pub fn output_key(&self) -> String {
-        let s = &self.selection;
+        let e = &self.spec;
         format!(
             "{:?}|{:?}|{:?}|{}|{:?}|{:?}|labels={:?}|labels_from={:?}|label_table={:?}|mode={:?}|drop_nulls={}",
-            s.columns.text,
-            s.columns.label,
-            s.columns.keep,
-            s.with_labels,
-            s.select_sql.as_ref().map(|x| &x.1),
-            self.label_order,
+            e.columns.text,
+            e.columns.label,
+            e.columns.keep,
+            e.with_labels,
+            e.select_sql.as_ref().map(|x| &x.query),
+            e.label_order,
             self.labels_file.as_ref().map(|x| &x.1),
             self.labels_from.as_ref().map(LabelsFrom::spec),
             self.label_table
                 .as_ref()
                 .map(|t| t.url().map(|u| u.to_string()).unwrap_or_else(|_| t.name.clone())),
-            self.label_map_mode,
-            self.drop_nulls,
+            e.label_map_mode,
+            e.drop_nulls,
         ) + &self.label_kind_key()
-            + &match &self.tokenizer {
+            + &match (&self.tokenizer, &e.tokenize) {
                 // The source and options (a tokenizer changed in place at the same path is not seen).
-                Some((spec, o)) => format!("|tokenizer={spec:?}|{o:?}"),
-                None => String::new(),
+                (Some(spec), Some(o)) => format!("|tokenizer={spec:?}|{o:?}"),
+                _ => String::new(),
             }
     }
 
     /// The label-kind settings, only when not the defaults (so older keys stay as they were).
     fn label_kind_key(&self) -> String {
-        match (self.label_kind, &self.selection.columns.tokens, self.multi_hot) {
+        let e = &self.spec;
+        match (e.label_kind, &e.columns.tokens, e.multi_hot) {
             (LabelKind::Auto, None, false) => String::new(),
             (k, t, m) => format!("|kind={}|tokens={t:?}|multi_hot={m}", k.as_str()),
         }
@@ -229,7 +338,7 @@ impl PrepareSettings {
         p: &Plan,
         storage: StorageSettings,
         working_dir: Option<PathBuf>,
-        report: ReportArgs,
+        report: Report,
     ) -> Result<Self> {
         let splits = p
             .splits
@@ -241,19 +350,6 @@ impl PrepareSettings {
                 Ok(SplitInput { name: sp.name.clone(), table })
             })
             .collect::<Result<Vec<_>>>()?;
-        let e = &p.export;
-        let tokenizer = match &p.tokenizer {
-            Some(t) => Some((
-                TokenizerSpec::parse(&t.pinned)?,
-                TokenizeOptions {
-                    max_length: t.max_length,
-                    padding: t.padding,
-                    pair_col: t.text_pair_col.clone(),
-                    drop_text: t.drop_text,
-                },
-            )),
-            None => None,
-        };
         let label_table = match &p.label_table {
             Some(t) => {
                 let mut r = TableRef::parse_location(&t.url)?;
@@ -264,39 +360,16 @@ impl PrepareSettings {
         };
         Ok(PrepareSettings {
             splits,
-            selection: Selection {
-                columns: Columns {
-                    text: e.text_col.clone(),
-                    label: e.label_col.clone(),
-                    keep: e.keep_cols.clone(),
-                    tokens: e.tokens_col.clone(),
-                },
-                select_sql: e
-                    .select_sql
-                    .as_ref()
-                    .map(|q| (PathBuf::from(e.select_sql_file.clone().unwrap_or_default()), q.clone())),
-                with_labels: e.with_labels,
-                tokenize: tokenizer.as_ref().map(|(_, o)| o.pair_col.clone()),
-            },
-            label_order: e.label_order,
-            label_kind: p.labels.as_ref().map(|l| l.kind).unwrap_or_default(),
-            multi_hot: e.multi_hot,
-            label_all_tokens: e.label_all_tokens,
+            spec: p.export.clone(),
             labels_file: None,
             labels_from: None,
             output: Some(OutputSpec::parse(&p.output.location)?),
-            shards: ShardPolicy::MaxBytes(e.max_shard_size),
             label_table_location: p.label_table.as_ref().and_then(|t| t.location.clone()),
             label_table,
             storage,
-            label_map_mode: e.label_map_mode,
             working_dir,
             overwrite: p.output.overwrite,
-            fsync: e.fsync,
-            drop_nulls: e.drop_nulls,
-            require_train_labels: e.require_train_labels,
-            memory_limit: e.memory_limit,
-            tokenizer,
+            tokenizer: p.tokenizer.as_ref().map(|t| TokenizerSpec::parse(&t.pinned)).transpose()?,
             report,
         })
     }
@@ -309,7 +382,7 @@ pub struct RunTaskSettings {
     pub task: usize,
     pub working_dir: Option<PathBuf>,
     pub storage: StorageSettings,
-    pub report: ReportArgs,
+    pub report: Report,
 }
 
 impl RunTaskSettings {
@@ -319,7 +392,7 @@ impl RunTaskSettings {
             task: a.task,
             working_dir: a.working_dir,
             storage: StorageSettings::from_args(a.storage),
-            report: a.report,
+            report: a.report.into(),
         })
     }
 }
@@ -329,7 +402,7 @@ impl RunTaskSettings {
 pub struct CommitSettings {
     pub plan: OutputSpec,
     pub storage: StorageSettings,
-    pub report: ReportArgs,
+    pub report: Report,
 }
 
 impl CommitSettings {
@@ -337,7 +410,7 @@ impl CommitSettings {
         Ok(CommitSettings {
             plan: plan_location(&a.plan)?,
             storage: StorageSettings::from_args(a.storage),
-            report: a.report,
+            report: a.report.into(),
         })
     }
 }
@@ -419,51 +492,6 @@ fn check_columns(c: &Columns, with_labels: bool) -> Result<()> {
     }
 }
 
-/// The label-kind flags must agree with each other (the column's type is checked later, before
-/// any row is read).
-fn check_label_kind(a: &PrepareArgs) -> Result<()> {
-    let kind = a.label_kind;
-    let usage = |m: String| Err(Error::Usage(m));
-    match kind {
-        LabelKind::Token if a.tokens_col.is_none() => {
-            return usage(
-                "--label-kind token needs --tokens-col, the column of words (an array of strings)".into(),
-            );
-        }
-        LabelKind::Single | LabelKind::Multi | LabelKind::Regression if a.tokens_col.is_some() => {
-            return usage(format!(
-                "--tokens-col makes a token-classification export; it does not go with --label-kind {}",
-                kind.as_str()
-            ));
-        }
-        _ => {}
-    }
-    if a.multi_hot && (!matches!(kind, LabelKind::Auto | LabelKind::Multi) || a.tokens_col.is_some()) {
-        return usage(format!("--multi-hot is for multi-label exports, not --label-kind {}", kind.as_str()));
-    }
-    if a.label_all_tokens && !matches!(kind, LabelKind::Auto | LabelKind::Token) {
-        return usage(format!(
-            "--label-all-tokens is for token classification, not --label-kind {}",
-            kind.as_str()
-        ));
-    }
-    if kind == LabelKind::Regression {
-        for (given, flag) in [
-            (a.label_table.is_some(), "--label-table"),
-            (a.labels.is_some(), "--labels"),
-            (a.labels_from.is_some(), "--labels-from"),
-        ] {
-            if given {
-                return usage(format!(
-                    "{flag} is about a label map, and --label-kind regression exports numbers with no label \
-                     map; drop {flag}"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn read_small(path: &Path, flag: &'static str) -> Result<String> {
     let action = match flag {
         "--labels" => "cannot read --labels file",
@@ -486,7 +514,7 @@ pub struct PullSettings {
     pub parquet_branch: bool,
     pub max_workers: usize,
     pub storage: StorageSettings,
-    pub report: ReportArgs,
+    pub report: Report,
 }
 
 impl PullSettings {
@@ -520,7 +548,7 @@ impl PullSettings {
             parquet_branch: a.parquet_branch,
             max_workers: a.max_workers,
             storage: StorageSettings::from_args(a.storage),
-            report: a.report,
+            report: a.report.into(),
         })
     }
 }
@@ -533,7 +561,7 @@ pub struct SizeSettings {
     pub revision: String,
     /// The dataset viewer's base URL, unless `--no-viewer`.
     pub viewer: Option<String>,
-    pub report: ReportArgs,
+    pub report: Report,
 }
 
 impl SizeSettings {
@@ -543,7 +571,7 @@ impl SizeSettings {
             config: a.hub.config,
             revision: a.hub.revision,
             viewer: (!a.no_viewer).then_some(a.viewer_endpoint),
-            report: a.report,
+            report: a.report.into(),
         }
     }
 }

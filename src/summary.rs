@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::transform::label_kind::LabelKind;
+use crate::transform::kind::LabelKind;
 
 /// What one run did.
 #[derive(Debug, Clone, Serialize)]
@@ -128,8 +128,8 @@ impl Summary {
                 );
             }
         }
-        if self.label_kind == Some(LabelKind::Regression) {
-            let _ = writeln!(s, "label: --label-kind regression, a float32 value per row (no label map)");
+        if let Some(line) = self.label_kind.and_then(|k| k.behaviour().summary_line()) {
+            let _ = writeln!(s, "{line}");
         }
         if let Some(p) = &self.label_map_json {
             let _ = writeln!(s, "label map: {p}");

@@ -18,10 +18,9 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use super::export::{self, Clock, Source, read_plan};
-use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::settings::{CommitSettings, PrepareSettings};
+use crate::settings::{CommitSettings, PrepareSettings, Report};
 use crate::sink::fanout::{self, Area, Manifest, ManifestShard};
 use crate::sink::format::Format;
 use crate::sink::hf_dataset::{ShardInfo, SplitOutput};
@@ -39,10 +38,10 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
 
     // 1. check: the plan, and every task's manifest complete.
     let plan = read_plan(&cs.plan, &cx).await?;
-    let s = PrepareSettings::from_plan(&plan, cs.storage.clone(), None, ReportArgs::default())?;
+    let s = PrepareSettings::from_plan(&plan, cs.storage.clone(), None, Report::default())?;
     let area = Area::resolve(&OutputSpec::parse(&plan.staging.root)?, &cx).await?;
     let manifests = check_tasks(&area, &plan, &cs.plan.shown()).await?;
-    let format = Format::default(); // the export spec's format
+    let format = s.spec.format;
     clock.lap(|t| &mut t.resolve);
 
     // 2. assemble: each split's shards in task order; the metadata.

@@ -1,7 +1,8 @@
 //! The stages of an export, shared by `prepare` (which runs them in one process) and the
 //! fan-out commands (`plan` resolves and computes the label map, `run-task` writes a part,
-//! `commit` writes the metadata and records): resolve the inputs, select, the label kind and
-//! label pass, write, the metadata files, the label-table record and the summary.
+//! `commit` writes the metadata and records): resolve the inputs, the analysis (select, the
+//! label kind, the label pass: [`analyse`], the one front half of `prepare` and `plan`), write,
+//! the metadata files, the label-table record and the summary.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,13 +29,14 @@ use crate::storage::connector::Connector;
 use crate::storage::location::OutputSpec;
 use crate::storage::session;
 use crate::summary::{LabelTableSummary, SplitSummary, Summary, Timings};
+use crate::transform::columns::TEXT;
 use crate::transform::encode::{self, LabelId};
-use crate::transform::label_kind::{self, LabelKind, TOKEN_TAGS, TOKENS};
+use crate::transform::kind::{self, Decided, LabelKind, Labelled};
 use crate::transform::label_map::{LabelMapMode, ListedLabels};
-use crate::transform::label_pass::{LabelPass, Labelled};
-use crate::transform::list_encode::{self, ListLabels};
-use crate::transform::select::TEXT;
-use crate::transform::tokenize::{Tokenize, TokenizeOptions};
+use crate::transform::label_pass::LabelPass;
+use crate::transform::list_encode::ListLabels;
+use crate::transform::select;
+use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 
 /// What the resolve stage found about the inputs (shared with `plan`).
@@ -46,21 +48,6 @@ pub(super) struct Inputs {
     pub existing: Option<(Vec<String>, u64)>,
     /// `--tokenizer`, read and configured.
     pub tokenize: Option<Arc<Tokenize>>,
-}
-
-/// The tokenizer for the label kind: token classification tokenizes the words and aligns the
-/// tags to sub-words (`labels`); every other kind tokenizes the text column.
-pub(super) fn for_kind(
-    s: &PrepareSettings,
-    tokenize: Option<Arc<Tokenize>>,
-    kind: Option<LabelKind>,
-) -> Result<Option<Arc<Tokenize>>> {
-    match (kind, tokenize) {
-        (Some(LabelKind::Token), Some(t)) => {
-            Ok(Some(Arc::new(t.for_words(TOKENS, TOKEN_TAGS, s.label_all_tokens)?)))
-        }
-        (_, t) => Ok(t),
-    }
 }
 
 /// One split's source as recorded in the outputs: split name, table name, version read.
@@ -104,7 +91,7 @@ impl Clock {
 pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Inputs> {
     let cx = s.storage.connector()?;
     let tokenize = match &s.tokenizer {
-        Some((spec, opts)) => Some(Arc::new(load_tokenizer(s, spec, opts, &cx, ui).await?)),
+        Some(spec) => Some(Arc::new(load_tokenizer(s, spec, &cx, ui).await?)),
         None => None,
     };
     let mut tables = Vec::with_capacity(s.splits.len());
@@ -130,13 +117,13 @@ pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Input
 pub(super) async fn load_tokenizer(
     s: &PrepareSettings,
     spec: &TokenizerSpec,
-    opts: &TokenizeOptions,
     cx: &Connector,
     ui: &Ui,
 ) -> Result<Tokenize> {
+    let opts = s.spec.tokenize.clone().unwrap_or_default();
     let loaded = tokenizer::load(spec, cx).await?;
-    let text = if s.with_labels() { TEXT } else { s.selection.columns.text.as_str() };
-    let (t, warnings) = Tokenize::new(loaded, opts, text)?;
+    let text = if s.with_labels() { TEXT } else { s.spec.columns.text.as_str() };
+    let (t, warnings) = Tokenize::new(loaded, &opts, text)?;
     for w in warnings {
         ui.warn(w);
     }
@@ -151,7 +138,7 @@ async fn listed_from(
     cx: &Connector,
     ui: &Ui,
 ) -> Result<ListedLabels> {
-    let l = from.resolve(&s.selection.columns.label, cx).await?;
+    let l = from.resolve(&s.spec.columns.label, cx).await?;
     ui.step(format!("label order from {}: {} labels", from.spec(), l.labels.len()));
     Ok(l)
 }
@@ -168,33 +155,73 @@ pub(super) async fn select(
         let provider = t.provider(ctx, files.map(|f| f[i].as_slice())).await?;
         ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
     }
+    let selection = s.spec.selection();
     let mut inputs = Vec::with_capacity(s.splits.len());
     for (split, t) in s.splits.iter().zip(tables) {
-        inputs.push(s.selection.split(ctx, &split.name, t.name()).await?);
+        inputs.push(selection.split(ctx, &split.name, t.name()).await?);
     }
     Ok(inputs)
 }
 
-/// The label kind from the label column's type (`--label-kind`), checked against the flags
-/// before any row is read; the label (and words) cast for it.
+/// What the analysis found: every split's DataFrame (selected, its label cast for the kind,
+/// its null rows dropped with `--drop-nulls`), the label pass's result and the tokenizer
+/// configured for the kind.
+pub(super) struct Analysis {
+    pub frames: Vec<DataFrame>,
+    pub labelled: Option<Labelled>,
+    pub tokenize: Option<Arc<Tokenize>>,
+}
+
+/// The front half of an export, the same for `prepare` and `plan`: select every split, the
+/// label kind from the label column's type, then the label pass over every split (null
+/// checks, counts, the map). `row_local`: a `--select-sql` query must work row by row (a
+/// fan-out task sees only its files). The clock gets a lap after the kind (`resolve`) and
+/// after the pass (`label_map`).
+pub(super) async fn analyse(
+    s: &PrepareSettings,
+    ctx: &SessionContext,
+    inputs: &mut Inputs,
+    row_local: bool,
+    clock: &mut Clock,
+    ui: &Ui,
+) -> Result<Analysis> {
+    let mut frames = select(s, ctx, &inputs.tables, None).await?;
+    if row_local && let Some(q) = &s.spec.select_sql {
+        for (split, df) in s.splits.iter().zip(&frames) {
+            select::check_row_local(df, &split.name, std::path::Path::new(&q.file))?;
+        }
+    }
+    let kind = match s.with_labels() {
+        true => Some(label_kind(s, &mut frames, ui)?),
+        false => None,
+    };
+    let tokenize = match (kind, inputs.tokenize.take()) {
+        (Some(k), Some(t)) => Some(k.behaviour().tokenizer(t, s.spec.label_all_tokens)?),
+        (_, t) => t,
+    };
+    clock.lap(|t| &mut t.resolve);
+    let labelled = match kind {
+        Some(kind) => Some(
+            label_pass(s, ctx, &mut frames, inputs.listed.as_ref(), inputs.existing.as_ref(), ui, kind)
+                .await?,
+        ),
+        None => None,
+    };
+    clock.lap(|t| &mut t.label_map);
+    Ok(Analysis { frames, labelled, tokenize })
+}
+
+/// The label kind from the label column's type (`--label-kind`), before any row is read; the
+/// label (and words) cast for it. Under `auto`, the kind just decided checks the flags it does
+/// not take (an explicit kind checked them with the settings).
 pub(super) fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui) -> Result<LabelKind> {
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
-    let kind = label_kind::shape(inputs, s.label_kind, &s.selection.columns, &names)?;
-    let map_flags = [
-        (s.label_table.is_some(), "--label-table"),
-        (s.labels_file.is_some(), "--labels"),
-        (s.labels_from.is_some(), "--labels-from"),
-    ];
-    if kind == LabelKind::Regression
-        && let Some((_, flag)) = map_flags.iter().find(|(given, _)| *given)
-    {
-        return Err(Error::Usage(format!(
-            "{flag} is about a label map, and a regression export (label column `{}` holds numbers) has \
-             no label map; drop {flag}, or export classes with another --label-kind",
-            s.selection.columns.label
-        )));
+    let e = &s.spec;
+    let kind = kind::shape(inputs, e.label_kind, &e.columns, &names)?;
+    if e.label_kind.decided_by_flags(e.columns.tokens.is_some()).is_none() {
+        kind.behaviour().check_flags(&s.kind_flags(), Decided::ByType { column: &e.columns.label })?;
     }
-    if s.label_all_tokens && s.tokenizer.is_none() {
+    if e.label_all_tokens && s.tokenizer.is_none() {
         ui.warn(
             "--label-all-tokens only changes how tags are aligned to sub-words when the export is tokenized; \
              the word-level `ner_tags` are written as they are"
@@ -204,7 +231,8 @@ pub(super) fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui)
     Ok(kind)
 }
 
-pub(super) async fn label_pass(
+/// The label pass of `kind` over every split.
+async fn label_pass(
     s: &PrepareSettings,
     ctx: &SessionContext,
     inputs: &mut [DataFrame],
@@ -215,18 +243,18 @@ pub(super) async fn label_pass(
 ) -> Result<Labelled> {
     ui.step("counting labels");
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let e = &s.spec;
     let pass = LabelPass {
         splits: &names,
-        columns: &s.selection.columns,
-        drop_nulls: s.drop_nulls,
-        require_train_labels: s.require_train_labels,
-        order: s.label_order,
-        mode: s.label_map_mode,
+        columns: &e.columns,
+        drop_nulls: e.drop_nulls,
+        require_train_labels: e.require_train_labels,
+        order: e.label_order,
+        mode: e.label_map_mode,
         table: s.label_table.as_ref().map(|t| (t.name.as_str(), existing.map(|e| e.0.as_slice()))),
         listed,
-        kind,
     };
-    pass.run(ctx, inputs, &|m| ui.warn(m)).await
+    kind.behaviour().label_pass(&pass, ctx, inputs, &|m| ui.warn(m)).await
 }
 
 /// Every split at once: each partition decodes on its own task and writes on its own thread,
@@ -253,8 +281,9 @@ pub(super) async fn write(
         ctx.register_udf(ListLabels::multi_hot(names));
     }
     // The column written as a ClassLabel (a Sequence of one for lists), if any.
+    let e = &s.spec;
     let class_label = labelled
-        .filter(|l| l.kind.writes_class_label(s.multi_hot))
+        .filter(|l| l.kind.writes_class_label(e.multi_hot))
         .map(|l| (l.kind.output_column(), l.map.names.as_slice()));
     // Tokenizing, one partition decodes at a time: the tokenizer spreads each batch over every
     // core already, and each decoding partition holds a row group in memory (peak RSS would grow
@@ -267,11 +296,11 @@ pub(super) async fn write(
     let mut writes = Vec::with_capacity(inputs.len());
     for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
         let df = match labelled {
-            Some(l) => list_encode::encode_for(ctx, input, l.kind, s.multi_hot).await?,
+            Some(l) => l.kind.behaviour().encode(ctx, input, e.multi_hot).await?,
             None => input,
         };
         let known_rows = rows[i];
-        let total_rows = match (s.shards, known_rows) {
+        let total_rows = match (e.shards, known_rows) {
             (ShardPolicy::Count(_), None) => Some(encode::count_rows(ctx, df.clone()).await?),
             (_, known) => known,
         };
@@ -282,8 +311,8 @@ pub(super) async fn write(
             batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
         let sink = format
-            .open_split(dir, &split.name, &schema, class_label, s.shards)?
-            .with_fsync(s.fsync)
+            .open_split(dir, &split.name, &schema, class_label, e.shards)?
+            .with_fsync(e.fsync)
             .with_checksums(checksums)
             .with_decoders(decoders.clone())
             .with_batch_map(batch_map);
@@ -312,12 +341,8 @@ pub(super) fn write_metadata(
     labelled: Option<&Labelled>,
 ) -> Result<()> {
     format.layout().write_metadata(dir, outputs, description, dataset_name)?;
-    match labelled {
-        Some(l) if l.kind == LabelKind::Single => hf_dataset::write_label_map(dir, &l.map.names)?,
-        Some(l) => {
-            hf_dataset::write_json(&dir.join("label_map.json"), &l.kind.label_map_document(&l.map.names))?
-        }
-        None => {}
+    if let Some(l) = labelled {
+        hf_dataset::write_json(&dir.join("label_map.json"), &l.kind.label_map_document(&l.map.names))?;
     }
     Ok(())
 }
@@ -342,7 +367,7 @@ pub(super) async fn record(
         "run_id": run_id,
         "sources": sources,
         "output": shown,
-        "label_map_mode": s.label_map_mode,
+        "label_map_mode": s.spec.label_map_mode,
         "label_kind": l.kind,
         "tool": format!("delta-hf {}", env!("CARGO_PKG_VERSION")),
     });
@@ -350,7 +375,7 @@ pub(super) async fn record(
         metadata["tokenizer"] = t;
     }
     let target = label_table::Target { table, cx, new_location: s.label_table_location.as_deref() };
-    let check_races = s.label_map_mode != LabelMapMode::Rebuild;
+    let check_races = s.spec.label_map_mode != LabelMapMode::Rebuild;
     let version = label_table::write(&target, &l.map, &l.counts, metadata, base_version, check_races).await?;
     Ok(LabelTableSummary { table: table.name.clone(), version })
 }

@@ -8,8 +8,15 @@
 //!   (fan-out): pin and plan, write one task's shards, publish them as one dataset;
 //! - [`demo_data`]: the demo tables `make demo` exports.
 //!
-//! `export` holds the stages `prepare` runs, which `plan`, `run_task` and `commit` share: no
+//! `export` holds the stages `prepare` runs, which `plan`, `run_task` and `commit` share (its
+//! `analyse` is the one front half of `prepare` and `plan`: select, label kind, label pass): no
 //! command imports another.
+//!
+//! **To add a command**: a module here with a `run(settings, ui)` that returns a serialisable
+//! summary with a `render()`; its flags as a variant of [`crate::cli::Command`], validated into
+//! a settings struct in [`crate::settings`]; and its arm in [`crate::run`] (plus the arms of
+//! [`crate::is_quiet`] and the retry budget there, which read its `--quiet` and
+//! `--retry-timeout`).
 
 pub mod commit;
 pub mod demo_data;

@@ -6,12 +6,13 @@
 //!    the output must be writable;
 //! 2. **select** — as `prepare`; a `--select-sql` query must work row by row (a task sees only
 //!    its files);
-//! 3. **label map** — the null checks and the label-only pass over every split, as `prepare`;
+//! 3. **label map** — the null checks and the label-only pass over every split, as `prepare`
+//!    (2 and 3 are `prepare`'s own analysis: [`super::export::analyse`]);
 //! 4. **split** — each split's data files in the order a scan reads them (the order of the rows
 //!    `prepare` writes), cut into N contiguous runs balanced by bytes: task `i` takes run `i`
 //!    of every split, so task order is row order;
-//! 5. **write the plan** — one JSON document (no secret in it). Nothing is published and no
-//!    label-table version is committed.
+//! 5. **write the plan** — one JSON document (no secret in it) embedding the export spec as it
+//!    is. Nothing is published and no label-table version is committed.
 
 use std::time::Instant;
 
@@ -19,19 +20,16 @@ use serde::Serialize;
 
 use super::export;
 use crate::error::{Error, Result};
-use crate::plan::{
-    self, Export, Plan, PlanLabelTable, PlanLabels, PlanOutput, PlanSplit, PlanTokenizer, Staging,
-};
-use crate::settings::{PlanSettings, PrepareSettings};
+use crate::plan::{self, Plan, PlanLabelTable, PlanLabels, PlanOutput, PlanSplit, PlanTokenizer, Staging};
+use crate::settings::{ExportSpec, PlanSettings, PrepareSettings};
 use crate::sink::fanout::{self, Area};
-use crate::sink::format::Format;
 use crate::sink::hf_dataset::ShardPolicy;
 use crate::sink::remote::Dest;
 use crate::source::table::OpenedTable;
 use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::location::{Location, OutputSpec, TableRef, redact};
 use crate::storage::session::{self, SessionOptions};
-use crate::transform::select;
+use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 
 /// What `plan` reports.
@@ -101,36 +99,11 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let output = s.output.clone().ok_or_else(|| Error::Internal("plan without --output".into()))?;
     let (out, staging) = check_output(s, &output, &inputs.tables, &inputs.cx, &plan_id).await?;
 
-    // 2. select, and the label kind from the column types.
-    let ctx = session::session(SessionOptions::export(s.memory_limit))?;
-    let mut frames = export::select(s, &ctx, &inputs.tables, None).await?;
-    if let Some((path, _)) = &s.selection.select_sql {
-        for (split, df) in s.splits.iter().zip(&frames) {
-            select::check_row_local(df, &split.name, path)?;
-        }
-    }
-    let kind = match s.with_labels() {
-        true => Some(export::label_kind(s, &mut frames, ui)?),
-        false => None,
-    };
-    inputs.tokenize = export::for_kind(s, inputs.tokenize.take(), kind)?;
-
-    // 3. label map: the null checks and one label-only pass over every split.
-    let labelled = match kind {
-        Some(kind) => Some(
-            export::label_pass(
-                s,
-                &ctx,
-                &mut frames,
-                inputs.listed.as_ref(),
-                inputs.existing.as_ref(),
-                ui,
-                kind,
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    // 2-3. select, the label kind (a --select-sql query must work row by row), and the label
+    // map: the null checks and one label-only pass over every split.
+    let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
+    let analysis = export::analyse(s, &ctx, &mut inputs, true, &mut export::Clock::default(), ui).await?;
+    let labelled = analysis.labelled;
 
     // 4. split: each split's files in scan order, into N runs balanced by bytes.
     let mut splits = Vec::with_capacity(s.splits.len());
@@ -165,7 +138,7 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
             counts: l.counts.by_label.clone(),
             nulls: l.counts.nulls.clone(),
         }),
-        tokenizer: tokenizer(s, &inputs)?,
+        tokenizer: tokenizer(s, analysis.tokenize.as_deref())?,
         output: out,
         label_table: match &s.label_table {
             Some(t) if s.with_labels() => Some(PlanLabelTable {
@@ -199,7 +172,7 @@ async fn check_output(
         OutputSpec::Local(dir) => {
             export::check_output_apart(dir, s, tables)?;
             // the export spec's format
-            let abs = crate::sink::publish::check_output(dir, s.overwrite, Format::default())?;
+            let abs = crate::sink::publish::check_output(dir, s.overwrite, s.spec.format)?;
             let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let root = abs.with_file_name(format!(".{name}.delta-hf-fanout-{plan_id}"));
             let shown = abs.display().to_string();
@@ -212,7 +185,7 @@ async fn check_output(
             let dest = Dest::resolve(remote, cx)
                 .await?
                 .ok_or_else(|| Error::Internal("a remote output resolved to nothing".into()))?;
-            dest.check(s.overwrite, Format::default()).await?; // the export spec's format
+            dest.check(s.overwrite, s.spec.format).await?;
             let location = match remote {
                 OutputSpec::Uri(u) => redact(u),
                 other => other.shown(),
@@ -237,36 +210,19 @@ fn location_string(t: &TableRef) -> Result<String> {
     })
 }
 
-fn export(s: &PrepareSettings) -> Result<Export> {
-    let c = &s.selection.columns;
-    let max_shard_size = match s.shards {
-        ShardPolicy::MaxBytes(n) => n,
-        ShardPolicy::Count(_) => return Err(Error::Internal("--num-shards reached plan".into())),
-    };
-    Ok(Export {
-        text_col: c.text.clone(),
-        label_col: c.label.clone(),
-        keep_cols: c.keep.clone(),
-        tokens_col: c.tokens.clone(),
-        select_sql_file: s.selection.select_sql.as_ref().map(|(p, _)| p.display().to_string()),
-        select_sql: s.selection.select_sql.as_ref().map(|(_, q)| q.clone()),
-        with_labels: s.with_labels(),
-        multi_hot: s.multi_hot,
-        label_all_tokens: s.label_all_tokens,
-        drop_nulls: s.drop_nulls,
-        require_train_labels: s.require_train_labels,
-        label_order: s.label_order,
-        label_map_mode: s.label_map_mode,
-        max_shard_size,
-        fsync: s.fsync,
-        memory_limit: s.memory_limit,
-    })
+/// The export spec as the plan records it: as `prepare` resolved it (`--num-shards` was
+/// refused with the settings).
+fn export(s: &PrepareSettings) -> Result<ExportSpec> {
+    match s.spec.shards {
+        ShardPolicy::MaxBytes(_) => Ok(s.spec.clone()),
+        ShardPolicy::Count(_) => Err(Error::Internal("--num-shards reached plan".into())),
+    }
 }
 
 /// The tokenizer pinned: tasks load `pinned` (a Hub revision replaced by its commit sha, a
 /// local path made absolute) and check its sha256.
-fn tokenizer(s: &PrepareSettings, inputs: &export::Inputs) -> Result<Option<PlanTokenizer>> {
-    let (Some((spec, opts)), Some(t)) = (&s.tokenizer, &inputs.tokenize) else { return Ok(None) };
+fn tokenizer(s: &PrepareSettings, t: Option<&Tokenize>) -> Result<Option<PlanTokenizer>> {
+    let (Some(spec), Some(t)) = (&s.tokenizer, t) else { return Ok(None) };
     let summary = t.summary();
     let prov = &summary.provenance;
     let pinned = match spec {
@@ -283,10 +239,6 @@ fn tokenizer(s: &PrepareSettings, inputs: &export::Inputs) -> Result<Option<Plan
         source: prov.source.clone(),
         pinned,
         sha256: prov.sha256.clone(),
-        max_length: opts.max_length,
-        padding: opts.padding,
-        text_pair_col: opts.pair_col.clone(),
-        drop_text: opts.drop_text,
         summary: serde_json::to_value(summary).expect("the summary serialises"),
         description: summary.describe(),
     }))

@@ -2,8 +2,9 @@
 //!
 //! 1. **resolve** — open every split's snapshot (checking its protocol), the label table and
 //!    any fixed label list, and check the output can be written, before any data is read;
-//! 2. **select** — one DataFrame per split with the export columns;
-//! 3. **label map** — null checks and a label-only pass over every split, then one map;
+//! 2. **select** — one DataFrame per split with the export columns, and the label kind;
+//! 3. **label map** — null checks and a label-only pass over every split, then one map (2 and 3
+//!    are the analysis `plan` runs too: [`super::export::analyse`]);
 //! 4. **write** — every split streams through the label-id projection into the shard writers,
 //!    all splits and partitions at once, in a staging directory; then the metadata files;
 //! 5. **record** — the label table is committed once every shard is staged (a concurrent run
@@ -22,34 +23,23 @@ use crate::sink::format::Format;
 use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
 use crate::source::table::OpenedTable;
-use crate::storage::connector::Connector;
 use crate::storage::location::{Location, OutputSpec};
 use crate::summary::Summary;
-use crate::transform::label_map::ListedLabels;
-use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 
 use super::export::{
-    Clock, Inputs, check_output_apart, describe, for_kind, label_kind, label_pass, record, resolve_inputs,
-    select, sources, summary, write, write_metadata,
+    Analysis, Clock, Inputs, analyse, check_output_apart, describe, record, resolve_inputs, sources, summary,
+    write, write_metadata,
 };
 use crate::storage::session::{self, SessionOptions};
-use std::sync::Arc;
 
-/// What the resolve stage found.
+/// Where the output goes, as the resolve stage found it (the inputs are [`Inputs`]).
 struct Resolved {
-    cx: Connector,
-    tables: Vec<OpenedTable>,
-    listed: Option<ListedLabels>,
-    /// The label table's map and the version it was read at.
-    existing: Option<(Vec<String>, u64)>,
     output: OutputSpec,
     remote: Option<Dest>,
     staging: Staging,
     /// Where the dataset will be, as shown to the user.
     shown: String,
-    /// `--tokenizer`, read and configured.
-    tokenize: Option<Arc<Tokenize>>,
 }
 
 /// Run `prepare`.
@@ -57,65 +47,41 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let started = Instant::now();
     let run_id = uuid::Uuid::new_v4().to_string();
     let mut clock = Clock::default();
-    let format = Format::default(); // the export spec's format
+    let format = s.spec.format;
 
     // 1. resolve: tables, label sources and the output, before reading any row.
-    let mut r = resolve(s, format, ui).await?;
-    let sources = sources(s, &r.tables);
-    // 2. select: one DataFrame per split, every split also registered under its own name.
-    let ctx = session::session(SessionOptions::export(s.memory_limit))?;
-    let mut inputs = select(s, &ctx, &r.tables, None).await?;
-    let kind = match s.with_labels() {
-        true => Some(label_kind(s, &mut inputs, ui)?),
-        false => None,
-    };
-    r.tokenize = for_kind(s, r.tokenize.take(), kind)?;
-    clock.lap(|t| &mut t.resolve);
-
-    // 3. label map: one pass over every split's labels.
-    let labelled = match s.with_labels() {
-        true => Some(
-            label_pass(
-                s,
-                &ctx,
-                &mut inputs,
-                r.listed.as_ref(),
-                r.existing.as_ref(),
-                ui,
-                kind.unwrap_or_default(),
-            )
-            .await?,
-        ),
-        false => None,
-    };
-    clock.lap(|t| &mut t.label_map);
+    let (mut inputs, r) = resolve(s, format, ui).await?;
+    let sources = sources(s, &inputs.tables);
+    // 2-3. select, the label kind, and the label map: one pass over every split's labels.
+    let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
+    let Analysis { frames, labelled, tokenize } =
+        analyse(s, &ctx, &mut inputs, false, &mut clock, ui).await?;
 
     // 4. write: every split's shards, then the format's metadata and `label_map.json`.
     let rows: Vec<Option<u64>> = (0..s.splits.len()).map(|i| labelled.as_ref().map(|l| l.rows[i])).collect();
     let outputs = write(
         s,
         &ctx,
-        inputs,
+        frames,
         labelled.as_ref(),
         &rows,
         r.staging.dir(),
         format,
-        r.tokenize.clone(),
+        tokenize.clone(),
         false,
         ui,
     )
     .await?;
-    let description = describe(&sources, r.tokenize.as_ref().map(|t| t.summary().describe()));
+    let description = describe(&sources, tokenize.as_ref().map(|t| t.summary().describe()));
     write_metadata(r.staging.dir(), format, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
     clock.lap(|t| &mut t.write);
 
     // 5. record: the label table, before anything is published.
     let recorded = match (&s.label_table, &labelled) {
         (Some(_), Some(l)) => {
-            let tokenizer =
-                r.tokenize.as_ref().map(|t| serde_json::to_value(t.summary()).expect("serialises"));
-            let base = r.existing.as_ref().map(|(_, v)| *v);
-            Some(record(s, &r.cx, &sources, &r.shown, tokenizer, base, l, &run_id).await?)
+            let tokenizer = tokenize.as_ref().map(|t| serde_json::to_value(t.summary()).expect("serialises"));
+            let base = inputs.existing.as_ref().map(|(_, v)| *v);
+            Some(record(s, &inputs.cx, &sources, &r.shown, tokenizer, base, l, &run_id).await?)
         }
         _ => None,
     };
@@ -142,20 +108,20 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         started,
         clock.timings,
     );
-    done.tokenizer = r.tokenize.as_ref().map(|t| t.summary().clone());
+    done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
     Ok(done)
 }
 
-async fn resolve(s: &PrepareSettings, format: Format, ui: &Ui) -> Result<Resolved> {
-    let Inputs { cx, tables, listed, existing, tokenize } = resolve_inputs(s, ui).await?;
+async fn resolve(s: &PrepareSettings, format: Format, ui: &Ui) -> Result<(Inputs, Resolved)> {
+    let inputs = resolve_inputs(s, ui).await?;
     let output = match &s.output {
         Some(o) => o.clone(),
-        None => OutputSpec::Local(default_output(s, &tables, existing.as_ref().map(|e| e.1))?),
+        None => OutputSpec::Local(default_output(s, &inputs.tables, inputs.existing.as_ref().map(|e| e.1))?),
     };
-    let remote = Dest::resolve(&output, &cx).await?;
+    let remote = Dest::resolve(&output, &inputs.cx).await?;
     let staging = match (&output, &remote) {
         (OutputSpec::Local(dir), _) => {
-            check_output_apart(dir, s, &tables)?;
+            check_output_apart(dir, s, &inputs.tables)?;
             Staging::create(dir, s.working_dir.as_deref(), s.overwrite, format)?
         }
         (_, Some(dest)) => {
@@ -168,7 +134,7 @@ async fn resolve(s: &PrepareSettings, format: Format, ui: &Ui) -> Result<Resolve
         OutputSpec::Local(_) => staging.output().display().to_string(),
         remote => remote.shown(),
     };
-    Ok(Resolved { cx, tables, listed, existing, output, remote, staging, shown, tokenize })
+    Ok((inputs, Resolved { output, remote, staging, shown }))
 }
 
 /// `$HF_DATASETS_CACHE/delta-hf/<first table name>-<hash>`: the hash covers every source and

@@ -32,8 +32,8 @@ use crate::storage::hub::client::{Hub, HubEnv, RepoSnapshot};
 use crate::storage::hub::download;
 use crate::storage::location::TableRef;
 use crate::storage::session::{self, SessionOptions};
+use crate::transform::columns::column;
 use crate::transform::encode::names_of_ids;
-use crate::transform::select::column;
 use crate::ui::{Ui, thousands};
 
 /// `--to PREFIX` places split `s` at `PREFIX/s`.

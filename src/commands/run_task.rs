@@ -21,10 +21,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::export::{self, read_plan};
-use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::settings::{PrepareSettings, RunTaskSettings};
+use crate::settings::{PrepareSettings, Report, RunTaskSettings};
 use crate::sink::fanout::{self, Area, Manifest, ManifestShard, ManifestSplit};
 use crate::sink::format::Format;
 use crate::sink::hf_dataset::SplitOutput;
@@ -33,7 +32,6 @@ use crate::source::table::{self, OpenedTable};
 use crate::storage::connector::Connector;
 use crate::storage::location::OutputSpec;
 use crate::storage::session::{self, SessionOptions};
-use crate::transform::label_pass;
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 
@@ -82,8 +80,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     // 1. read the plan; a task already complete is not run again.
     let plan = read_plan(&rs.plan, &cx).await?;
     plan.check_task(rs.task, &rs.plan.shown())?;
-    let s =
-        PrepareSettings::from_plan(&plan, rs.storage.clone(), rs.working_dir.clone(), ReportArgs::default())?;
+    let s = PrepareSettings::from_plan(&plan, rs.storage.clone(), rs.working_dir.clone(), Report::default())?;
     let area = Area::resolve(&OutputSpec::parse(&plan.staging.root)?, &cx).await?;
     let manifest_rel = fanout::manifest_path(&plan.plan_id, rs.task);
     let shown_manifest = format!("{}/{manifest_rel}", area.shown().trim_end_matches('/'));
@@ -100,15 +97,14 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let mut tokenize = load_pinned_tokenizer(&s, &plan, &cx, ui).await?;
 
     // 3. select: this task's files, the plan's label kind, --drop-nulls.
-    let ctx = session::session(SessionOptions::export(s.memory_limit))?;
+    let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
     let mut frames = export::select(&s, &ctx, &tables, Some(&files)).await?;
     let labelled = plan.labelled();
-    if let Some(l) = &labelled {
-        let kind = export::label_kind(&s, &mut frames, &Ui::new(true))?;
-        tokenize = export::for_kind(&s, tokenize, Some(kind))?;
-        if s.drop_nulls {
-            frames =
-                frames.into_iter().map(|f| label_pass::keep_non_null(f, l.kind)).collect::<Result<_>>()?;
+    if labelled.is_some() {
+        let kind = export::label_kind(&s, &mut frames, &Ui::new(true))?.behaviour();
+        tokenize = tokenize.map(|t| kind.tokenizer(t, s.spec.label_all_tokens)).transpose()?;
+        if s.spec.drop_nulls {
+            frames = frames.into_iter().map(|f| kind.keep_non_null(f)).collect::<Result<_>>()?;
         }
     }
 
@@ -116,7 +112,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let attempt = format!("{:08x}", rand::random::<u32>());
     let scratch = Scratch::new(&area, &plan, rs.task, &attempt, rs.working_dir.as_deref())?;
     let unknown = vec![None; s.splits.len()];
-    let format = Format::default(); // the export spec's format
+    let format = s.spec.format;
     let outputs = export::write(
         &s,
         &ctx,
@@ -225,8 +221,8 @@ async fn load_pinned_tokenizer(
     cx: &Connector,
     ui: &Ui,
 ) -> Result<Option<std::sync::Arc<Tokenize>>> {
-    let (Some((spec, opts)), Some(pinned)) = (&s.tokenizer, &plan.tokenizer) else { return Ok(None) };
-    let t = export::load_tokenizer(s, spec, opts, cx, &Ui::new(true)).await?;
+    let (Some(spec), Some(pinned)) = (&s.tokenizer, &plan.tokenizer) else { return Ok(None) };
+    let t = export::load_tokenizer(s, spec, cx, &Ui::new(true)).await?;
     let got = &t.summary().provenance.sha256;
     if *got != pinned.sha256 {
         return Err(Error::Tokenizer {

@@ -28,7 +28,7 @@ use deltalake::datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 use indicatif::ProgressBar;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -46,7 +46,8 @@ const MAX_BATCH_BYTES: usize = 128 * 1024 * 1024;
 const WRITE_BUFFER: usize = 256 * 1024;
 
 /// How each split is cut into shard files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ShardPolicy {
     /// Start a new shard before one would exceed this many bytes.
     MaxBytes(u64),
@@ -478,16 +479,6 @@ fn write_counted(
 fn write_empty(dir: &Path, schema: &SchemaRef, opts: ShardOptions) -> Result<TempShard> {
     let ext = opts.format.layout().extension();
     OpenShard::create(dir.join(format!(".empty.{ext}.tmp")), schema, opts)?.finish()
-}
-
-/// `label_map.json` (written for every format): what a transformers config takes (`id2label`, `label2id`, `num_labels`).
-pub fn write_label_map(root: &Path, names: &[String]) -> Result<()> {
-    let id2label: serde_json::Map<String, Value> =
-        names.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect();
-    let label2id: serde_json::Map<String, Value> =
-        names.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect();
-    let doc = json!({"id2label": id2label, "label2id": label2id, "num_labels": names.len()});
-    write_json(&root.join("label_map.json"), &doc)
 }
 
 /// Write pretty JSON.

@@ -20,8 +20,8 @@ use deltalake::datafusion::logical_expr::{
 };
 use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 
+use crate::transform::columns::{LABEL, TEXT, column};
 use crate::transform::label_pass::as_i64;
-use crate::transform::select::{LABEL, TEXT, column};
 use crate::transform::sql;
 
 /// The split with its labels replaced by ids under the map registered as `label_id` (see

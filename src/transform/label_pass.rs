@@ -1,6 +1,8 @@
-//! The label pass: before any row is written, null checks and label counts over every split
+//! The label pass's machinery, which every kind's pass ([`crate::transform::kind::Kind::label_pass`])
+//! is made of: before any row is written, null checks and label counts over every split
 //! (`sql/null_texts.sql`, `sql/label_counts.sql` — a label-only scan), then one map for all of
-//! them ([`label_map::build`]).
+//! them ([`label_map::build`]); the checks of list labels and regression targets are in
+//! [`super::list_pass`].
 //!
 //! Rows with a null text or label are refused, naming the column and the counts per split, or
 //! with `--drop-nulls` filtered out of the split (and counted as dropped).
@@ -12,11 +14,10 @@ use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::prelude::{DataFrame, SessionContext, lit};
 
 use crate::error::{Error, Result};
-use crate::transform::label_kind::LabelKind;
+use crate::transform::columns::{Columns, LABEL, TEXT, column};
 use crate::transform::label_map::{
     self, LabelCounts, LabelMap, LabelMapMode, LabelOrder, ListedLabels, quote_list,
 };
-use crate::transform::select::{Columns, LABEL, TEXT, column};
 use crate::transform::sql;
 
 /// What the label pass is asked to do.
@@ -34,51 +35,22 @@ pub struct LabelPass<'a> {
     pub table: Option<(&'a str, Option<&'a [String]>)>,
     /// A fixed list (`--labels`, `--labels-from`).
     pub listed: Option<&'a ListedLabels>,
-    /// What the label column holds (resolved: never `auto`).
-    pub kind: LabelKind,
-}
-
-/// The outcome: counts, the map, and rows dropped per split.
-#[derive(Debug, Clone)]
-pub struct Labelled {
-    pub counts: LabelCounts,
-    pub map: LabelMap,
-    pub dropped: Vec<u64>,
-    /// Rows exported per split.
-    pub rows: Vec<u64>,
-    /// The label kind the pass ran for.
-    pub kind: LabelKind,
 }
 
 impl LabelPass<'_> {
-    /// Check and count every split; `inputs` lose their null rows with `--drop-nulls`.
-    /// `warn` receives what the user should know but does not stop the run.
-    pub async fn run(
-        &self,
-        ctx: &SessionContext,
-        inputs: &mut [DataFrame],
-        warn: &dyn Fn(String),
-    ) -> Result<Labelled> {
-        match self.kind {
-            LabelKind::Multi | LabelKind::Token => return self.run_lists(ctx, inputs, warn).await,
-            LabelKind::Regression => return self.run_regression(ctx, inputs).await,
-            LabelKind::Auto | LabelKind::Single => {}
-        }
-        let mut dropped = vec![0u64; self.splits.len()];
-        self.null_texts(ctx, inputs, &mut dropped).await?;
-        let counts = self.count_labels(ctx, inputs, &mut dropped).await?;
-        self.labels_outside_train(&counts, warn)?;
+    /// One map for every split from the counts (and the label table's map or a fixed list);
+    /// `empty` is the warning when no split has a label.
+    pub fn build_map(&self, counts: &LabelCounts, empty: &str, warn: &dyn Fn(String)) -> Result<LabelMap> {
         let (table_name, existing) = self.table.unwrap_or(("", None));
-        let map = label_map::build(&counts, existing, self.listed, self.order, self.mode, table_name)?;
+        let map = label_map::build(counts, existing, self.listed, self.order, self.mode, table_name)?;
         if map.names.is_empty() {
-            warn("no labelled row in any split: the ClassLabel has no names".into());
+            warn(empty.into());
         }
-        let rows = (0..self.splits.len()).map(|i| counts.labelled_rows(i)).collect();
-        Ok(Labelled { counts, map, dropped, rows, kind: self.kind })
+        Ok(map)
     }
 
     /// Null texts: cheap when file statistics show there are none.
-    pub(super) async fn null_texts(
+    pub async fn null_texts(
         &self,
         ctx: &SessionContext,
         inputs: &mut [DataFrame],
@@ -105,7 +77,7 @@ impl LabelPass<'_> {
     }
 
     /// Label counts: a label-only pass over every split.
-    async fn count_labels(
+    pub async fn count_labels(
         &self,
         ctx: &SessionContext,
         inputs: &mut [DataFrame],
@@ -158,7 +130,7 @@ impl LabelPass<'_> {
 
     /// Labels a split has that `train` never shows: a warning, or an error with
     /// `--require-train-labels`.
-    pub(super) fn labels_outside_train(&self, counts: &LabelCounts, warn: &dyn Fn(String)) -> Result<()> {
+    pub fn labels_outside_train(&self, counts: &LabelCounts, warn: &dyn Fn(String)) -> Result<()> {
         let Some(train) = self.splits.iter().position(|n| n == "train") else { return Ok(()) };
         for (i, name) in self.splits.iter().enumerate() {
             let absent = if i == train { Vec::new() } else { label_map::absent_from(counts, i, train) };
@@ -232,12 +204,4 @@ pub(super) fn per_split(names: &[String], counts: &[u64]) -> String {
         .map(|(s, n)| format!("{n} row{} in `{s}`", if *n == 1 { "" } else { "s" }))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The rows `--drop-nulls` keeps, filtered as the pass filters a split that has nulls: the
-/// text (the words for token classification) and the label must not be null. A fan-out task
-/// applies it to its files (a split without nulls loses nothing).
-pub fn keep_non_null(input: DataFrame, kind: LabelKind) -> Result<DataFrame> {
-    let first = if kind == LabelKind::Token { crate::transform::label_kind::TOKENS } else { TEXT };
-    Ok(input.filter(column(first).is_not_null().and(column(LABEL).is_not_null()))?)
 }

@@ -28,9 +28,7 @@ use deltalake::datafusion::logical_expr::{
 };
 use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 
-use crate::transform::encode;
-use crate::transform::label_kind::{LabelKind, TOKENS};
-use crate::transform::select::{LABEL, TEXT, column};
+use crate::transform::columns::{LABEL, column};
 use crate::transform::sql;
 
 /// What a list function computes.
@@ -206,23 +204,16 @@ impl ScalarUDFImpl for ListLabels {
     }
 }
 
-/// The split encoded for its label kind: single-label ids (`label_id`, [`encode::encode`]),
-/// lists of ids or multi-hot vectors (`label_ids` / `multi_hot`, registered for the run's map),
-/// or a regression target as it is. Columns: `text` (or `tokens`), the kind's label column, then
-/// the kept columns.
-pub async fn encode_for(
+/// The split's list labels encoded by `query` (`sql/encode_label_lists.sql` or
+/// `sql/encode_multi_hot.sql`, with `label_ids` / `multi_hot` registered for the run's map):
+/// columns `first` (the text or the words), the ids as `output`, then the kept columns.
+pub async fn encode_lists(
     ctx: &SessionContext,
     input: DataFrame,
-    kind: LabelKind,
-    multi_hot: bool,
+    query: &str,
+    first: &str,
+    output: &str,
 ) -> crate::error::Result<DataFrame> {
-    let query = match kind {
-        LabelKind::Auto | LabelKind::Single => return encode::encode(ctx, input).await,
-        LabelKind::Regression => return Ok(input),
-        LabelKind::Multi if multi_hot => sql::ENCODE_MULTI_HOT,
-        LabelKind::Multi | LabelKind::Token => sql::ENCODE_LABEL_LISTS,
-    };
-    let first = if kind == LabelKind::Token { TOKENS } else { TEXT };
     let keep: Vec<String> = input
         .schema()
         .fields()
@@ -233,7 +224,7 @@ pub async fn encode_for(
     ctx.deregister_table(sql::INPUT_VIEW)?;
     ctx.register_table(sql::INPUT_VIEW, input.into_view())?;
     let encoded = ctx.sql(query).await?;
-    let mut exprs = vec![column(first), column(sql::LABEL_ID_COLUMN).alias(kind.output_column())];
+    let mut exprs = vec![column(first), column(sql::LABEL_ID_COLUMN).alias(output)];
     exprs.extend(keep.iter().map(|k| column(k)));
     Ok(encoded.select(exprs)?)
 }

@@ -1,6 +1,6 @@
-//! The label pass of list labels (multi-label, token classification) and of regression targets:
-//! checks over every split before any row is written, then, for lists, one map over every
-//! element of every split (`sql/list_label_checks.sql`, `sql/token_checks.sql`,
+//! The label-pass checks of list labels (multi-label, token classification) and of regression
+//! targets, which their kinds' passes are made of: checks over every split before any row is
+//! written, then, for lists, counts over every element of every split (`sql/list_label_checks.sql`, `sql/token_checks.sql`,
 //! `sql/multi_label_counts.sql`, `sql/token_label_counts.sql`, `sql/null_labels.sql`).
 //!
 //! - a NULL list (or NULL words) follows the null policy: refused with counts, or dropped with
@@ -14,39 +14,24 @@ use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
-use crate::transform::label_kind::{LabelKind, TOKENS};
-use crate::transform::label_map::{self, LabelCounts, LabelMap, MapOrigin};
-use crate::transform::label_pass::{
-    LabelPass, Labelled, as_i64, as_strings, per_split, register, union_columns,
-};
-use crate::transform::list_encode::ListLabels;
-use crate::transform::select::LABEL;
+use crate::transform::columns::{LABEL, TOKENS, column};
+use crate::transform::label_map::LabelCounts;
+use crate::transform::label_pass::{LabelPass, as_i64, as_strings, per_split, register, union_columns};
 use crate::transform::sql;
 
 /// Positions shown per split for words and tags of different lengths.
 const SHOWN_POSITIONS: usize = 5;
 
 impl LabelPass<'_> {
-    /// Multi-label and token classification: null lists, null elements, lengths, then counts
-    /// over every element and one map.
-    pub(super) async fn run_lists(
+    /// Counts over every element of every split's list labels (`query`: multi-label or token
+    /// tags). The list checks ran first, with the `null_elements` function registered.
+    pub async fn count_list_labels(
         &self,
         ctx: &SessionContext,
-        inputs: &mut [DataFrame],
-        warn: &dyn Fn(String),
-    ) -> Result<Labelled> {
-        ctx.register_udf(ListLabels::null_elements());
-        let mut dropped = vec![0u64; self.splits.len()];
-        let rows = match self.kind {
-            LabelKind::Token => self.token_checks(ctx, inputs, &mut dropped).await?,
-            _ => {
-                self.null_texts(ctx, inputs, &mut dropped).await?;
-                self.list_checks(ctx, inputs, &mut dropped).await?
-            }
-        };
+        inputs: &[DataFrame],
+        query: &str,
+    ) -> Result<LabelCounts> {
         register(ctx, sql::LABEL_INPUT_VIEW, union_columns(inputs, self.splits, &[LABEL])?)?;
-        let query =
-            if self.kind == LabelKind::Token { sql::TOKEN_LABEL_COUNTS } else { sql::MULTI_LABEL_COUNTS };
         let mut counts = LabelCounts::new(self.splits.to_vec());
         for b in ctx.sql(query).await?.collect().await? {
             let split = as_strings(b.column(0))?;
@@ -56,17 +41,11 @@ impl LabelPass<'_> {
                 counts.add(split.value(r), (!label.is_null(r)).then(|| label.value(r)), n.value(r) as u64)?;
             }
         }
-        self.labels_outside_train(&counts, warn)?;
-        let (table_name, existing) = self.table.unwrap_or(("", None));
-        let map = label_map::build(&counts, existing, self.listed, self.order, self.mode, table_name)?;
-        if map.names.is_empty() {
-            warn("no label in any row of any split: the ClassLabel has no names".into());
-        }
-        Ok(Labelled { counts, map, dropped, rows, kind: self.kind })
+        Ok(counts)
     }
 
     /// Multi-label: NULL lists (null policy) and NULL elements (refused). Rows per split.
-    async fn list_checks(
+    pub async fn list_checks(
         &self,
         ctx: &SessionContext,
         inputs: &mut [DataFrame],
@@ -97,7 +76,7 @@ impl LabelPass<'_> {
 
     /// Token classification: NULL word or tag lists (null policy), NULL words or tags
     /// (refused), rows whose words and tags differ in length (refused, with positions).
-    async fn token_checks(
+    pub async fn token_checks(
         &self,
         ctx: &SessionContext,
         inputs: &mut [DataFrame],
@@ -148,9 +127,7 @@ impl LabelPass<'_> {
                 return Err(Error::Data(message()));
             }
             for (i, n) in null_rows.iter().enumerate().filter(|(_, n)| **n > 0) {
-                let keep = crate::transform::select::column(TOKENS)
-                    .is_not_null()
-                    .and(crate::transform::select::column(LABEL).is_not_null());
+                let keep = column(TOKENS).is_not_null().and(column(LABEL).is_not_null());
                 inputs[i] = inputs[i].clone().filter(keep)?;
                 dropped[i] += n;
             }
@@ -180,14 +157,14 @@ impl LabelPass<'_> {
         Ok(at)
     }
 
-    /// Regression: null texts and null (or NaN) targets follow the null policy; no map.
-    pub(super) async fn run_regression(
+    /// Regression: null (or NaN) targets follow the null policy (the texts were checked
+    /// first). Rows per split.
+    pub async fn regression_checks(
         &self,
         ctx: &SessionContext,
         inputs: &mut [DataFrame],
-    ) -> Result<Labelled> {
-        let mut dropped = vec![0u64; self.splits.len()];
-        self.null_texts(ctx, inputs, &mut dropped).await?;
+        dropped: &mut [u64],
+    ) -> Result<Vec<u64>> {
         register(ctx, sql::LABEL_INPUT_VIEW, union_columns(inputs, self.splits, &[LABEL])?)?;
         let c = self.per_split_sums(ctx, sql::NULL_LABELS, 2).await?;
         let nulls: Vec<u64> = c[0].iter().zip(&c[1]).map(|(rows, labelled)| rows - labelled).collect();
@@ -198,10 +175,8 @@ impl LabelPass<'_> {
                 per_split(self.splits, &nulls)
             )
         };
-        self.drop_nulls_or_fail(inputs, &mut dropped, &nulls, LABEL, message)?;
-        let rows = c[0].iter().zip(&nulls).map(|(r, n)| r - if self.drop_nulls { *n } else { 0 }).collect();
-        let map = LabelMap { names: Vec::new(), new_labels: Vec::new(), origin: MapOrigin::Computed };
-        Ok(Labelled { counts: LabelCounts::new(self.splits.to_vec()), map, dropped, rows, kind: self.kind })
+        self.drop_nulls_or_fail(inputs, dropped, &nulls, LABEL, message)?;
+        Ok(c[0].iter().zip(&nulls).map(|(r, n)| r - if self.drop_nulls { *n } else { 0 }).collect())
     }
 
     /// Run a `SELECT split, <n sums> ... GROUP BY split` statement: the sums per split, in split

@@ -4,27 +4,13 @@
 
 use std::path::PathBuf;
 
-use deltalake::datafusion::common::{Column, TableReference};
+use deltalake::datafusion::common::TableReference;
 use deltalake::datafusion::execution::context::SQLOptions;
-use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext};
+use deltalake::datafusion::prelude::{DataFrame, SessionContext};
 
 use crate::error::{Error, Result};
-use crate::transform::{label_kind, sql};
-
-/// The output column of the text in a labelled export.
-pub const TEXT: &str = "text";
-/// The output column of the label in a labelled export.
-pub const LABEL: &str = "label";
-
-/// The columns of an export, as the user named them.
-#[derive(Debug, Clone)]
-pub struct Columns {
-    pub text: String,
-    pub label: String,
-    pub keep: Vec<String>,
-    /// `--tokens-col`: the words of a token-classification export (then no text column).
-    pub tokens: Option<String>,
-}
+use crate::transform::columns::{Columns, LABEL, TEXT, TOKENS, column};
+use crate::transform::sql;
 
 /// How every split is selected.
 #[derive(Debug, Clone)]
@@ -37,11 +23,6 @@ pub struct Selection {
     /// With `--tokenizer`: the text column is needed (also with `--no-labels`), and the
     /// `--text-pair-col` column, if any, rides along as a kept column.
     pub tokenize: Option<Option<String>>,
-}
-
-/// A column by its exact name (no parsing of dots or case).
-pub fn column(name: &str) -> Expr {
-    Expr::Column(Column::new_unqualified(name))
 }
 
 impl Selection {
@@ -104,11 +85,11 @@ impl Selection {
         if self.with_labels {
             need(&c.label, "--label-col")?;
             // The label as it is: its type decides the label kind, which casts it
-            // ([`crate::transform::label_kind::shape`]).
+            // ([`crate::transform::kind::shape`]).
             let mut exprs = match &c.tokens {
                 Some(tokens) => {
                     need(tokens, "--tokens-col")?;
-                    vec![column(tokens).alias(label_kind::TOKENS)]
+                    vec![column(tokens).alias(TOKENS)]
                 }
                 None => {
                     need(&c.text, "--text-col")?;

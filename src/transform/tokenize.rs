@@ -117,7 +117,7 @@ pub enum Padding {
 }
 
 /// The tokenization asked for on the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenizeOptions {
     pub max_length: Option<usize>,
     pub padding: Padding,

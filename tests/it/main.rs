@@ -33,6 +33,7 @@ mod faults;
 mod golden;
 mod hub;
 mod jobs;
+mod kind_flags;
 mod label_kinds;
 mod label_table;
 mod scale;

@@ -1,27 +1,40 @@
 //! Label kinds: what a label column holds (one class, several, one per word, a number), how its
-//! Arrow type decides the kind under `--label-kind auto`, and the columns each kind writes.
+//! Arrow type decides the kind under `--label-kind auto`, and everything that differs by kind,
+//! each kind in a module of its own behind one interface ([`Kind`]):
 //!
-//! | kind | label column type | written as |
-//! |---|---|---|
-//! | single | string, integer, boolean | `label`: `ClassLabel` (int64) |
-//! | multi | an array of those | `labels`: `Sequence(ClassLabel)` (list<int64>), or with `--multi-hot` a `Sequence(Value("float32"), length=N)` |
-//! | token | an array of those, with `--tokens-col` (an array of strings) | `tokens`: `Sequence(Value("string"))`, `ner_tags`: `Sequence(ClassLabel)` |
-//! | regression | float, double, decimal (integers too when asked for) | `label`: `Value("float32")`, NaN as null |
+//! | kind | module | label column type | written as |
+//! |---|---|---|---|
+//! | single | [`single`] | string, integer, boolean | `label`: `ClassLabel` (int64) |
+//! | multi | [`multi`] | an array of those | `labels`: `Sequence(ClassLabel)` (list<int64>), or with `--multi-hot` a `Sequence(Value("float32"), length=N)` |
+//! | token | [`token`] | an array of those, with `--tokens-col` (an array of strings) | `tokens`: `Sequence(Value("string"))`, `ner_tags`: `Sequence(ClassLabel)` |
+//! | regression | [`regression`] | float, double, decimal (integers too when asked for) | `label`: `Value("float32")`, NaN as null |
 //!
 //! A type no kind takes, or an explicit kind that does not fit the type, is refused before any
-//! row is read.
+//! row is read. The flags that only some kinds take are checked once per run, by the kind
+//! ([`Kind::check_flags`]): when the kind is known from the flags (`--label-kind`, or
+//! `--tokens-col`), while the settings are validated; under `auto`, as soon as the column's
+//! type has decided it (still before any row is read).
+//!
+//! **To add a kind**: a module here implementing [`Kind`], a variant of [`LabelKind`], and its
+//! arm in [`LabelKind::behaviour`]. Nothing outside this folder matches on kinds.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use deltalake::arrow::datatypes::{DataType, Field};
-use deltalake::datafusion::functions::math::expr_fn::isnan;
-use deltalake::datafusion::prelude::{DataFrame, Expr, cast, lit, when};
-use deltalake::datafusion::scalar::ScalarValue;
-
+use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::transform::select::{Columns, LABEL, column};
+use crate::transform::columns::{Columns, LABEL, TEXT, TOKENS, column};
+use crate::transform::label_map::{LabelCounts, LabelMap};
+use crate::transform::label_pass::LabelPass;
+use crate::transform::tokenize::Tokenize;
+
+pub mod multi;
+pub mod regression;
+pub mod single;
+pub mod token;
 
 /// What the label column holds (`--label-kind`).
 #[derive(
@@ -43,18 +56,117 @@ pub enum LabelKind {
     Regression,
 }
 
-/// The output column of the label of a single-label or regression export.
-pub const SINGLE_LABEL: &str = "label";
-/// The output column of the words of a token-classification export.
-pub const TOKENS: &str = "tokens";
-/// The output column of the label ids of a multi-label export.
-pub const MULTI_LABELS: &str = "labels";
-/// The output column of the tag ids of a token-classification export.
-pub const TOKEN_TAGS: &str = "ner_tags";
+/// The options of an export that only some kinds take, as given.
+#[derive(Debug, Clone, Default)]
+pub struct KindFlags {
+    /// `--tokens-col` (the words of a token-classification export).
+    pub tokens_col: Option<String>,
+    /// `--multi-hot`.
+    pub multi_hot: bool,
+    /// `--label-all-tokens`.
+    pub label_all_tokens: bool,
+    /// The flags given among those that are about a label map (`--label-table`, `--labels`,
+    /// `--labels-from`), in that order.
+    pub label_map_flags: Vec<&'static str>,
+}
+
+/// How the kind being checked was decided: named by the flags, or implied by the label
+/// column's type under `--label-kind auto` (`column` names it, for messages).
+#[derive(Debug, Clone, Copy)]
+pub enum Decided<'a> {
+    ByFlags,
+    ByType { column: &'a str },
+}
+
+/// The outcome of the label pass: counts, the map, and rows dropped per split.
+#[derive(Debug, Clone)]
+pub struct Labelled {
+    pub counts: LabelCounts,
+    pub map: LabelMap,
+    pub dropped: Vec<u64>,
+    /// Rows exported per split.
+    pub rows: Vec<u64>,
+    /// The label kind the pass ran for.
+    pub kind: LabelKind,
+}
+
+/// Everything that differs by label kind. One implementation per kind, in the modules of this
+/// folder; [`LabelKind::behaviour`] picks it.
+#[async_trait(?Send)]
+pub trait Kind: Send + Sync {
+    /// What a label column must be for this kind, for messages.
+    fn takes(&self) -> &'static str;
+    /// Whether a label column of this broad type can be this kind.
+    fn fits(&self, shape: Shape) -> bool;
+    /// The expression the label column is written through before the label pass.
+    fn label_expr(&self, label: Expr) -> Expr;
+    /// The output column holding the label (ids, vector or value).
+    fn output_column(&self) -> &'static str;
+    /// The output column the rows are read from beside the label: the text, or the words.
+    fn first_column(&self) -> &'static str {
+        TEXT
+    }
+    /// Whether rows get class ids from a label map.
+    fn has_label_map(&self) -> bool {
+        true
+    }
+    /// Whether the label column is written with a `ClassLabel` (`Sequence(ClassLabel)` for
+    /// lists).
+    fn writes_class_label(&self, _multi_hot: bool) -> bool {
+        true
+    }
+    /// What a per-label count counts, for the summary.
+    fn counts_what(&self) -> &'static str {
+        "rows"
+    }
+    /// A line the summary prints for this kind (kinds without a map say what they write).
+    fn summary_line(&self) -> Option<&'static str> {
+        None
+    }
+    /// Refuse the flags this kind does not take (exit 2, naming the flag and the kind).
+    fn check_flags(&self, flags: &KindFlags, decided: Decided<'_>) -> Result<()>;
+    /// The label pass: checks over every split, counts and the map; `inputs` lose their null
+    /// rows with `--drop-nulls`.
+    async fn label_pass(
+        &self,
+        pass: &LabelPass<'_>,
+        ctx: &SessionContext,
+        inputs: &mut [DataFrame],
+        warn: &dyn Fn(String),
+    ) -> Result<Labelled>;
+    /// The rows `--drop-nulls` keeps, filtered as the pass filters a split that has nulls. A
+    /// fan-out task applies it to its files (a split without nulls loses nothing).
+    fn keep_non_null(&self, input: DataFrame) -> Result<DataFrame> {
+        let first = self.first_column();
+        Ok(input.filter(column(first).is_not_null().and(column(LABEL).is_not_null()))?)
+    }
+    /// The split encoded with the run's map (registered in `ctx`): columns `text` (or `tokens`),
+    /// the kind's label column, then the kept columns.
+    async fn encode(&self, ctx: &SessionContext, input: DataFrame, multi_hot: bool) -> Result<DataFrame>;
+    /// `label_map.json`: what a transformers config takes (`AutoConfig.for_model(...,
+    /// num_labels=..., id2label=..., label2id=..., problem_type=...)`).
+    fn label_map_document(&self, names: &[String]) -> Value {
+        class_map_document(names)
+    }
+    /// The tokenizer configured for this kind (token classification tokenizes the words and
+    /// aligns the tags); the others tokenize the text column as configured.
+    fn tokenizer(&self, t: Arc<Tokenize>, _label_all_tokens: bool) -> Result<Arc<Tokenize>> {
+        Ok(t)
+    }
+}
+
+/// `id2label`, `label2id`, `num_labels` for the map `names`.
+pub(crate) fn class_map_document(names: &[String]) -> Value {
+    let id2label: serde_json::Map<String, Value> =
+        names.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect();
+    let label2id: serde_json::Map<String, Value> =
+        names.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect();
+    json!({"id2label": id2label, "label2id": label2id, "num_labels": names.len()})
+}
 
 /// The broad shape of a column type, as far as labels go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub enum Shape {
     /// string, integer, boolean: class names are the string forms.
     Classes,
     /// An integer: classes, or a regression target when asked for.
@@ -112,9 +224,30 @@ impl LabelKind {
         }
     }
 
+    /// What this kind does: the one place a kind is matched to its module. `auto` behaves as
+    /// `single` (it is resolved before anything kind-specific runs).
+    pub fn behaviour(self) -> &'static dyn Kind {
+        match self {
+            LabelKind::Auto | LabelKind::Single => &single::Single,
+            LabelKind::Multi => &multi::Multi,
+            LabelKind::Token => &token::Token,
+            LabelKind::Regression => &regression::Regression,
+        }
+    }
+
+    /// The kind the flags alone decide: `--label-kind` when given, token classification when
+    /// `--tokens-col` is; `None` when the label column's type decides.
+    pub fn decided_by_flags(self, tokens_col: bool) -> Option<LabelKind> {
+        match self {
+            LabelKind::Auto if tokens_col => Some(LabelKind::Token),
+            LabelKind::Auto => None,
+            k => Some(k),
+        }
+    }
+
     /// Whether rows get class ids from a label map (every kind but regression).
     pub fn has_label_map(self) -> bool {
-        self != LabelKind::Regression
+        self.behaviour().has_label_map()
     }
 
     /// The kind of label column `column` of type `dt`: `self` when it fits, the kind its type
@@ -131,9 +264,7 @@ impl LabelKind {
         };
         let fits = match self {
             LabelKind::Auto => implied.is_some(),
-            LabelKind::Single => matches!(s, Shape::Classes | Shape::Integer),
-            LabelKind::Multi | LabelKind::Token => s == Shape::ListOfClasses,
-            LabelKind::Regression => matches!(s, Shape::Number | Shape::Integer),
+            k => k.behaviour().fits(s),
         };
         match (self, fits, implied) {
             (LabelKind::Auto, true, Some(k)) => Ok(k),
@@ -147,82 +278,47 @@ impl LabelKind {
                  column's type is --label-kind {} (or leave --label-kind at auto)",
                 k.as_str(),
                 k.as_str(),
-                k.takes(),
+                k.behaviour().takes(),
                 other.as_str()
             ))),
         }
     }
 
-    fn takes(self) -> &'static str {
-        match self {
-            LabelKind::Auto => "any of these",
-            LabelKind::Single => "a string, integer or boolean column",
-            LabelKind::Multi => "an array of strings, integers or booleans",
-            LabelKind::Token => {
-                "an array of strings, integers or booleans (one tag per word of --tokens-col)"
-            }
-            LabelKind::Regression => "a float, double, decimal or integer column",
-        }
-    }
-
-    /// The expression the label column is written through before the label pass: the string
-    /// form of classes (single), lists of those strings (multi, token), float32 with NaN as
-    /// null (regression). `label` is the column.
+    /// The expression the label column is written through before the label pass.
     pub fn label_expr(self, label: Expr) -> Expr {
-        match self {
-            LabelKind::Auto | LabelKind::Single => cast(label, DataType::Utf8),
-            LabelKind::Multi | LabelKind::Token => cast(label, string_list()),
-            LabelKind::Regression => {
-                let value = cast(label, DataType::Float32);
-                when(isnan(value.clone()), lit(ScalarValue::Float32(None))).otherwise(value).expect("a CASE")
-            }
-        }
+        self.behaviour().label_expr(label)
     }
 
     /// The output column holding the label (ids, vector or value) of this kind.
     pub fn output_column(self) -> &'static str {
-        match self {
-            LabelKind::Multi => MULTI_LABELS,
-            LabelKind::Token => TOKEN_TAGS,
-            _ => SINGLE_LABEL,
-        }
+        self.behaviour().output_column()
     }
 
     /// What a per-label count counts, for the summary.
     pub fn counts_what(self) -> &'static str {
-        match self {
-            LabelKind::Multi => "rows containing the label",
-            LabelKind::Token => "tags",
-            _ => "rows",
-        }
+        self.behaviour().counts_what()
+    }
+
+    /// Whether the label column is written with a `ClassLabel` (`Sequence(ClassLabel)` for lists).
+    pub fn writes_class_label(self, multi_hot: bool) -> bool {
+        self.behaviour().writes_class_label(multi_hot)
+    }
+
+    /// `label_map.json` for the map `names`.
+    pub fn label_map_document(self, names: &[String]) -> Value {
+        self.behaviour().label_map_document(names)
     }
 }
 
-impl LabelKind {
-    /// Whether the label column is written with a `ClassLabel` (`Sequence(ClassLabel)` for lists).
-    pub fn writes_class_label(self, multi_hot: bool) -> bool {
-        match self {
-            LabelKind::Regression => false,
-            LabelKind::Multi => !multi_hot,
-            _ => true,
-        }
-    }
-
-    /// `label_map.json`: what a transformers config takes (`AutoConfig.for_model(...,
-    /// num_labels=..., id2label=..., label2id=..., problem_type=...)`).
-    pub fn label_map_document(self, names: &[String]) -> Value {
-        if self == LabelKind::Regression {
-            return json!({"problem_type": "regression", "num_labels": 1});
-        }
-        let id2label: serde_json::Map<String, Value> =
-            names.iter().enumerate().map(|(i, l)| (i.to_string(), json!(l))).collect();
-        let label2id: serde_json::Map<String, Value> =
-            names.iter().enumerate().map(|(i, l)| (l.clone(), json!(i))).collect();
-        let mut doc = json!({"id2label": id2label, "label2id": label2id, "num_labels": names.len()});
-        if self == LabelKind::Multi {
-            doc["problem_type"] = json!("multi_label_classification");
-        }
-        doc
+/// The flags only some kinds take, each refused by the kinds that do not (exit 2).
+pub(crate) fn refuse_flag(flag: &str, kind: LabelKind, decided: Decided<'_>, what: &str) -> Error {
+    match decided {
+        Decided::ByFlags => Error::Usage(format!("{flag} is for {what}, not --label-kind {}", kind.as_str())),
+        Decided::ByType { column } => Error::Usage(format!(
+            "{flag} is for {what}, and label column `{column}` makes this a --label-kind {} export (from \
+             its type); drop {flag}, or pass the --label-kind it is for",
+            kind.as_str()
+        )),
     }
 }
 
@@ -268,7 +364,7 @@ pub fn shape(
             _ => resolved = Some((kind, split)),
         }
         for k in &columns.keep {
-            if k == kind.output_column() || (kind == LabelKind::Token && k == TOKENS) {
+            if k == kind.output_column() || (kind.behaviour().first_column() == TOKENS && k == TOKENS) {
                 return Err(Error::Usage(format!(
                     "--keep-col `{k}` clashes with the `{k}` column a --label-kind {} export writes",
                     kind.as_str()
