@@ -146,7 +146,10 @@ fn single_label_three_tasks_equal_prepare() {
     assert!(!labels.join("_delta_log").exists(), "plan committed a label-table version");
     let doc: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
     assert_eq!(doc["format"], "delta-hf-plan");
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
+    // The export spec is embedded as it is: the settings that shape the export, the format among them.
+    assert_eq!(doc["export"]["format"], "arrow", "{}", doc["export"]);
+    assert!(doc["export"]["columns"]["text"].is_string() && doc["export"]["shards"]["max_bytes"].is_u64());
     let per_task: Vec<usize> =
         (0..3).map(|i| doc["splits"][0]["tasks"][i].as_array().unwrap().len()).collect();
     assert_eq!(per_task.iter().sum::<usize>(), 9, "{per_task:?}");
@@ -491,10 +494,13 @@ fn plan_refusals_are_usage_errors() {
     let o = run(["run-task", "--plan", &s(&dir.path().join("missing.json")), "--task", "0"]);
     fails(&o, 2, &["does not exist"]);
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
-    doc["format_version"] = json!(2);
+    doc["format_version"] = json!(3);
     std::fs::write(&plan, serde_json::to_vec(&doc).unwrap()).unwrap();
     let o = run(["commit", "--plan", &plan]);
-    fails(&o, 2, &["format version 2"]);
+    fails(&o, 2, &["format version 3", "newer"]);
+    doc["format_version"] = json!(1);
+    std::fs::write(&plan, serde_json::to_vec(&doc).unwrap()).unwrap();
+    fails(&run(["commit", "--plan", &plan]), 2, &["format version 1", "older", "make the plan again"]);
 }
 
 /// The S3 server with bucket `lake` and [`single_tables`] at `s3://lake/tables/{train,test}`.
