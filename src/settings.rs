@@ -234,7 +234,7 @@ impl PrepareSettings {
             };
         }
         match e.label_kind.decided_by_flags(e.columns.tokens.is_some()) {
-            Some(kind) => kind.behaviour().check_flags(&self.kind_flags(), Decided::ByFlags),
+            Some(kind) => kind.check_flags(&self.kind_flags(), Decided::ByFlags),
             None => Ok(()),
         }
     }

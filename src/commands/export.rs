@@ -219,7 +219,7 @@ pub(super) fn label_kind(s: &PrepareSettings, inputs: &mut [DataFrame], ui: &Ui)
     let e = &s.spec;
     let kind = kind::shape(inputs, e.label_kind, &e.columns, &names)?;
     if e.label_kind.decided_by_flags(e.columns.tokens.is_some()).is_none() {
-        kind.behaviour().check_flags(&s.kind_flags(), Decided::ByType { column: &e.columns.label })?;
+        kind.check_flags(&s.kind_flags(), Decided::ByType { column: &e.columns.label })?;
     }
     if e.label_all_tokens && s.tokenizer.is_none() {
         ui.warn(

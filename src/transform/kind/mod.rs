@@ -245,6 +245,19 @@ impl LabelKind {
         }
     }
 
+    /// Refuse the flags this kind does not take (exit 2): `--tokens-col` for every kind but
+    /// the one that reads words, then the kind's own rules ([`Kind::check_flags`]).
+    pub fn check_flags(self, flags: &KindFlags, decided: Decided<'_>) -> Result<()> {
+        let k = self.behaviour();
+        if flags.tokens_col.is_some() && matches!(decided, Decided::ByFlags) && k.first_column() != TOKENS {
+            return Err(Error::Usage(format!(
+                "--tokens-col makes a token-classification export; it does not go with --label-kind {}",
+                self.as_str()
+            )));
+        }
+        k.check_flags(flags, decided)
+    }
+
     /// Whether rows get class ids from a label map (every kind but regression).
     pub fn has_label_map(self) -> bool {
         self.behaviour().has_label_map()

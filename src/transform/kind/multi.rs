@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{
     Decided, Kind, KindFlags, LabelKind, Labelled, Shape, class_map_document, refuse_flag, string_list,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::transform::columns::{MULTI_LABELS, TEXT};
 use crate::transform::label_pass::LabelPass;
 use crate::transform::list_encode::{ListLabels, encode_lists};
@@ -46,12 +46,6 @@ impl Kind for Multi {
     }
 
     fn check_flags(&self, flags: &KindFlags, decided: Decided<'_>) -> Result<()> {
-        if flags.tokens_col.is_some() && matches!(decided, Decided::ByFlags) {
-            return Err(Error::Usage(
-                "--tokens-col makes a token-classification export; it does not go with --label-kind multi"
-                    .into(),
-            ));
-        }
         if flags.label_all_tokens {
             return Err(refuse_flag("--label-all-tokens", LabelKind::Multi, decided, "token classification"));
         }

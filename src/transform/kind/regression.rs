@@ -50,12 +50,6 @@ impl Kind for Regression {
     }
 
     fn check_flags(&self, flags: &KindFlags, decided: Decided<'_>) -> Result<()> {
-        if flags.tokens_col.is_some() && matches!(decided, Decided::ByFlags) {
-            return Err(Error::Usage(
-                "--tokens-col makes a token-classification export; it does not go with --label-kind regression"
-                    .into(),
-            ));
-        }
         if flags.multi_hot {
             return Err(refuse_flag("--multi-hot", LabelKind::Regression, decided, "multi-label exports"));
         }

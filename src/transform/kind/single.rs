@@ -6,7 +6,7 @@ use deltalake::arrow::datatypes::DataType;
 use deltalake::datafusion::prelude::{DataFrame, Expr, SessionContext, cast};
 
 use super::{Decided, Kind, KindFlags, LabelKind, Labelled, Shape, refuse_flag};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::transform::columns::LABEL;
 use crate::transform::encode;
 use crate::transform::label_pass::LabelPass;
@@ -34,12 +34,6 @@ impl Kind for Single {
     }
 
     fn check_flags(&self, flags: &KindFlags, decided: Decided<'_>) -> Result<()> {
-        if flags.tokens_col.is_some() && matches!(decided, Decided::ByFlags) {
-            return Err(Error::Usage(
-                "--tokens-col makes a token-classification export; it does not go with --label-kind single"
-                    .into(),
-            ));
-        }
         if flags.multi_hot {
             return Err(refuse_flag("--multi-hot", LabelKind::Single, decided, "multi-label exports"));
         }
