@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::sink::format::Format;
 use crate::transform::kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::tokenize::Padding;
@@ -139,6 +140,10 @@ pub struct PrepareArgs {
     /// staged in --working-dir and uploaded with `dataset_dict.json` last.
     #[arg(long, short, value_name = "DIR", env = "DELTA_HF_OUTPUT")]
     pub output: Option<String>,
+
+    /// The output format: `arrow` is `datasets`' `save_to_disk` layout (`load_from_disk`).
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_FORMAT")]
+    pub format: Format,
 
     /// Largest shard, in `datasets` units (`500MB`, `1GB`, `256MiB`, bytes).
     #[arg(long, default_value = "500MB", env = "DELTA_HF_MAX_SHARD_SIZE")]

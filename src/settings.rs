@@ -193,7 +193,7 @@ impl PrepareSettings {
                 require_train_labels: a.require_train_labels,
                 label_order: a.label_order,
                 label_map_mode: a.label_map_mode,
-                format: Format::default(),
+                format: a.format,
                 shards,
                 fsync: a.fsync,
                 memory_limit,
