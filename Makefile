@@ -5,6 +5,9 @@ SHELL := bash
 CARGO ?= cargo
 # A venv with the real consumers the tests check against (datasets, pyarrow, deltalake).
 VENV ?= .venv
+# A second venv for the consumers that need torch (trl, mosaicml-streaming).
+VENV_ML ?= $(VENV)-ml
+STREAMING_VERSION = 0.13.0
 PYTHON ?= python3
 DEMO_DIR ?= demo
 BIN = $(or $(CARGO_TARGET_DIR),target)/debug/delta-hf
@@ -36,7 +39,7 @@ define check_glibc
 	  { echo "error: $(1) needs glibc $$need, newer than $(DIST_GLIBC)"; exit 1; }
 endef
 
-.PHONY: help build demo test venv emulators lint bench dist dist-python wheel clean
+.PHONY: help build demo test venv venv-ml emulators lint bench dist dist-python wheel clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,6 +66,15 @@ $(VENV)/.installed: tests/python/requirements.txt
 
 venv: $(VENV)/.installed ## Create the Python venv the tests use
 
+$(VENV_ML)/.installed: tests/python/requirements-ml.txt
+	$(PYTHON) -m venv $(VENV_ML)
+	$(VENV_ML)/bin/pip install --quiet --upgrade pip
+	$(VENV_ML)/bin/pip install --quiet -r tests/python/requirements-ml.txt
+	$(VENV_ML)/bin/pip install --quiet --no-deps mosaicml-streaming==$(STREAMING_VERSION)
+	touch $@
+
+venv-ml: $(VENV_ML)/.installed ## Create the second venv (torch, trl, mosaicml-streaming) the SFT and MDS tests use
+
 # Azure Blob Storage emulator (azurite, from the npm registry) for the Azure tests, pinned by
 # tests/node/package-lock.json and installed beside the venv.
 $(VENV)/node/.installed: tests/node/package.json tests/node/package-lock.json
@@ -75,10 +87,11 @@ emulators: $(VENV)/node/.installed ## Install the npm-based test emulators (azur
 
 # A test that cannot run here (no java, no strace, no ../shared fixtures) prints `SKIPPED: ...` and
 # passes; with DELTA_HF_NO_SKIP=1 in the environment (.ci/run sets it) it fails instead.
-test: venv emulators ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
+test: venv venv-ml emulators ## Run the whole test suite (unit + integration, checked with Python datasets/deltalake)
 	DELTA_HF_PYTHON=$(abspath $(VENV))/bin/python \
 	DELTA_HF_AZURITE=$(abspath $(VENV))/node/node_modules/.bin/azurite-blob \
 	DELTA_HF_NODE_MODULES=$(abspath $(VENV))/node/node_modules \
+	DELTA_HF_ML_PYTHON=$(abspath $(VENV_ML))/bin/python \
 	  $(CARGO) test --locked --all-targets -- --test-threads=2
 
 bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor, and --tokenizer vs Dataset.map (SCALE=1 RUNS=3) -> bench/*results.md

@@ -60,6 +60,10 @@ pub struct SplitSummary {
     pub num_shards: usize,
     /// Rows dropped by `--drop-nulls`.
     pub dropped_rows: u64,
+    /// Rows dropped by the other stages, by reason (`duplicates`, `leaks`, `fully_masked`,
+    /// `invalid`, ...); absent from the JSON when nothing was dropped.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dropped: std::collections::BTreeMap<String, u64>,
     /// Rows per label, in id order (empty with `--no-labels`).
     pub rows_per_label: Vec<(String, u64)>,
 }
@@ -92,7 +96,12 @@ impl Summary {
                     format!(", {} null rows dropped", sp.dropped_rows)
                 } else {
                     String::new()
-                },
+                } + &sp
+                    .dropped
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(why, n)| format!(", {n} rows dropped ({})", why.replace('_', " ")))
+                    .collect::<String>(),
             );
         }
         if !self.labels.is_empty() {

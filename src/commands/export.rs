@@ -407,6 +407,7 @@ pub(super) fn summary(
             num_bytes: out.num_bytes,
             num_shards: out.shards.len(),
             dropped_rows: labelled.map(|l| l.dropped[i]).unwrap_or(0),
+            dropped: Default::default(),
             rows_per_label: labelled
                 .map(|l| {
                     let count = |n: &String| l.counts.by_label.get(n).map(|v| v[i]).unwrap_or(0);
