@@ -141,7 +141,9 @@ pub struct PrepareArgs {
     #[arg(long, short, value_name = "DIR", env = "DELTA_HF_OUTPUT")]
     pub output: Option<String>,
 
-    /// The output format: `arrow` is `datasets`' `save_to_disk` layout (`load_from_disk`).
+    /// The output format: `arrow` is `datasets`' `save_to_disk` layout (`load_from_disk`);
+    /// `parquet` the Hub layout `push_to_hub` writes (`data/<split>-NNNNN-of-MMMMM.parquet` and
+    /// a `README.md` dataset card; `load_dataset`).
     #[arg(long, value_enum, default_value_t, env = "DELTA_HF_FORMAT")]
     pub format: Format,
 

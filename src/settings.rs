@@ -102,7 +102,7 @@ pub struct ExportSpec {
     pub require_train_labels: bool,
     pub label_order: LabelOrder,
     pub label_map_mode: LabelMapMode,
-    /// The output format (the `save_to_disk` Arrow layout today).
+    /// The output format (`--format`).
     pub format: Format,
     /// `--max-shard-size` or `--num-shards`.
     pub shards: ShardPolicy,

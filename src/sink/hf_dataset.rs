@@ -318,8 +318,9 @@ impl OpenShard {
         Ok(OpenShard { path, writer, rows: 0, fsync: opts.fsync })
     }
 
+    /// What `--max-shard-size` counts.
     fn bytes(&self) -> u64 {
-        self.writer.sink().n
+        self.writer.data_bytes().unwrap_or(self.writer.sink().n)
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -330,7 +331,7 @@ impl OpenShard {
 
     fn finish(mut self) -> Result<TempShard> {
         self.writer.finish().map_err(|e| self.io_error(e))?;
-        let bytes = self.bytes();
+        let bytes = self.writer.sink().n;
         let mut sink = self.writer.into_sink().map_err(Error::Arrow)?;
         sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
         let crc32 = sink.crc.take().map(|c| c.finalize());

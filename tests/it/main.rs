@@ -42,3 +42,5 @@ mod sql;
 mod time_travel;
 mod tokenize;
 mod wheel;
+// issue 22: --format parquet, --output hf://
+mod parquet;

@@ -6,6 +6,11 @@ releases can be compared as they are.
 Usage:
     dump_dataset.py DATASET_DIR
 
+A `save_to_disk` output is opened with `load_from_disk`; a Hub-layout output (`README.md` and
+`data/`, no `dataset_dict.json`) with `load_dataset(DATASET_DIR)` (into a fresh cache), its
+`shard_features` read from the first Parquet file's schema, and its README's metadata parsed by
+`huggingface_hub`'s `DatasetCard` (printed as "card": {"configs": ..., "splits": [...]}).
+
 Prints {"datasets": "<version>", "pyarrow": "<version>", "splits": {"<split>": {
     "features": <features, canonical form below>,
     "arrow": {"<column>": "<Arrow type>"},
@@ -74,6 +79,8 @@ def main(argv: list) -> int:
 
     datasets.disable_progress_bars()
     root = argv[0]
+    if not os.path.exists(os.path.join(root, "dataset_dict.json")):
+        return dump_hub_layout(root)
     dd = datasets.load_from_disk(root)
     splits = {}
     for name, ds in dd.items():
@@ -87,6 +94,43 @@ def main(argv: list) -> int:
             "rows": [plain(ds[i]) for i in range(ds.num_rows)],
         }
     print(json.dumps({"datasets": datasets.__version__, "pyarrow": pyarrow.__version__, "splits": splits}))
+    return 0
+
+
+def dump_hub_layout(root: str) -> int:
+    import glob
+    import tempfile
+
+    import datasets
+    import pyarrow
+    import pyarrow.parquet as pq
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(os.path.join(root, "README.md"))
+    meta = card.data.to_dict()
+    info = meta["dataset_info"]
+    dd = datasets.load_dataset(root, cache_dir=tempfile.mkdtemp(prefix="dump-dataset-"))
+    splits = {}
+    for name, ds in dd.items():
+        files = [c for c in (meta["configs"][0]["data_files"]) if c["split"] == name][0]["path"]
+        pattern = files if isinstance(files, str) else files[0]
+        parquet = sorted(glob.glob(os.path.join(root, pattern)))[0]
+        shard = datasets.Features.from_arrow_schema(pq.read_schema(parquet))
+        splits[name] = {
+            "features": {k: canon(v) for k, v in ds.features.items()},
+            "arrow": {f.name: str(f.type) for f in ds.data.schema},
+            "shard_features": {k: canon(v) for k, v in shard.items()},
+            "rows": [plain(ds[i]) for i in range(ds.num_rows)],
+        }
+    card_info = {
+        "configs": meta["configs"],
+        "splits": info["splits"],
+        "features": {k: canon(v) for k, v in datasets.Features._from_yaml_list(info["features"]).items()},
+        "download_size": info["download_size"],
+        "dataset_size": info["dataset_size"],
+    }
+    out = {"datasets": datasets.__version__, "pyarrow": pyarrow.__version__, "splits": splits, "card": card_info}
+    print(json.dumps(out))
     return 0
 
 

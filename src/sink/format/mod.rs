@@ -5,6 +5,8 @@
 //! [`Format::layout`] is the format's [`Layout`], and each format is one module here:
 //! - [`arrow`]: the `save_to_disk` layout `datasets.load_from_disk` opens (Arrow IPC stream
 //!   shards, `state.json`, `dataset_info.json`, `dataset_dict.json`).
+//! - [`parquet`]: the Hub layout `push_to_hub` writes and `datasets.load_dataset` opens
+//!   (`data/<split>-NNNNN-of-MMMMM.parquet`, `README.md` with the card's metadata).
 //!
 //! **To add a format: add a module here and an arm in [`Format::layout`]** (with its variant in
 //! [`Format`]). The module implements [`Layout`] (and a [`ShardEncoder`] for its shard files);
@@ -31,7 +33,8 @@
 //!   local task's shards keep the writer's names ([`Layout::shard_name`] within the task);
 //! - [`Layout::write_metadata`]: every per-split and top-level file the format needs besides
 //!   the shards, from the [`SplitOutput`]s (in the order the dataset lists its splits; a
-//!   shard's `filename` is relative to its split's folder and may lead into a subfolder);
+//!   shard's `filename` is relative to its split's folder and may lead into a subfolder); a
+//!   format whose shards do not live in per-split folders moves the local ones into place here;
 //! - [`Layout::publish_rank`]: the order of a remote publish (and of the fan-out's commit): the
 //!   ranks are uploaded in ascending order, each complete before the next, so the highest rank
 //!   is written last and is what makes an output loadable; an old output is deleted in
@@ -54,6 +57,7 @@ pub use super::hf_dataset::{ShardPolicy, ShardSink, SplitOutput, SplitSink};
 use crate::error::Result;
 
 pub mod arrow;
+pub mod parquet;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -62,6 +66,8 @@ pub enum Format {
     /// `datasets`' `save_to_disk` layout: `load_from_disk` opens it ([`arrow`]).
     #[default]
     Arrow,
+    /// The Hub's Parquet layout, as `push_to_hub` writes it: `load_dataset` opens it ([`parquet`]).
+    Parquet,
 }
 
 impl Format {
@@ -69,6 +75,7 @@ impl Format {
     pub fn layout(self) -> &'static dyn Layout {
         match self {
             Format::Arrow => &arrow::Arrow,
+            Format::Parquet => &parquet::Parquet,
         }
     }
 
@@ -138,6 +145,12 @@ pub trait ShardEncoder: Send {
     /// The byte sink (how many bytes have reached it so far).
     fn sink(&self) -> &ShardSink;
 
+    /// The data put into the shard so far, for an encoder whose file grows in large steps
+    /// (buffered row groups): `--max-shard-size` then counts this instead of the file's bytes.
+    fn data_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// Write whatever ends the file (after the last batch).
     fn finish(&mut self) -> std::result::Result<(), ArrowError>;
 
@@ -154,5 +167,6 @@ mod tests {
         assert_eq!(serde_json::to_value(Format::Arrow).unwrap(), "arrow");
         assert_eq!(serde_json::from_value::<Format>("arrow".into()).unwrap(), Format::Arrow);
         assert_eq!(<Format as clap::ValueEnum>::from_str("arrow", false).unwrap(), Format::default());
+        assert_eq!(serde_json::to_value(Format::Parquet).unwrap(), "parquet");
     }
 }

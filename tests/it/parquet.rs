@@ -1,0 +1,206 @@
+//! `--format parquet` (issue 22): the Hub layout `push_to_hub` writes. `datasets.load_dataset`
+//! of the output returns what `load_from_disk` returns for the `arrow` export of the same
+//! tables (features with ClassLabel names, Arrow types, every row in order) in every
+//! compatibility release, and the README's metadata is what `huggingface_hub`'s `DatasetCard`
+//! reads: `configs` naming each split's files, `dataset_info` with the same features and the
+//! row counts.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+fn label_fixture(dir: &Path, case: &str) -> PathBuf {
+    let root = dir.join(case);
+    let out = run_py_with(&python(), "label_kinds.py", &[Path::new("write"), &root, Path::new(case)]);
+    assert!(out.contains("ok"), "{out}");
+    root
+}
+
+/// `dump_dataset.py` with `python`: the datasets version, the splits and (Hub layout) the card.
+fn dump_with(python: &str, out: &Path) -> Value {
+    serde_json::from_str(&run_py_with(python, "dump_dataset.py", &[out]))
+        .expect("dump_dataset.py prints JSON")
+}
+
+/// The Parquet output `got` loads as the arrow output `want` does; its card agrees with it.
+#[track_caller]
+fn assert_loads_alike(name: &str, release: &str, got: &Value, want: &Value) {
+    let (g, w) = (&got["splits"], &want["splits"]);
+    let names = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    assert_eq!(names(g), names(w), "{name} ({release}): other splits");
+    assert!(!names(w).is_empty(), "{name}: nothing loaded: {want}");
+    for (split, ws) in w.as_object().unwrap() {
+        let gs = &g[split];
+        for key in ["features", "arrow", "shard_features"] {
+            assert_eq!(gs[key], ws[key], "{name} ({release}) split {split}: {key} differ");
+        }
+        let (gr, wr) = (gs["rows"].as_array().unwrap(), ws["rows"].as_array().unwrap());
+        assert_eq!(gr.len(), wr.len(), "{name} ({release}) split {split}: row counts differ");
+        if let Some(i) = (0..gr.len()).find(|i| gr[*i] != wr[*i]) {
+            panic!(
+                "{name} ({release}) split {split}: row {i} differs:\n parquet: {}\n arrow: {}",
+                gr[i], wr[i]
+            );
+        }
+        let card = &got["card"];
+        assert_eq!(card["features"], ws["features"], "{name} ({release}): the card's features");
+        let info = card["splits"].as_array().unwrap().iter().find(|s| s["name"] == *split).unwrap();
+        assert_eq!(info["num_examples"].as_u64(), Some(wr.len() as u64), "{name}: num_examples of {split}");
+        assert!(info["num_bytes"].as_u64().unwrap() > 0 || wr.is_empty(), "{name}: num_bytes of {split}");
+    }
+}
+
+/// Every label kind (single ClassLabel, multi-label Sequence(ClassLabel), multi-hot, token
+/// tags, tokenized) with kept list and struct columns: `load_dataset` of the Parquet output
+/// equals `load_from_disk` of the arrow output in datasets 2.21, 3.6, 4.x and 5.x.
+#[test]
+fn parquet_loads_like_arrow_in_datasets_2_21_3_6_4_and_5() {
+    let pythons = compat_pythons();
+    let releases: Vec<&String> = pythons.keys().collect();
+    assert_eq!(releases, ["2.21", "3.6", "4.8", "5.2"], "the compatibility releases");
+    let dir = tmp();
+    let multi = label_fixture(dir.path(), "multi");
+    let token = label_fixture(dir.path(), "token");
+    let tok = dir.path().join("tok");
+    run_py_with(&python(), "tokenize_ref.py", &[Path::new("fixtures"), &tok]);
+    let (train, test) = (multi.join("train"), multi.join("test"));
+    let base = |out: &Path| Prepare::new(out).json().train(&train).eval(&test).keep_cols(&["tags", "spans"]);
+    let tokens = |out: &Path| {
+        Prepare::new(out)
+            .json()
+            .split("train", token.join("train"))
+            .split("validation", token.join("validation"))
+            .tokens_col("words")
+            .label_col("tags")
+    };
+    type Case<'a> = (&'a str, Box<dyn Fn(&Path) -> Prepare + 'a>);
+    let cases: Vec<Case> = vec![
+        ("single", Box::new(|o: &Path| base(o).label_col("main"))),
+        ("multi", Box::new(|o: &Path| base(o).label_col("emotions"))),
+        ("multi-hot", Box::new(|o: &Path| base(o).label_col("emotions").arg("--multi-hot"))),
+        ("token", Box::new(|o: &Path| tokens(o))),
+        ("token-tokenized", Box::new(|o: &Path| tokens(o).opt("--tokenizer", tok.join("tok/wordpiece")))),
+        // Several shards per split: the names count them, the card's pattern takes them all.
+        ("shards", Box::new(|o: &Path| base(o).label_col("main").opt("--num-shards", "3"))),
+    ];
+    for (name, cmd) in &cases {
+        let arrow = dir.path().join(format!("{name}-arrow"));
+        let parquet = dir.path().join(format!("{name}-parquet"));
+        ok(&cmd(&arrow).run());
+        let summary = ok_json(&cmd(&parquet).opt("--format", "parquet").run());
+        assert_layout(&parquet, &summary);
+        for (release, python) in &pythons {
+            let want = dump_with(python, &arrow);
+            let got = dump_with(python, &parquet);
+            assert!(got["datasets"].as_str().unwrap().starts_with(release.as_str()), "{release}: {got}");
+            assert_loads_alike(name, release, &got, &want);
+        }
+    }
+}
+
+/// `data/<split>-NNNNN-of-MMMMM.parquet` for every shard the summary counts, `README.md` and
+/// `label_map.json` beside `data/`, nothing else.
+#[track_caller]
+fn assert_layout(out: &Path, summary: &Value) {
+    let mut want = Vec::new();
+    for sp in summary["splits"].as_array().unwrap() {
+        let (name, n) = (sp["name"].as_str().unwrap(), sp["num_shards"].as_u64().unwrap());
+        for i in 0..n {
+            want.push(format!("{name}-{i:05}-of-{n:05}.parquet"));
+        }
+    }
+    want.sort();
+    assert_eq!(ls(&out.join("data")), want, "{}", out.display());
+    let top = ls(out);
+    assert!(top.iter().all(|f| ["README.md", "data", "label_map.json"].contains(&f.as_str())), "{top:?}");
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.starts_with("---\ndataset_info:\n  features:\n"), "{readme}");
+}
+
+/// The files are written as `datasets`' `to_parquet` writes them: snappy, the page index,
+/// content-defined chunking recorded, the `huggingface` features in the schema; row groups cut
+/// at 100 MB of Arrow data (`datasets.config.MAX_ROW_GROUP_SIZE`). An empty split is refused
+/// (exit 1 naming it, nothing written): `datasets` cannot load one from Parquet.
+#[test]
+fn parquet_files_as_datasets_writes_them() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    write_rows(&train, &rows("row", 300, &["a", "b", "c"]), deltalake::protocol::SaveMode::Append);
+    let empty = dir.path().join("empty");
+    write_text_table(&empty, &[(Some("no label"), None)], deltalake::protocol::SaveMode::Append);
+    let out = dir.path().join("out");
+    let o = Prepare::new(&out)
+        .train(&train)
+        .split("test", &empty)
+        .arg("--drop-nulls")
+        .opt("--format", "parquet")
+        .run();
+    fails(&o, 1, &["split `test` has no rows", "--format arrow"]);
+    assert!(!out.exists(), "a refused export wrote {}", out.display());
+    ok(&Prepare::new(&out).json().train(&train).opt("--format", "parquet").run());
+    let text = py(
+        "import sys, json, pyarrow.parquet as pq, datasets, tempfile\n\
+         out = sys.argv[1]\n\
+         f = pq.ParquetFile(out + '/data/train-00000-of-00001.parquet')\n\
+         md = f.metadata\n\
+         kv = {k.decode(): v.decode() for k, v in md.metadata.items()}\n\
+         col = md.row_group(0).column(0)\n\
+         dd = datasets.load_dataset(out, cache_dir=tempfile.mkdtemp())\n\
+         print(json.dumps({'compression': col.compression, 'page_index': col.has_offset_index,\n\
+           'cdc': json.loads(kv['content_defined_chunking']), 'hf': b'huggingface' in (f.schema_arrow.metadata or {}),\n\
+           'groups': md.num_row_groups, 'rows': {k: v.num_rows for k, v in dd.items()}}))\n",
+        &[&out.display().to_string()],
+    );
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["compression"], "SNAPPY", "{v}");
+    assert_eq!(v["page_index"], true, "{v}");
+    assert_eq!(
+        v["cdc"],
+        serde_json::json!({"min_chunk_size": 262144, "max_chunk_size": 1048576, "norm_level": 0})
+    );
+    assert_eq!(v["hf"], true, "{v}");
+    assert_eq!(v["groups"], 1, "{v}");
+    assert_eq!(v["rows"], serde_json::json!({"train": 300}), "{v}");
+}
+
+/// A fan-out of 3 tasks with `--format parquet` loads as `prepare`'s Parquet output does.
+#[test]
+fn parquet_fan_out_equals_prepare() {
+    let dir = tmp();
+    let train = dir.path().join("train");
+    for i in 0..5 {
+        write_rows(
+            &train,
+            &rows(&format!("file {i}"), 30 + i, &["x", "y"]),
+            deltalake::protocol::SaveMode::Append,
+        );
+    }
+    let args: Vec<String> =
+        ["--split".to_string(), format!("train={}", train.display()), "--format".into(), "parquet".into()]
+            .to_vec();
+    let reference = dir.path().join("ref");
+    ok(&bin().arg("prepare").args(&args).arg("--output").arg(&reference).arg("--quiet").output().unwrap());
+    let out = dir.path().join("out");
+    let plan = dir.path().join("p.json");
+    let plan_s = plan.display().to_string();
+    ok(&bin()
+        .arg("plan")
+        .args(&args)
+        .args(["--tasks", "3", "--plan", &plan_s, "--quiet", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap());
+    for i in 0..3 {
+        ok(&bin()
+            .args(["run-task", "--plan", &plan_s, "--task", &i.to_string(), "--quiet"])
+            .output()
+            .unwrap());
+    }
+    let summary = ok_json(&bin().args(["commit", "--plan", &plan_s, "--json"]).output().unwrap());
+    assert_layout(&out, &summary);
+    let (got, want) = (dump_with(&python(), &out), dump_with(&python(), &reference));
+    assert_loads_alike("fan-out", "main venv", &got, &want);
+    assert_eq!(got["card"]["configs"], want["card"]["configs"]);
+}
