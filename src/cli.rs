@@ -137,7 +137,9 @@ pub struct PrepareArgs {
     ///
     /// A local path, an object-store URI (`s3://`, `abfss://`, `az://`, `gs://`) or a Unity
     /// Catalog volume path `/Volumes/<catalog>/<schema>/<volume>/<dir>`. Non-local outputs are
-    /// staged in --working-dir and uploaded with `dataset_dict.json` last.
+    /// staged in --working-dir and uploaded with `dataset_dict.json` last. Or a Hub dataset repo
+    /// `hf://datasets/OWNER/NAME[@BRANCH]` (implies --format parquet; `HF_TOKEN`, `HF_ENDPOINT`):
+    /// published as one commit, replacing the previous export's files.
     #[arg(long, short, value_name = "DIR", env = "DELTA_HF_OUTPUT")]
     pub output: Option<String>,
 
@@ -224,6 +226,11 @@ pub struct PrepareArgs {
 
     #[command(flatten)]
     pub report: ReportArgs,
+
+    // issue 22: publishing to the Hub (`--output hf://datasets/OWNER/NAME[@BRANCH]`).
+    /// With `--output hf://...`: create the dataset repo as private when it does not exist.
+    #[arg(long, env = "DELTA_HF_PRIVATE")]
+    pub private: bool,
 }
 
 /// What a command prints (shared by every command that reports).

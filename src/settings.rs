@@ -19,6 +19,7 @@ use crate::sink::hf_dataset::ShardPolicy;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::connector::Connector;
+use crate::storage::hub::commit::HubTarget;
 use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
 use crate::transform::columns::{Columns, LABEL, TEXT};
 use crate::transform::kind::{Decided, KindFlags, LabelKind};
@@ -146,6 +147,9 @@ pub struct PrepareSettings {
     /// `--tokenizer` (its options are the spec's `tokenize`); read when the run starts.
     pub tokenizer: Option<TokenizerSpec>,
     pub report: Report,
+    // issue 22: `--output hf://datasets/OWNER/NAME[@BRANCH]` (then `output` is `None`), `--private`.
+    pub hub_output: Option<HubTarget>,
+    pub private: bool,
 }
 
 impl PrepareSettings {
@@ -154,6 +158,22 @@ impl PrepareSettings {
         let splits = splits(&a)?;
         let tokenize = tokenize_settings(&a)?;
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
+        // issue 22: an `hf://` output is published as the Hub's Parquet layout.
+        let hub_output = a.output.as_deref().and_then(HubTarget::parse).transpose()?;
+        let format = match (&hub_output, a.format) {
+            (Some(_), Format::Arrow) => Format::Parquet,
+            (Some(t), f) if f != Format::Parquet => {
+                return Err(Error::Usage(format!(
+                    "--output {} is published as the Hub's Parquet layout; drop --format {}",
+                    t.shown(),
+                    serde_json::to_value(f)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default()
+                )));
+            }
+            (_, f) => f,
+        };
         let select_sql = a
             .select_sql
             .map(|p| {
@@ -193,7 +213,7 @@ impl PrepareSettings {
                 require_train_labels: a.require_train_labels,
                 label_order: a.label_order,
                 label_map_mode: a.label_map_mode,
-                format: a.format,
+                format,
                 shards,
                 fsync: a.fsync,
                 memory_limit,
@@ -201,7 +221,10 @@ impl PrepareSettings {
             },
             labels_file,
             labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
-            output: a.output.as_deref().map(OutputSpec::parse).transpose()?,
+            output: match hub_output {
+                Some(_) => None,
+                None => a.output.as_deref().map(OutputSpec::parse).transpose()?,
+            },
             label_table: a.label_table.as_deref().map(TableRef::parse_location).transpose()?,
             label_table_location: a.label_table_location,
             storage: StorageSettings::from_args(a.storage),
@@ -209,6 +232,8 @@ impl PrepareSettings {
             overwrite: a.overwrite,
             tokenizer: tokenize.map(|(t, _)| t),
             report: a.report.into(),
+            hub_output,
+            private: a.private,
         };
         s.check_kind_flags()?;
         Ok(s)
@@ -319,6 +344,14 @@ impl PlanSettings {
                     .into(),
             ));
         }
+        // issue 22: the fan-out publishes to directories and stores only.
+        if a.prepare.output.as_deref().is_some_and(|o| o.starts_with("hf://")) {
+            return Err(Error::Usage(
+                "plan cannot publish to the Hub: commit the fan-out to a directory or store, or use \
+                 `prepare --output hf://...`"
+                    .into(),
+            ));
+        }
         if a.prepare.num_shards.is_some() {
             return Err(Error::Usage(
                 "--num-shards cuts a split at global row counts, which the tasks of a plan do not know; \
@@ -371,6 +404,8 @@ impl PrepareSettings {
             overwrite: p.output.overwrite,
             tokenizer: p.tokenizer.as_ref().map(|t| TokenizerSpec::parse(&t.pinned)).transpose()?,
             report,
+            hub_output: None,
+            private: false,
         })
     }
 }

@@ -10,7 +10,8 @@
 //! 5. **record** — the label table is committed once every shard is staged (a concurrent run
 //!    that assigned other ids to new labels makes this run fail here, before publishing);
 //! 6. **publish** — an atomic move into place (local) or an upload in the format's order, the
-//!    file that makes the dataset loadable last (object store, volume).
+//!    file that makes the dataset loadable last (object store, volume), or one Hub commit
+//!    (`hf://datasets/...`, [`crate::storage::hub::commit`]).
 //!
 //! The summary's `timings` has one entry per stage (select is part of resolve).
 
@@ -23,6 +24,8 @@ use crate::sink::format::Format;
 use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
 use crate::source::table::OpenedTable;
+use crate::storage::hub::client::{Hub, HubEnv};
+use crate::storage::hub::commit::{self, HubTarget};
 use crate::storage::location::{Location, OutputSpec};
 use crate::summary::Summary;
 use crate::ui::Ui;
@@ -37,6 +40,8 @@ use crate::storage::session::{self, SessionOptions};
 struct Resolved {
     output: OutputSpec,
     remote: Option<Dest>,
+    /// `--output hf://...`: published as one Hub commit (then `output` only names the dataset).
+    hub: Option<(Hub, HubTarget)>,
     staging: Staging,
     /// Where the dataset will be, as shown to the user.
     shown: String,
@@ -88,9 +93,21 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     clock.lap(|t| &mut t.label_table);
 
     // 6. publish.
-    match &r.remote {
-        None => r.staging.publish()?,
-        Some(dest) => dest.publish(r.staging.dir(), s.overwrite, format, ui).await?,
+    match (&r.hub, &r.remote) {
+        (Some((hub, target)), _) => {
+            let message = commit_message(&sources);
+            let pushed = commit::push(hub, target, r.staging.dir(), &message, s.private, &replaced).await?;
+            ui.step(format!(
+                "{}: commit {} ({} files uploaded, {} unchanged, {} deleted)",
+                target.shown(),
+                pushed.commit,
+                pushed.uploaded,
+                pushed.unchanged,
+                pushed.deleted
+            ));
+        }
+        (None, None) => r.staging.publish()?,
+        (None, Some(dest)) => dest.publish(r.staging.dir(), s.overwrite, format, ui).await?,
     }
     // Published: the uploads and the label-table commit stay (see sink::undo).
     crate::sink::undo::clear();
@@ -114,6 +131,22 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
 
 async fn resolve(s: &PrepareSettings, format: Format, ui: &Ui) -> Result<(Inputs, Resolved)> {
     let inputs = resolve_inputs(s, ui).await?;
+    if let Some(target) = &s.hub_output {
+        // Refused now (401/403, a missing branch), before any row is read; the repo itself is
+        // created only when there is something to commit.
+        let hub = Hub::new(HubEnv::from_env())?;
+        commit::check(&hub, target).await?;
+        let name = target.repo.rsplit('/').next().unwrap_or("dataset").to_string();
+        let staging = Staging::scratch(&name, s.working_dir.as_deref())?;
+        let r = Resolved {
+            output: OutputSpec::Local(PathBuf::from(&name)),
+            remote: None,
+            shown: target.shown(),
+            hub: Some((hub, target.clone())),
+            staging,
+        };
+        return Ok((inputs, r));
+    }
     let output = match &s.output {
         Some(o) => o.clone(),
         None => OutputSpec::Local(default_output(s, &inputs.tables, inputs.existing.as_ref().map(|e| e.1))?),
@@ -134,7 +167,20 @@ async fn resolve(s: &PrepareSettings, format: Format, ui: &Ui) -> Result<(Inputs
         OutputSpec::Local(_) => staging.output().display().to_string(),
         remote => remote.shown(),
     };
-    Ok((inputs, Resolved { output, remote, staging, shown }))
+    Ok((inputs, Resolved { output, remote, hub: None, staging, shown }))
+}
+
+/// The Hub commit's message: the source tables and versions.
+fn commit_message(sources: &[super::export::Source]) -> String {
+    let parts: Vec<String> =
+        sources.iter().map(|x| format!("{} = `{}` at version {}", x.split, x.table, x.version)).collect();
+    format!("delta-hf {}: {}", env!("CARGO_PKG_VERSION"), parts.join("; "))
+}
+
+/// The files of a previous export that a new one replaces (deleted in the same commit when
+/// the new export does not have them): its data files and label map.
+fn replaced(path: &str) -> bool {
+    path.starts_with("data/") || path == "label_map.json"
 }
 
 /// `$HF_DATASETS_CACHE/delta-hf/<first table name>-<hash>`: the hash covers every source and

@@ -821,3 +821,33 @@ fn missing_credentials_say_what_was_tried_and_what_to_set() {
     assert!(!err.contains("169.254.169.254"), "{err}");
     assert!(!out.exists());
 }
+
+/// `prepare --output hf://...` through a flaky Hub (issue 22): the preupload, LFS batch, uploads,
+/// verifies and the commit are retried; one commit, and the repo loads as the local output.
+#[test]
+fn hub_push_survives_a_flaky_hub() {
+    let emu = hub::Emulator::start();
+    let proxy = Proxy::start(&[&emu.endpoint()]);
+    let home = tmp();
+    let dir = tmp();
+    let train = dir.path().join("train");
+    write_rows(&train, &rows("row", 200, &["a", "b", "c"]), deltalake::protocol::SaveMode::Append);
+    let local = dir.path().join("local");
+    ok(&Prepare::new(&local).train(&train).opt("--format", "parquet").opt("--num-shards", "4").run());
+    let mut cfg = flaky();
+    cfg["rate"] = json!(0.3);
+    proxy.setup(cfg);
+    let o = crate::parquet::hub_prepare(
+        &proxy.urls[0],
+        home.path(),
+        "hf://datasets/acme/flaky",
+        &train,
+        &["--num-shards", "4"],
+    );
+    ok_under_faults(&o, &proxy);
+    assert!(proxy.faults() > 0, "no fault was injected");
+    assert_eq!(crate::parquet::commits(&emu.endpoint()).len(), 1);
+    let (got, _) = crate::parquet::hub_dump(&emu.endpoint(), "acme/flaky");
+    let want: Value = serde_json::from_str(&run_py_with(&python(), "dump_dataset.py", &[&local])).unwrap();
+    assert_eq!(got["splits"], want["splits"]);
+}

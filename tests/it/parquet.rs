@@ -204,3 +204,178 @@ fn parquet_fan_out_equals_prepare() {
     assert_loads_alike("fan-out", "main venv", &got, &want);
     assert_eq!(got["card"]["configs"], want["card"]["configs"]);
 }
+
+// --- `--output hf://datasets/OWNER/NAME[@BRANCH]` -------------------------------------------
+
+/// The repo `repo` as `huggingface_hub.snapshot_download` fetches it from `endpoint`, loaded by
+/// `dump_dataset.py` (`load_dataset` of the snapshot), and the repo's file list.
+pub(crate) fn hub_dump(endpoint: &str, repo: &str) -> (Value, Vec<String>) {
+    let dir = tmp();
+    let snap = py(
+        "import sys, os\n\
+         os.environ['HF_ENDPOINT'] = sys.argv[1]\n\
+         os.environ['HF_HUB_DISABLE_XET'] = '1'\n\
+         from huggingface_hub import snapshot_download, HfApi\n\
+         p = snapshot_download(sys.argv[2], repo_type='dataset', cache_dir=sys.argv[3], token='t')\n\
+         print(p)\n\
+         for f in sorted(HfApi(endpoint=sys.argv[1]).list_repo_files(sys.argv[2], repo_type='dataset', token='t')):\n\
+         \x20   print(f)\n",
+        &[endpoint, repo, &dir.path().display().to_string()],
+    );
+    let mut lines = snap.lines();
+    let path = PathBuf::from(lines.next().unwrap().trim());
+    let files = lines.map(String::from).collect();
+    (dump_with(&python(), &path), files)
+}
+
+/// The emulator's commits.
+pub(crate) fn commits(endpoint: &str) -> Vec<Value> {
+    let text = py(
+        "import sys, urllib.request\nprint(urllib.request.urlopen(sys.argv[1] + '/_commits').read().decode())",
+        &[endpoint],
+    );
+    serde_json::from_str::<Value>(text.trim()).unwrap().as_array().unwrap().clone()
+}
+
+pub(crate) fn hub_prepare(
+    endpoint: &str,
+    home: &Path,
+    out: &str,
+    train: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    crate::hub::run_cmd(
+        crate::hub::hub_cmd(endpoint, home),
+        &[&["prepare", "--split", &format!("train={}", train.display()), "--output", out, "--json"], extra]
+            .concat(),
+    )
+}
+
+/// Push to a new (private) repo, then `snapshot_download` + `load_dataset` equals the local
+/// Parquet output; one commit naming the table and its version, Parquet files through LFS.
+/// Re-pushing with other shards replaces the data files in one commit (the old ones deleted);
+/// re-pushing the same export uploads nothing again.
+#[test]
+fn hub_push_loads_like_local_and_replaces() {
+    let emu = crate::hub::Emulator::start();
+    let home = tmp();
+    let dir = tmp();
+    let train = dir.path().join("train");
+    write_rows(&train, &rows("row", 120, &["a", "b", "c"]), deltalake::protocol::SaveMode::Append);
+    let local = dir.path().join("local");
+    ok(&Prepare::new(&local).train(&train).opt("--format", "parquet").opt("--num-shards", "3").run());
+
+    let o = hub_prepare(
+        &emu.endpoint(),
+        home.path(),
+        "hf://datasets/acme/fresh",
+        &train,
+        &["--num-shards", "3", "--private"],
+    );
+    let summary = ok_json(&o);
+    assert_eq!(summary["output"], "hf://datasets/acme/fresh");
+    let (got, files) = hub_dump(&emu.endpoint(), "acme/fresh");
+    let want = dump_with(&python(), &local);
+    assert_loads_alike("hub", "main venv", &got, &want);
+    assert_eq!(
+        files,
+        [
+            ".gitattributes",
+            "README.md",
+            "data/train-00000-of-00003.parquet",
+            "data/train-00001-of-00003.parquet",
+            "data/train-00002-of-00003.parquet",
+            "label_map.json"
+        ]
+    );
+    let c = commits(&emu.endpoint());
+    assert_eq!(c.len(), 1, "{c:?}");
+    let summary_line = c[0]["summary"].as_str().unwrap();
+    assert!(
+        summary_line.contains(&train.display().to_string()) && summary_line.contains("version 0"),
+        "{summary_line}"
+    );
+    let ops: Vec<&str> = c[0]["ops"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(ops.iter().filter(|o| **o == "lfsFile").count(), 3, "{ops:?}");
+    let private = py(
+        "import sys, json, urllib.request\nprint(json.load(urllib.request.urlopen(sys.argv[1] + '/api/datasets/acme/fresh'))['private'])",
+        &[&emu.endpoint()],
+    );
+    assert_eq!(private.trim(), "True");
+
+    // Another export of more rows in one shard: the three old files go in the same commit.
+    write_rows(&train, &rows("more", 30, &["a", "d"]), deltalake::protocol::SaveMode::Append);
+    ok(&hub_prepare(
+        &emu.endpoint(),
+        home.path(),
+        "hf://datasets/acme/fresh",
+        &train,
+        &["--num-shards", "1"],
+    ));
+    let c = commits(&emu.endpoint());
+    assert_eq!(c.len(), 2);
+    let ops: Vec<&str> = c[1]["ops"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(ops.iter().filter(|o| **o == "deletedFile").count(), 3, "{ops:?}");
+    let (got, files) = hub_dump(&emu.endpoint(), "acme/fresh");
+    assert_eq!(files, [".gitattributes", "README.md", "data/train-00000-of-00001.parquet", "label_map.json"]);
+    assert_eq!(got["splits"]["train"]["rows"].as_array().unwrap().len(), 150);
+    assert!(summary_line.contains("version 0") && c[1]["summary"].as_str().unwrap().contains("version 1"));
+
+    // The same export again: nothing uploaded, nothing deleted.
+    ok(&hub_prepare(
+        &emu.endpoint(),
+        home.path(),
+        "hf://datasets/acme/fresh",
+        &train,
+        &["--num-shards", "1"],
+    ));
+    let c = commits(&emu.endpoint());
+    let ops: Vec<&str> = c[2]["ops"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(!ops.contains(&"lfsFile") && !ops.contains(&"deletedFile"), "{ops:?}");
+}
+
+/// Refused with exit 3 naming the repo, before any upload, nothing committed: no token (401), a
+/// repo the token may not write (403), a model repo, a branch that does not exist; `--format`
+/// other than parquet and `plan` to the Hub are usage errors.
+#[test]
+fn hub_push_refusals() {
+    let emu = crate::hub::Emulator::start();
+    let home = tmp();
+    let dir = tmp();
+    let train = dir.path().join("train");
+    write_rows(&train, &rows("row", 20, &["a", "b"]), deltalake::protocol::SaveMode::Append);
+    let ep = emu.endpoint();
+
+    let mut anon = crate::hub::hub_cmd(&ep, home.path());
+    anon.env_remove("HF_TOKEN");
+    let o = crate::hub::run_cmd(
+        anon,
+        &["prepare", "--split", &format!("train={}", train.display()), "--output", "hf://datasets/acme/x"],
+    );
+    fails(&o, 3, &["acme/x", "HF_TOKEN", "write access"]);
+    let o = hub_prepare(&ep, home.path(), "hf://datasets/other/x", &train, &[]);
+    fails(&o, 3, &["other/x", "403"]);
+    let o = hub_prepare(&ep, home.path(), "hf://acme/tiny-bert", &train, &[]);
+    fails(&o, 3, &["acme/tiny-bert", "model repo", "hf://datasets/acme/tiny-bert"]);
+    ok(&hub_prepare(&ep, home.path(), "hf://datasets/acme/b", &train, &[]));
+    let o = hub_prepare(&ep, home.path(), "hf://datasets/acme/b@nope", &train, &[]);
+    fails(&o, 3, &["acme/b", "branch `nope` does not exist"]);
+    assert_eq!(commits(&ep).len(), 1, "only the one good push committed");
+    let o = hub_prepare(&ep, home.path(), "hf://datasets/acme/b", &train, &["--format", "parquet"]);
+    ok(&o);
+    let o = crate::hub::run_cmd(
+        crate::hub::hub_cmd(&ep, home.path()),
+        &[
+            "plan",
+            "--split",
+            &format!("train={}", train.display()),
+            "--output",
+            "hf://datasets/acme/b",
+            "--tasks",
+            "2",
+            "--plan",
+            &dir.path().join("p.json").display().to_string(),
+        ],
+    );
+    fails(&o, 2, &["plan cannot publish to the Hub"]);
+}

@@ -34,6 +34,22 @@ Endpoints (the real shapes; routing on the raw path, where revisions arrive as `
   GET  /size?dataset={repo}                           the dataset viewer (acme/nosizes only)
   GET  /api/models/{repo}[/revision/{rev}]            models: the same shapes without `datasets/`
   HEAD|GET /{repo}/resolve/{rev}/{path}
+Writing (the commit API as the Hub speaks it; `huggingface_hub.HfApi().upload_folder` works):
+  POST /api/repos/create                              {name, organization, type, private}: 200
+                                                       {url}; 409 when it exists
+  POST /api/validate-yaml                             a README's front matter parses as YAML
+  POST /api/datasets/{repo}/preupload/{rev}           {files: [{path, size, sample}]} -> uploadMode
+                                                       `lfs` for .parquet/.csv or binary samples
+  POST /datasets/{repo}.git/info/lfs/objects/batch    upload batch: transfer `basic`, per object an
+                                                       upload (PUT /_lfs/{oid}) and a verify action,
+                                                       no actions for objects already stored
+  PUT  /_lfs/{oid}   POST /_lfs/{oid}/verify          store (sha256 and size checked) / verify
+  POST /api/datasets/{repo}/commit/{rev}              NDJSON: header (summary, parentCommit),
+                                                       file (base64; refused for binary files, as
+                                                       the Hub refuses them), lfsFile (oid uploaded),
+                                                       deletedFile, deletedFolder
+  Writes need a token (401 without); repos of the owner `other` answer 403; `acme/tiny-bert` is
+  a model repo (a dataset repo of that name does not exist). GET /_commits lists the commits made.
 Unknown repo: 404 RepoNotFound; unknown revision: 404 RevisionNotFound; unknown file: 404
 EntryNotFound. Requests are logged to DATA_DIR/requests.log (with whether a token was sent,
 never the token).
@@ -41,6 +57,7 @@ never the token).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -181,6 +198,9 @@ def build_models() -> dict:
 
 
 REPOS = build_repos()
+PRIVATE: set = set()
+LFS_STORE: dict = {}
+COMMITS: list = []
 MODELS: dict = {}  # filled in main(), once DATA_DIR is known
 GATED = {"acme/gated", "acme/gated-model"}
 CORRUPT = {("acme/corrupt", "en/test-00000-of-00001.parquet")}
@@ -246,12 +266,27 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.handle_any()
 
+    def do_PUT(self):
+        self.handle_any()
+
     def handle_any(self):
         self._log()
         raw_path, _, query = self.path.partition("?")
         params = urllib.parse.parse_qs(query)
         parts = raw_path.strip("/").split("/")
         try:
+            if parts[:1] == ["_lfs"]:
+                return self.lfs_object(parts[1:])
+            if parts[:1] == ["_commits"]:
+                return self._json(COMMITS)
+            if parts[:3] == ["api", "repos", "create"]:
+                return self.create_repo()
+            if parts[:2] == ["api", "validate-yaml"]:
+                return self.validate_yaml()
+            if parts[:1] == ["datasets"] and len(parts) >= 4 and parts[2].endswith(".git"):
+                return self.lfs_batch(parts[1] + "/" + parts[2][:-4])
+            if parts[:2] == ["api", "datasets"] and len(parts) >= 6 and parts[4] in ("preupload", "commit"):
+                return self.write_api(parts[2] + "/" + parts[3], parts[4], parts[5])
             if parts[:1] == ["size"]:
                 return self.viewer_size(params)
             if parts[:2] == ["api", "datasets"]:
@@ -300,7 +335,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             sha, files, meta = found
             return self._json({"_id": "x" * 24, "id": repo, "author": repo.split("/")[0], "sha": sha,
-                               "private": False, "gated": False, "disabled": False,
+                               "private": repo in PRIVATE, "gated": False, "disabled": False,
                                "cardData": meta, "tags": [],
                                "siblings": [{"rfilename": p} for p in sorted(files)]})
         if rest[0] == "tree" and len(rest) >= 2:
@@ -384,6 +419,156 @@ class Handler(BaseHTTPRequestHandler):
         self._json({"size": {"dataset": {k: v for k, v in config.items() if k not in ("config", "num_columns")},
                              "configs": [config], "splits": splits},
                     "pending": [], "failed": [], "partial": False})
+
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def may_write(self, repo: str) -> bool:
+        """Whether the request may write to `repo`, after answering the error when not."""
+        if not self.headers.get("Authorization"):
+            self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
+            return False
+        if repo.split("/")[0] == "other":
+            self._error(403, "Forbidden", f"You don't have the rights to create or write to dataset {repo}")
+            return False
+        return True
+
+    def create_repo(self):
+        req = json.loads(self.body() or b"{}")
+        repo = (req.get("organization") + "/" if req.get("organization") else "") + req["name"]
+        if not self.may_write(repo):
+            return
+        if req.get("type") != "dataset":
+            return self._error(400, "BadRequest", "only dataset repos can be created here")
+        if repo in REPOS:
+            return self._error(409, "Conflict", "You already created this dataset repo",
+                               {"X-Error-Message": "You already created this dataset repo"})
+        files = {".gitattributes": b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"}
+        REPOS[repo] = {"main": (commit_sha(files, "new" + repo), files, None)}
+        if req.get("private"):
+            PRIVATE.add(repo)
+        host = self.headers.get("Host")
+        self._json({"url": f"http://{host}/datasets/{repo}", "name": repo})
+
+    def validate_yaml(self):
+        content = json.loads(self.body() or b"{}").get("content", "")
+        try:
+            if content.startswith("---\n"):
+                yaml.safe_load(content[4:content.index("\n---", 4)])
+        except (ValueError, yaml.YAMLError) as e:
+            return self._send(400, json.dumps({"errors": [{"message": str(e)}], "warnings": []}).encode())
+        self._json({"errors": [], "warnings": []})
+
+    def write_api(self, repo_raw: str, what: str, raw_rev: str):
+        repo = urllib.parse.unquote(repo_raw)
+        body = self.body()
+        if repo in GATED:
+            return self._error(403 if self.headers.get("Authorization") else 401, "GatedRepo", "restricted")
+        if not self.may_write(repo):
+            return
+        if repo not in REPOS:
+            return self._error(404, "RepoNotFound", "Repository not found")
+        rev = urllib.parse.unquote(raw_rev.partition("?")[0])
+        if rev not in REPOS[repo]:
+            return self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+        sha, files, meta = REPOS[repo][rev]
+        if what == "preupload":
+            out = []
+            for f in json.loads(body)["files"]:
+                sample = base64.b64decode(f["sample"])
+                lfs = f["path"].endswith(LFS_SUFFIXES) or b"\0" in sample or f["size"] > 10_000_000
+                e = {"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False}
+                if f["path"] in files:
+                    e["oid"] = git_oid(files[f["path"]])
+                out.append(e)
+            return self._json({"files": out, "commitOid": sha})
+        # commit
+        lines = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+        new = dict(files)
+        summary = ""
+        for line in lines:
+            key, value = line["key"], line["value"]
+            if key == "header":
+                summary = value.get("summary", "")
+                parent = value.get("parentCommit")
+                if parent and parent != sha:
+                    return self._error(412, "PreconditionFailed", "A commit has happened since. Please refresh and try again.")
+            elif key == "file":
+                data = base64.b64decode(value["content"])
+                if value["path"].endswith(LFS_SUFFIXES) or b"\0" in data:
+                    return self._error(400, "BadRequest",
+                                       "Your push was rejected because it contains binary files. Please use LFS.")
+                new[value["path"]] = data
+            elif key == "lfsFile":
+                data = LFS_STORE.get(value["oid"])
+                if data is None or len(data) != value["size"]:
+                    return self._error(422, "BadRequest", f"LFS object {value['oid']} was not uploaded")
+                new[value["path"]] = data
+            elif key == "deletedFile":
+                if value["path"] not in new:
+                    return self._error(404, "EntryNotFound", f"{value['path']} does not exist")
+                del new[value["path"]]
+            elif key == "deletedFolder":
+                for p in [p for p in new if p.startswith(value["path"].rstrip("/") + "/")]:
+                    del new[p]
+            else:
+                return self._error(400, "BadRequest", f"unknown key {key}")
+        new_sha = commit_sha(new, sha)
+        card_meta = None
+        if "README.md" in new:
+            text = new["README.md"].decode()
+            if text.startswith("---\n"):
+                card_meta = yaml.safe_load(text[4:text.index("\n---", 4)])
+        REPOS[repo][rev] = (new_sha, new, card_meta)
+        COMMITS.append({"repo": repo, "revision": rev, "summary": summary, "sha": new_sha,
+                        "ops": [l["key"] for l in lines]})
+        host = self.headers.get("Host")
+        self._json({"commitUrl": f"http://{host}/datasets/{repo}/commit/{new_sha}", "commitOid": new_sha,
+                    "success": True})
+
+    def lfs_batch(self, repo_raw: str):
+        repo = urllib.parse.unquote(repo_raw)
+        req = json.loads(self.body() or b"{}")
+        if not self.may_write(repo):
+            return
+        if repo not in REPOS:
+            return self._error(404, "RepoNotFound", "Repository not found")
+        if "basic" not in req.get("transfers", ["basic"]):
+            return self._error(422, "BadRequest", "no transfer the Hub knows")
+        host = self.headers.get("Host")
+        objects = []
+        for o in req["objects"]:
+            out = {"oid": o["oid"], "size": o["size"], "authenticated": True}
+            if o["oid"] not in LFS_STORE:
+                out["actions"] = {
+                    "upload": {"href": f"http://{host}/_lfs/{o['oid']}", "header": {"X-Lfs-Upload": "1"}},
+                    "verify": {"href": f"http://{host}/_lfs/{o['oid']}/verify",
+                               "header": {"X-Lfs-Verify": "1"}},
+                }
+            objects.append(out)
+        self._send(200, json.dumps({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}).encode(),
+                   ctype="application/vnd.git-lfs+json")
+
+    def lfs_object(self, rest: list):
+        oid = rest[0] if rest else ""
+        body = self.body()
+        if self.command == "PUT":
+            if self.headers.get("Authorization"):
+                return self._error(400, "BadRequest", "the storage URL is signed: no Authorization header")
+            if hashlib.sha256(body).hexdigest() != oid:
+                return self._error(400, "BadRequest", "the content does not match its oid")
+            LFS_STORE[oid] = body
+            return self._send(200)
+        if len(rest) == 2 and rest[1] == "verify":
+            req = json.loads(body or b"{}")
+            if oid not in LFS_STORE or len(LFS_STORE[oid]) != req.get("size"):
+                return self._error(404, "NotFound", "object not uploaded")
+            return self._send(200)
+        self._error(404, "NotFound", "no such endpoint")
 
 
 def raw_path_of(path: str) -> str:

@@ -444,7 +444,7 @@ fn header(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The `rel="next"` URL of a `Link` header.
-fn next_link(h: &reqwest::header::HeaderMap) -> Option<String> {
+pub(crate) fn next_link(h: &reqwest::header::HeaderMap) -> Option<String> {
     let link = header(h, "link")?;
     link.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
