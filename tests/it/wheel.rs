@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{python, root, stderr, stdout, tmp};
+use crate::harness::{ok_json, python, root, rows, stderr, stdout, tmp, write_rows};
 
 #[track_caller]
 fn run_ok(cmd: &mut Command) -> String {
@@ -102,4 +102,66 @@ fn wheel_installs_into_a_fresh_venv_and_its_delta_hf_runs() {
     let found =
         run_ok(Command::new(&vpy).args(["-c", "import delta_hf; print(delta_hf.find_delta_hf_bin())"]));
     assert_eq!(Path::new(found.trim()), exe);
+
+    notebook_prepare(&wheel, dir.path());
+}
+
+/// `delta_hf.prepare(**options)` (issue 22), the wheel installed with `pip install --target`
+/// beside the test venv's `datasets`: the DatasetDict of an arrow export (equal to what the
+/// binary writes itself), the path of a parquet export, the repo URL of a Hub export (the
+/// emulator), `DeltaHfError` with the exit code and message of a failure; the command line is
+/// the flags in snake_case.
+fn notebook_prepare(wheel: &Path, dir: &Path) {
+    let target = dir.join("site");
+    run_ok(
+        Command::new(python())
+            .args(["-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target"])
+            .arg(&target)
+            .arg(wheel),
+    );
+    let train = dir.join("train");
+    write_rows(&train, &rows("row", 40, &["a", "b"]), deltalake::protocol::SaveMode::Append);
+    let by_binary = dir.join("by-binary");
+    ok_json(
+        &crate::harness::bin()
+            .args(["prepare", "--json", "--label-col", "label", "--split"])
+            .arg(format!("train={}", train.display()))
+            .arg("--output")
+            .arg(&by_binary)
+            .output()
+            .unwrap(),
+    );
+    let emu = crate::hub::Emulator::start();
+    let script = r#"
+import json, os, sys
+import delta_hf, datasets
+train, dir, endpoint = sys.argv[1], sys.argv[2], sys.argv[3]
+assert delta_hf.prepare_args(split={"train": "t"}, label_col="y", no_labels=False, drop_nulls=True, keep_col=["a", "b"]) ==     ["prepare", "--split", "train=t", "--label-col", "y", "--drop-nulls", "--keep-col", "a", "--keep-col", "b"]
+dd = delta_hf.prepare(split={"train": train}, label_col="label", output=os.path.join(dir, "nb-arrow"))
+ref = datasets.load_from_disk(os.path.join(dir, "by-binary"))
+assert isinstance(dd, datasets.DatasetDict), type(dd)
+assert dd["train"].features == ref["train"].features and dd["train"].to_list() == ref["train"].to_list()
+path = delta_hf.prepare(split={"train": train}, format="parquet", output=os.path.join(dir, "nb-parquet"))
+assert path == os.path.join(dir, "nb-parquet"), path
+assert os.path.isfile(os.path.join(path, "README.md"))
+try:
+    delta_hf.prepare(split={"train": os.path.join(dir, "missing")}, output=os.path.join(dir, "nb-x"))
+    raise SystemExit("no error raised")
+except delta_hf.DeltaHfError as e:
+    assert e.exit_code == 3 and "missing" in e.message, (e.exit_code, e.message)
+os.environ.update(HF_ENDPOINT=endpoint, HF_TOKEN="t")
+url = delta_hf.prepare(split={"train": train}, output="hf://datasets/acme/notebook")
+assert url == endpoint + "/datasets/acme/notebook", url
+print("ok")
+"#;
+    let out = run_ok(
+        Command::new(python())
+            .env("PYTHONPATH", &target)
+            .env("PATH", format!("{}:/usr/bin:/bin", target.join("bin").display()))
+            .args(["-c", script])
+            .arg(&train)
+            .arg(dir)
+            .arg(emu.endpoint()),
+    );
+    assert_eq!(out.trim().lines().last(), Some("ok"), "{out}");
 }
