@@ -379,3 +379,62 @@ fn hub_push_refusals() {
     );
     fails(&o, 2, &["plan cannot publish to the Hub"]);
 }
+
+/// To an object store: `prepare --format parquet` publishes the Hub layout there, and a fan-out
+/// of 3 tasks whose staging is the store leaves the shards where the tasks uploaded them and
+/// lists them in the card; both load as the local output does.
+#[test]
+fn parquet_on_s3_prepare_and_fan_out() {
+    use crate::harness::cloud::Cloud;
+    let cloud = Cloud::start();
+    cloud.setup(serde_json::json!({"buckets": ["lake"]}));
+    let dir = tmp();
+    let train = dir.path().join("train");
+    for i in 0..4 {
+        write_rows(
+            &train,
+            &rows(&format!("file {i}"), 25 + i, &["x", "y", "z"]),
+            deltalake::protocol::SaveMode::Append,
+        );
+    }
+    cloud.upload(&train, "lake", "tables/train");
+    let local = dir.path().join("local");
+    ok(&Prepare::new(&local).train(&train).opt("--format", "parquet").run());
+    let want = dump_with(&python(), &local);
+    let base = ["--split", "train=s3://lake/tables/train", "--format", "parquet"];
+
+    let o = cloud
+        .bin()
+        .arg("prepare")
+        .args(base)
+        .args(["--output", "s3://lake/out/one", "--quiet"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let got_dir = dir.path().join("one");
+    cloud.download("lake", "out/one", &got_dir);
+    assert_loads_alike("s3 prepare", "main venv", &dump_with(&python(), &got_dir), &want);
+
+    let plan = "s3://lake/plans/p.json";
+    ok(&cloud
+        .bin()
+        .arg("plan")
+        .args(base)
+        .args(["--output", "s3://lake/out/fan", "--tasks", "3", "--plan", plan, "--quiet"])
+        .output()
+        .unwrap());
+    for i in 0..3 {
+        ok(&cloud
+            .bin()
+            .args(["run-task", "--plan", plan, "--task", &i.to_string(), "--quiet"])
+            .output()
+            .unwrap());
+    }
+    ok(&cloud.bin().args(["commit", "--plan", plan, "--quiet"]).output().unwrap());
+    let fan_dir = dir.path().join("fan");
+    cloud.download("lake", "out/fan", &fan_dir);
+    let got = dump_with(&python(), &fan_dir);
+    assert_loads_alike("s3 fan-out", "main venv", &got, &want);
+    let paths = &got["card"]["configs"][0]["data_files"][0]["path"];
+    assert!(paths.as_array().is_some_and(|p| p.len() >= 3), "the card lists the tasks' files: {paths}");
+}
