@@ -482,6 +482,12 @@ fn write_empty(dir: &Path, schema: &SchemaRef, opts: ShardOptions) -> Result<Tem
     OpenShard::create(dir.join(format!(".empty.{ext}.tmp")), schema, opts)?.finish()
 }
 
+/// A shard sink on a new file, for a format's unit tests.
+#[cfg(test)]
+pub fn test_sink(path: &Path) -> ShardSink {
+    Counting { inner: BufWriter::new(File::create(path).expect("create")), n: 0, crc: None }
+}
+
 /// Write pretty JSON.
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     let mut f = File::create(path).map_err(|e| Error::io("cannot create", path, e))?;

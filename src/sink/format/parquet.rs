@@ -69,19 +69,7 @@ impl Layout for Parquet {
     }
 
     fn encoder(&self, sink: ShardSink, schema: &SchemaRef) -> Result<Box<dyn ShardEncoder>> {
-        // As `json.dumps(datasets.config.DEFAULT_CDC_OPTIONS)` spells it.
-        let cdc = format!(
-            "{{\"min_chunk_size\": {}, \"max_chunk_size\": {}, \"norm_level\": {}}}",
-            CDC.min_chunk_size, CDC.max_chunk_size, CDC.norm_level
-        );
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(None)
-            .set_content_defined_chunking(Some(CDC))
-            .set_key_value_metadata(Some(vec![KeyValue::new("content_defined_chunking".to_string(), cdc)]))
-            .build();
-        let writer = ArrowWriter::try_new(sink, schema.clone(), Some(props)).map_err(ArrowError::from)?;
-        Ok(Box::new(ParquetShard { state: State::Open(Box::new(writer)), in_group: 0, data: 0 }))
+        Ok(Box::new(ParquetShard::open(sink, schema, ROW_GROUP_BYTES)?))
     }
 
     fn shard_name(&self, index: usize, count: usize) -> String {
@@ -207,10 +195,31 @@ impl Layout for Parquet {
 /// One Parquet file being written; row groups are cut by the Arrow data they hold.
 struct ParquetShard {
     state: State,
+    /// A row group is closed once it holds this much Arrow data ([`ROW_GROUP_BYTES`]).
+    row_group_bytes: u64,
     /// Arrow bytes in the open row group.
     in_group: u64,
     /// Arrow bytes written to this file.
     data: u64,
+}
+
+impl ParquetShard {
+    /// A file in `sink` for batches of `schema`, as `datasets` writes them.
+    fn open(sink: ShardSink, schema: &SchemaRef, row_group_bytes: u64) -> Result<Self> {
+        // As `json.dumps(datasets.config.DEFAULT_CDC_OPTIONS)` spells it.
+        let cdc = format!(
+            "{{\"min_chunk_size\": {}, \"max_chunk_size\": {}, \"norm_level\": {}}}",
+            CDC.min_chunk_size, CDC.max_chunk_size, CDC.norm_level
+        );
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(None)
+            .set_content_defined_chunking(Some(CDC))
+            .set_key_value_metadata(Some(vec![KeyValue::new("content_defined_chunking".to_string(), cdc)]))
+            .build();
+        let writer = ArrowWriter::try_new(sink, schema.clone(), Some(props)).map_err(ArrowError::from)?;
+        Ok(ParquetShard { state: State::Open(Box::new(writer)), row_group_bytes, in_group: 0, data: 0 })
+    }
 }
 
 /// The writer, until the footer is written; then the byte sink it gave back.
@@ -232,7 +241,7 @@ impl ShardEncoder for ParquetShard {
         let n = arrow_bytes(batch);
         self.in_group += n;
         self.data += n;
-        if self.in_group >= ROW_GROUP_BYTES {
+        if self.in_group >= self.row_group_bytes {
             writer.flush()?;
             self.in_group = 0;
         }
@@ -537,6 +546,51 @@ mod tests {
         assert_eq!(files, ["data/train-00000-of-00001.parquet", "label_map.json", "README.md"]);
         assert!(Parquet.looks_like_listing(&["data/train-00000-of-00001.parquet".into()]));
         assert!(!Parquet.looks_like_listing(&["README.md".into()]));
+    }
+
+    #[test]
+    fn row_groups_are_cut_by_arrow_bytes_and_the_file_reads_back() {
+        use deltalake::arrow::array::{Int64Array, StringArray};
+        use deltalake::arrow::datatypes::Field;
+        use std::sync::Arc;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("text", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let batch = |i: i64| {
+            let texts: Vec<String> = (0..100).map(|k| format!("row {i} {k} {}", "x".repeat(90))).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(texts)),
+                    Arc::new(Int64Array::from_iter_values(i * 100..i * 100 + 100)),
+                ],
+            )
+            .unwrap()
+        };
+        let one = arrow_bytes(&batch(0));
+        // A row group per 2.5 batches of Arrow data: closed after the 3rd, 6th, 9th batch.
+        let sink = crate::sink::hf_dataset::test_sink(&path);
+        let mut enc: Box<dyn ShardEncoder> =
+            Box::new(ParquetShard::open(sink, &schema, one * 5 / 2).unwrap());
+        for i in 0..10 {
+            enc.write(&batch(i)).unwrap();
+        }
+        assert_eq!(enc.data_bytes(), Some(one * 10));
+        enc.finish().unwrap();
+        let mut sink = enc.into_sink().unwrap();
+        std::io::Write::flush(&mut sink).unwrap();
+        drop(sink);
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let rows: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(rows, [300, 300, 300, 100]);
+        let kv = reader.metadata().file_metadata().key_value_metadata().unwrap();
+        assert!(kv.iter().any(|k| k.key == "content_defined_chunking"));
+        let n: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(n, 1000);
     }
 
     #[test]

@@ -31,6 +31,11 @@ use super::client::Hub;
 use crate::error::{Error, Result};
 use crate::storage::retry::{self, HttpFailure, Outcome};
 
+/// LFS objects uploaded at the same time.
+const PARALLEL_UPLOADS: usize = 4;
+
+const LFS_JSON: &str = "application/vnd.git-lfs+json";
+
 /// `hf://datasets/OWNER/NAME[@BRANCH]`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HubTarget {
@@ -383,72 +388,91 @@ impl Commit<'_> {
         Ok(modes)
     }
 
-    /// The LFS batch, then each upload (`PUT`, streamed) and its verify.
+    /// The LFS batch (256 objects at a time, as `huggingface_hub` asks), then each upload
+    /// (`PUT`, streamed) and its verify, [`PARALLEL_UPLOADS`] at a time.
     async fn upload_lfs(&self, files: &[&Local]) -> Result<()> {
-        if files.is_empty() {
-            return Ok(());
-        }
         let url =
             format!("{}/datasets/{}.git/info/lfs/objects/batch", self.hub.env.endpoint, self.target.repo);
-        let objects: Vec<Value> = files.iter().map(|l| json!({"oid": l.sha256, "size": l.size})).collect();
-        let body = json!({
-            "operation": "upload",
-            "transfers": ["basic"],
-            "objects": objects,
-            "hash_algo": "sha256",
-            "ref": {"name": format!("refs/heads/{}", self.target.branch)},
-        });
-        let lfs_json = "application/vnd.git-lfs+json";
-        let (status, headers, bytes) = self
-            .send("the LFS batch", || {
-                self.authed(self.hub.http.post(&url))
-                    .header("Accept", lfs_json)
-                    .header("Content-Type", lfs_json)
-                    .body(body.to_string())
-            })
-            .await?;
-        self.check("the LFS batch", status, &headers, &bytes)?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| self.refused(format!("LFS batch: {e}")))?;
-        if let Some(t) = v["transfer"].as_str().filter(|t| *t != "basic") {
-            return Err(self.refused(format!("the LFS batch chose transfer `{t}`; only `basic` was offered")));
+        for chunk in files.chunks(256) {
+            let objects: Vec<Value> =
+                chunk.iter().map(|l| json!({"oid": l.sha256, "size": l.size})).collect();
+            let body = json!({
+                "operation": "upload",
+                "transfers": ["basic"],
+                "objects": objects,
+                "hash_algo": "sha256",
+                "ref": {"name": format!("refs/heads/{}", self.target.branch)},
+            });
+            let (status, headers, bytes) = self
+                .send("the LFS batch", || {
+                    self.authed(self.hub.http.post(&url))
+                        .header("Accept", LFS_JSON)
+                        .header("Content-Type", LFS_JSON)
+                        .body(body.to_string())
+                })
+                .await?;
+            self.check("the LFS batch", status, &headers, &bytes)?;
+            let v: Value =
+                serde_json::from_slice(&bytes).map_err(|e| self.refused(format!("LFS batch: {e}")))?;
+            if let Some(t) = v["transfer"].as_str().filter(|t| *t != "basic") {
+                return Err(
+                    self.refused(format!("the LFS batch chose transfer `{t}`; only `basic` was offered"))
+                );
+            }
+            let mut transfers = Vec::new();
+            for o in v["objects"].as_array().into_iter().flatten() {
+                let oid = o["oid"].as_str().unwrap_or_default();
+                if let Some(err) = o.get("error") {
+                    return Err(self.refused(format!(
+                        "LFS object {oid}: {}",
+                        err["message"].as_str().unwrap_or("refused")
+                    )));
+                }
+                let Some(local) = chunk.iter().find(|l| l.sha256 == oid) else { continue };
+                // No actions: the Hub holds the object already.
+                if let Some(actions) = o.get("actions") {
+                    transfers.push(self.transfer(local, actions));
+                }
+            }
+            futures::stream::iter(transfers)
+                .buffer_unordered(PARALLEL_UPLOADS)
+                .try_collect::<Vec<()>>()
+                .await?;
         }
-        for o in v["objects"].as_array().into_iter().flatten() {
-            let oid = o["oid"].as_str().unwrap_or_default();
-            if let Some(err) = o.get("error") {
-                return Err(self
-                    .refused(format!("LFS object {oid}: {}", err["message"].as_str().unwrap_or("refused"))));
-            }
-            let Some(local) = files.iter().find(|l| l.sha256 == oid) else { continue };
-            let Some(actions) = o.get("actions") else { continue }; // the Hub holds it already
-            if let Some(up) = actions.get("upload") {
-                let href = up["href"].as_str().unwrap_or_default().to_string();
-                let what = format!("uploading `{}`", local.rel);
-                let (status, headers, bytes) = self
-                    .send(&what, || {
-                        let mut r = self.hub.http.put(&href).header("Content-Length", local.size);
-                        for (k, v) in up["header"].as_object().into_iter().flatten() {
-                            r = r.header(k, v.as_str().unwrap_or_default());
-                        }
-                        r.body(file_body(&local.path))
-                    })
-                    .await?;
-                self.check(&what, status, &headers, &bytes)?;
-            }
-            if let Some(verify) = actions.get("verify") {
-                let href = verify["href"].as_str().unwrap_or_default().to_string();
-                let what = format!("verifying `{}`", local.rel);
-                let body = json!({"oid": oid, "size": local.size});
-                let (status, headers, bytes) = self
-                    .send(&what, || {
-                        let mut r = self.authed(self.hub.http.post(&href)).header("Content-Type", lfs_json);
-                        for (k, v) in verify["header"].as_object().into_iter().flatten() {
-                            r = r.header(k, v.as_str().unwrap_or_default());
-                        }
-                        r.body(body.to_string())
-                    })
-                    .await?;
-                self.check(&what, status, &headers, &bytes)?;
-            }
+        Ok(())
+    }
+
+    /// One object: its upload to the storage URL the Hub gave (without the Hub's token), then
+    /// its verify.
+    async fn transfer(&self, local: &Local, actions: &Value) -> Result<()> {
+        if let Some(up) = actions.get("upload") {
+            let href = up["href"].as_str().unwrap_or_default().to_string();
+            let what = format!("uploading `{}`", local.rel);
+            let (status, headers, bytes) = self
+                .send(&what, || {
+                    let mut r = self.hub.http.put(&href).header("Content-Length", local.size);
+                    for (k, v) in up["header"].as_object().into_iter().flatten() {
+                        r = r.header(k, v.as_str().unwrap_or_default());
+                    }
+                    r.body(file_body(&local.path))
+                })
+                .await?;
+            self.check(&what, status, &headers, &bytes)?;
+        }
+        if let Some(verify) = actions.get("verify") {
+            let href = verify["href"].as_str().unwrap_or_default().to_string();
+            let what = format!("verifying `{}`", local.rel);
+            let body = json!({"oid": local.sha256, "size": local.size});
+            let (status, headers, bytes) = self
+                .send(&what, || {
+                    let mut r = self.authed(self.hub.http.post(&href)).header("Content-Type", LFS_JSON);
+                    for (k, v) in verify["header"].as_object().into_iter().flatten() {
+                        r = r.header(k, v.as_str().unwrap_or_default());
+                    }
+                    r.body(body.to_string())
+                })
+                .await?;
+            self.check(&what, status, &headers, &bytes)?;
         }
         Ok(())
     }
@@ -482,7 +506,7 @@ fn file_body(path: &Path) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
 /// A git blob oid (SHA-1 of `blob <size>\0` and the bytes), as the tree listing gives it.
 struct GitOid(sha1::Sha1);
