@@ -44,12 +44,14 @@ import gen
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-TOOLS = ("delta-hf", "fan-out", "peer", "floor")
+TOOLS = ("delta-hf", "fan-out", "peer", "floor", "delta-hf-parquet")
 TOOL_TITLES = {
     "delta-hf": "delta-hf prepare",
     "fan-out": "delta-hf plan + 2 × run-task + commit (fan-out on this machine)",
     "peer": "Python peer (deltalake → pyarrow → datasets ClassLabel → save_to_disk)",
     "floor": "floor (pyarrow Parquet → Arrow IPC, no labels)",
+    # issue 22: the Hub's Parquet layout, beside arrow.
+    "delta-hf-parquet": "delta-hf prepare --format parquet (Hub layout)",
 }
 SPLITS = (("train", "train"), ("test", "eval"))  # (split name, table directory)
 MIB = 1024 * 1024
@@ -172,6 +174,21 @@ def check_hf_dir(out: Path, manifest: dict, problems: list[str]) -> None:
                 problems.append(f"{split}: rows per label id do not match the generated labels")
 
 
+def check_parquet_dir(out: Path, manifest: dict, problems: list[str]) -> None:
+    """The Hub layout: per split, the rows of data/<split>-*.parquet (from the footers) and the
+    card's num_examples."""
+    import pyarrow.parquet as pq
+
+    card = (out / "README.md").read_text() if (out / "README.md").is_file() else ""
+    for split, table in SPLITS:
+        want = manifest["splits"][table]["rows"]
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in sorted((out / "data").glob(f"{split}-*.parquet")))
+        if rows != want:
+            problems.append(f"data/{split}-*.parquet: {rows} rows, expected {want}")
+        if f"name: {split}\n    num_bytes:" not in card or f"num_examples: {want}\n" not in card:
+            problems.append(f"README.md: no num_examples {want} for {split}")
+
+
 def expected_names(manifest: dict) -> list[str]:
     return sorted(set().union(*(s["label_counts"] for s in manifest["splits"].values())))
 
@@ -195,6 +212,8 @@ def validate(tool: str, res: dict, out: Path, manifest: dict) -> list[str]:
         check_hf_dir(out / "dataset", manifest, problems)
     elif tool == "peer":
         check_hf_dir(out / "dataset", manifest, problems)
+    elif tool == "delta-hf-parquet":
+        check_parquet_dir(out / "dataset", manifest, problems)
     else:
         for split, table in SPLITS:
             rows, _ = ipc_stream_rows(out / "ipc" / f"{split}.arrow")
@@ -213,6 +232,9 @@ def tool_command(tool: str, binary: Path, tables: Path, out: Path) -> list[str]:
     if tool == "delta-hf":
         return [str(binary), "prepare", *split_args, "--output", str(out / "dataset"),
                 "--label-table", str(out / "label_table"), "--overwrite", "--json", "--quiet"]
+    if tool == "delta-hf-parquet":
+        return [str(binary), "prepare", *split_args, "--output", str(out / "dataset"), "--format", "parquet",
+                "--overwrite", "--json", "--quiet"]
     if tool == "fan-out":
         return [sys.executable, str(BENCH_DIR / "fanout.py"), "--bin", str(binary), "--tasks", str(FAN_OUT_TASKS),
                 *split_args, "--output", str(out / "dataset"), "--label-table", str(out / "label_table")]
@@ -325,6 +347,9 @@ def summarize(scale_result: dict) -> None:
         ratios["peer_over_delta_hf_wall"] = tools["peer"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
     if "delta-hf" in tools and "fan-out" in tools:
         ratios["fan_out_over_delta_hf_wall"] = tools["fan-out"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
+    if "delta-hf" in tools and "delta-hf-parquet" in tools:  # target: <= 1.3
+        ratios["parquet_over_arrow_wall"] = (tools["delta-hf-parquet"]["median"]["wall_s"]
+                                             / tools["delta-hf"]["median"]["wall_s"])
     scale_result["ratios"] = ratios
     if "delta-hf" in tools:
         d = tools["delta-hf"]
