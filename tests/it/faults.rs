@@ -850,4 +850,14 @@ fn hub_push_survives_a_flaky_hub() {
     let (got, _) = crate::parquet::hub_dump(&emu.endpoint(), "acme/flaky");
     let want: Value = serde_json::from_str(&run_py_with(&python(), "dump_dataset.py", &[&local])).unwrap();
     assert_eq!(got["splits"], want["splits"]);
+
+    // The commit applied but its answer lost: the retry finds the branch moved, and holding
+    // exactly this export, reports success; still one commit more.
+    let mut cfg = json!({"seed": seed(), "rate": 0.0});
+    cfg["drop"] = json!([{"method": "POST", "path": "^/api/datasets/acme/flaky/commit/main$", "count": 1}]);
+    proxy.setup(cfg);
+    let o = crate::parquet::hub_prepare(&proxy.urls[0], home.path(), "hf://datasets/acme/flaky", &train, &[]);
+    ok_under_faults(&o, &proxy);
+    assert_eq!(proxy.stats()["dropped"].as_array().unwrap().len(), 1, "the commit's answer was dropped");
+    assert_eq!(crate::parquet::commits(&emu.endpoint()).len(), 2);
 }

@@ -138,11 +138,7 @@ pub async fn push(
     let locals = hash_dir(dir)?;
     let (mut same, mut todo) = (0usize, Vec::new());
     for l in locals.iter() {
-        let unchanged = remote.iter().any(|r| {
-            r["path"] == l.rel.as_str()
-                && (r["lfs"]["oid"] == l.sha256.as_str()
-                    || (r["lfs"].is_null() && r["oid"] == l.git_oid.as_str()))
-        });
+        let unchanged = remote.iter().any(|r| same_file(r, l));
         match unchanged {
             true => same += 1,
             false => todo.push(l),
@@ -180,14 +176,40 @@ pub async fn push(
         lines.push(json!({"key": "deletedFile", "value": {"path": p}}));
     }
     let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let answer = c.commit(body).await?;
+    let commit = match c.commit(body).await? {
+        Some(answer) => answer["commitOid"].as_str().unwrap_or_default().to_string(),
+        // The branch moved since `parent`: our own commit whose answer was lost (a retried
+        // request), or someone else's. Ours when the branch now holds exactly what we sent.
+        None => match c.branch_head().await? {
+            Some(head) if holds(&c.tree(&head).await?, &locals, &deleted) => head,
+            _ => {
+                return Err(c.refused(
+                    "another commit reached the branch while this export was uploaded; nothing was \
+                     committed, run again"
+                        .into(),
+                ));
+            }
+        },
+    };
     Ok(Pushed {
         url: format!("{}/datasets/{}", hub.env.endpoint, target.repo),
-        commit: answer["commitOid"].as_str().unwrap_or_default().to_string(),
+        commit,
         uploaded: todo.len(),
         unchanged: same,
         deleted: deleted.len(),
     })
+}
+
+/// Whether the tree `remote` holds every local file with its content and none of `deleted`.
+fn holds(remote: &[Value], locals: &[Local], deleted: &[String]) -> bool {
+    locals.iter().all(|l| remote.iter().any(|r| same_file(r, l)))
+        && !remote.iter().any(|r| r["path"].as_str().is_some_and(|p| deleted.iter().any(|d| d == p)))
+}
+
+/// Whether the tree entry `r` is the local file `l` (its LFS sha256, else its git oid).
+fn same_file(r: &Value, l: &Local) -> bool {
+    r["path"] == l.rel.as_str()
+        && (r["lfs"]["oid"] == l.sha256.as_str() || (r["lfs"].is_null() && r["oid"] == l.git_oid.as_str()))
 }
 
 /// Every file under `dir`, with its sha256 and git blob oid (read once).
@@ -477,7 +499,8 @@ impl Commit<'_> {
         Ok(())
     }
 
-    async fn commit(&self, ndjson: String) -> Result<Value> {
+    /// The commit's answer; `None` when the Hub refuses it because the branch moved (412).
+    async fn commit(&self, ndjson: String) -> Result<Option<Value>> {
         let url = self.api("commit");
         let (status, headers, bytes) = self
             .send("the commit", || {
@@ -487,13 +510,10 @@ impl Commit<'_> {
             })
             .await?;
         if status.as_u16() == 412 {
-            return Err(self.refused(
-                "another commit reached the branch while this export was uploaded; nothing was committed, run again"
-                    .into(),
-            ));
+            return Ok(None);
         }
         self.check("the commit", status, &headers, &bytes)?;
-        serde_json::from_slice(&bytes).map_err(|e| self.refused(format!("commit answer: {e}")))
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| self.refused(format!("commit answer: {e}")))
     }
 }
 
