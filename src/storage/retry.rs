@@ -598,6 +598,15 @@ impl fmt::Display for HttpFailure {
     }
 }
 
+/// A transport error without its URL's query, which may be a signature (the Hub's LFS upload
+/// URLs are presigned): the error is logged and shown.
+fn without_query(mut e: reqwest::Error) -> reqwest::Error {
+    if let Some(u) = e.url_mut() {
+        u.set_query(None);
+    }
+    e
+}
+
 /// Send a request (built afresh for each attempt) and read its whole body, retrying transient
 /// failures (a cut body included) within the budget. Non-transient statuses come back as
 /// `Ok((status, headers, body))` for the caller to interpret; transient ones that outlast the
@@ -616,10 +625,10 @@ where
     let out = retry(what, classify, || {
         let req = build();
         async move {
-            let resp = req.send().await.map_err(HttpFailure::Transport)?;
+            let resp = req.send().await.map_err(|e| HttpFailure::Transport(without_query(e)))?;
             let status = resp.status();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await.map_err(HttpFailure::Transport)?;
+            let body = resp.bytes().await.map_err(|e| HttpFailure::Transport(without_query(e)))?;
             if status_verdict(status, &headers) != Verdict::Fail {
                 return Err(HttpFailure::Status {
                     status,

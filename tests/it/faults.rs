@@ -860,4 +860,18 @@ fn hub_push_survives_a_flaky_hub() {
     ok_under_faults(&o, &proxy);
     assert_eq!(proxy.stats()["dropped"].as_array().unwrap().len(), 1, "the commit's answer was dropped");
     assert_eq!(crate::parquet::commits(&emu.endpoint()).len(), 2);
+
+    // Every upload's connection reset once: retried, and the signed upload URL (its query is
+    // the token sentinel) never shows in the retry log or anywhere else (`run_cmd` checks).
+    proxy.setup(json!({"seed": seed(), "rate": 1.0, "kinds": ["reset"], "max_faults": 1, "match": "^PUT "}));
+    let o = crate::parquet::hub_prepare(
+        &proxy.urls[0],
+        home.path(),
+        "hf://datasets/acme/flaky",
+        &train,
+        &["--num-shards", "2"],
+    );
+    ok_under_faults(&o, &proxy);
+    assert_eq!(proxy.faults(), 2, "each of the 2 uploads reset once");
+    assert!(stderr(&o).contains("retry 1"), "the retries are logged: {}", stderr(&o));
 }

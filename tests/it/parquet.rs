@@ -244,8 +244,11 @@ pub(crate) fn hub_prepare(
     train: &Path,
     extra: &[&str],
 ) -> std::process::Output {
+    let mut c = crate::hub::hub_cmd(endpoint, home);
+    // Retries are logged at `info`: a signed upload URL must not show there either.
+    c.env("DELTA_HF_LOG", "warn,delta_hf=info");
     crate::hub::run_cmd(
-        crate::hub::hub_cmd(endpoint, home),
+        c,
         &[&["prepare", "--split", &format!("train={}", train.display()), "--output", out, "--json"], extra]
             .concat(),
     )

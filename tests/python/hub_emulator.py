@@ -43,7 +43,9 @@ Writing (the commit API as the Hub speaks it; `huggingface_hub.HfApi().upload_fo
   POST /datasets/{repo}.git/info/lfs/objects/batch    upload batch: transfer `basic`, per object an
                                                        upload (PUT /_lfs/{oid}) and a verify action,
                                                        no actions for objects already stored
-  PUT  /_lfs/{oid}   POST /_lfs/{oid}/verify          store (sha256 and size checked) / verify
+  PUT  /_lfs/{oid}?X-Amz-Signature=...               store (sha256 and size checked); the query is
+                                                       a fake signature that must never be shown
+  POST /_lfs/{oid}/verify                             verify
   POST /api/datasets/{repo}/commit/{rev}              NDJSON: header (summary, parentCommit),
                                                        file (base64; refused for binary files, as
                                                        the Hub refuses them), lfsFile (oid uploaded),
@@ -199,6 +201,9 @@ def build_models() -> dict:
 
 REPOS = build_repos()
 PRIVATE: set = set()
+# The query of the LFS upload URLs, as a presigned URL's signature: the tests' token sentinel, so
+# their leak check catches it in any output.
+SIGNATURE = "hf_SENTINEL_token_must_not_leak_4242"
 LFS_STORE: dict = {}
 COMMITS: list = []
 MODELS: dict = {}  # filled in main(), once DATA_DIR is known
@@ -545,7 +550,8 @@ class Handler(BaseHTTPRequestHandler):
             out = {"oid": o["oid"], "size": o["size"], "authenticated": True}
             if o["oid"] not in LFS_STORE:
                 out["actions"] = {
-                    "upload": {"href": f"http://{host}/_lfs/{o['oid']}", "header": {"X-Lfs-Upload": "1"}},
+                    "upload": {"href": f"http://{host}/_lfs/{o['oid']}?X-Amz-Signature={SIGNATURE}",
+                               "header": {"X-Lfs-Upload": "1"}},
                     "verify": {"href": f"http://{host}/_lfs/{o['oid']}/verify",
                                "header": {"X-Lfs-Verify": "1"}},
                 }
