@@ -106,6 +106,9 @@ fn help_lists_the_interface() {
         "--json",
         "--quiet",
         "-q",
+        // issue 22
+        "--format",
+        "--private",
     ];
     let size = [
         "--config",
