@@ -44,7 +44,7 @@ import gen
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-TOOLS = ("delta-hf", "fan-out", "peer", "floor", "delta-hf-parquet")
+TOOLS = ("delta-hf", "fan-out", "peer", "floor", "delta-hf-parquet", "peer-parquet")
 TOOL_TITLES = {
     "delta-hf": "delta-hf prepare",
     "fan-out": "delta-hf plan + 2 × run-task + commit (fan-out on this machine)",
@@ -52,6 +52,7 @@ TOOL_TITLES = {
     "floor": "floor (pyarrow Parquet → Arrow IPC, no labels)",
     # issue 22: the Hub's Parquet layout, beside arrow.
     "delta-hf-parquet": "delta-hf prepare --format parquet (Hub layout)",
+    "peer-parquet": "Python peer, Hub layout (… → datasets ClassLabel → to_parquet + card, as push_to_hub)",
 }
 SPLITS = (("train", "train"), ("test", "eval"))  # (split name, table directory)
 MIB = 1024 * 1024
@@ -212,7 +213,7 @@ def validate(tool: str, res: dict, out: Path, manifest: dict) -> list[str]:
         check_hf_dir(out / "dataset", manifest, problems)
     elif tool == "peer":
         check_hf_dir(out / "dataset", manifest, problems)
-    elif tool == "delta-hf-parquet":
+    elif tool in ("delta-hf-parquet", "peer-parquet"):
         check_parquet_dir(out / "dataset", manifest, problems)
     else:
         for split, table in SPLITS:
@@ -235,6 +236,9 @@ def tool_command(tool: str, binary: Path, tables: Path, out: Path) -> list[str]:
     if tool == "delta-hf-parquet":
         return [str(binary), "prepare", *split_args, "--output", str(out / "dataset"), "--format", "parquet",
                 "--overwrite", "--json", "--quiet"]
+    if tool == "peer-parquet":
+        return [sys.executable, str(BENCH_DIR / "peer.py"), *split_args, "--output", str(out / "dataset"),
+                "--format", "parquet"]
     if tool == "fan-out":
         return [sys.executable, str(BENCH_DIR / "fanout.py"), "--bin", str(binary), "--tasks", str(FAN_OUT_TASKS),
                 *split_args, "--output", str(out / "dataset"), "--label-table", str(out / "label_table")]
@@ -350,6 +354,9 @@ def summarize(scale_result: dict) -> None:
     if "delta-hf" in tools and "delta-hf-parquet" in tools:  # target: <= 1.3
         ratios["parquet_over_arrow_wall"] = (tools["delta-hf-parquet"]["median"]["wall_s"]
                                              / tools["delta-hf"]["median"]["wall_s"])
+    if "delta-hf-parquet" in tools and "peer-parquet" in tools:  # target: >= 5
+        ratios["peer_parquet_over_delta_hf_parquet_wall"] = (tools["peer-parquet"]["median"]["wall_s"]
+                                                             / tools["delta-hf-parquet"]["median"]["wall_s"])
     scale_result["ratios"] = ratios
     if "delta-hf" in tools:
         d = tools["delta-hf"]
@@ -570,14 +577,15 @@ def main() -> int:
 
     mem = meminfo()
     peer_limit = (mem.get("MemTotal", 0) + mem.get("SwapTotal", 0)) or None
-    if "peer" in tools and not a.peer_anyway and mem.get("MemAvailable"):
-        need = PEER_RSS_PER_TEXT_BYTE * result["data"]["text_bytes"]
-        if need > mem["MemAvailable"]:
-            t = result["tools"]["peer"]
-            t["status"] = "skipped"
-            t["note"] = (f"needs ≳ {need / 2**30:.0f} GiB ({PEER_RSS_PER_TEXT_BYTE:g}× the text bytes), "
-                         f"{mem['MemAvailable'] / 2**30:.0f} GiB available")
-            log(f"[peer] skipped: it {t['note']} (--peer-anyway runs it)")
+    for peer in ("peer", "peer-parquet"):
+        if peer in tools and not a.peer_anyway and mem.get("MemAvailable"):
+            need = PEER_RSS_PER_TEXT_BYTE * result["data"]["text_bytes"]
+            if need > mem["MemAvailable"]:
+                t = result["tools"][peer]
+                t["status"] = "skipped"
+                t["note"] = (f"needs ≳ {need / 2**30:.0f} GiB ({PEER_RSS_PER_TEXT_BYTE:g}× the text bytes), "
+                             f"{mem['MemAvailable'] / 2**30:.0f} GiB available")
+                log(f"[{peer}] skipped: it {t['note']} (--peer-anyway runs it)")
 
     for run in range(1, a.runs + 1):
         for tool in tools:
@@ -590,7 +598,7 @@ def main() -> int:
             os.sync()
             log(f"[run {run}/{a.runs}] {tool} ...")
             res = measure(tool_command(tool, binary, tables, out), logs, f"{tool}-{run}", env,
-                          as_limit=peer_limit if tool == "peer" else None)
+                          as_limit=peer_limit if tool in ("peer", "peer-parquet") else None)
             problems = validate(tool, res, out, manifest)
             if problems:
                 log(f"[run {run}/{a.runs}] {tool} FAILED: " + "; ".join(problems))
