@@ -36,6 +36,7 @@ mod jobs;
 mod kind_flags;
 mod label_kinds;
 mod label_table;
+mod row_order;
 mod scale;
 mod spark;
 mod sql;
