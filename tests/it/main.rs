@@ -43,3 +43,5 @@ mod sql;
 mod time_travel;
 mod tokenize;
 mod wheel;
+// --packing (issue 21): the packer against TRL pack_dataset.
+mod packing;
