@@ -290,6 +290,50 @@ impl Packer {
     }
 }
 
+/// A fan-out task's rows of a split: of the rows its files yield (in order), the [`TaskRange`]'s
+/// — the first `skip` belong to the task before, those past `rows()` to the task after. Put it
+/// on the selected rows before anything can drop one; [`TaskRows::finish`] then checks that
+/// the scan yielded the rows the Delta log counts and that every row of the range reached the
+/// packer, so a task whose rows would not be packed as `prepare` packs them fails instead.
+#[derive(Debug, Clone)]
+pub struct TaskRows {
+    range: TaskRange,
+    /// Rows seen so far.
+    seen: u64,
+}
+
+impl TaskRows {
+    pub fn new(range: TaskRange) -> TaskRows {
+        TaskRows { range, seen: 0 }
+    }
+
+    /// The part of `batch` (the next rows of the task's scan) that is the task's.
+    pub fn apply(&mut self, batch: &RecordBatch) -> Option<RecordBatch> {
+        let n = batch.num_rows() as u64;
+        let (from, to) = (self.seen, self.seen + n);
+        self.seen = to;
+        let start = self.range.skip.clamp(from, to);
+        let end = (self.range.skip + self.range.rows()).clamp(from, to);
+        (end > start).then(|| batch.slice((start - from) as usize, (end - start) as usize))
+    }
+
+    /// After the scan: refuse a task whose rows do not line up with the plan's windows.
+    /// `packed_rows_in` is [`PackStats::rows_in`] of the task's packer.
+    pub fn finish(&self, split: &str, packed_rows_in: u64) -> Result<()> {
+        let r = &self.range;
+        if self.seen != r.file_rows || packed_rows_in != r.rows() {
+            return Err(Error::Data(format!(
+                "split `{split}`: with --packing every task must pack exactly its rows {}..{} of the split, \
+                 but its data files yielded {} rows (the Delta log counts {}) and {} reached the packer: rows were \
+                 filtered or dropped before packing (a --select-sql WHERE, --drop-nulls, --skip-invalid-rows), so the \
+                 packing windows would not be `prepare`'s; run `delta-hf prepare` for this export",
+                r.first_row, r.end_row, self.seen, r.file_rows, packed_rows_in
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Packed rows as (start, length) pieces of a window's tokens, and their `seq_lengths`.
 type Packed = (Vec<Vec<(usize, usize)>>, Option<Vec<Vec<i32>>>);
 
@@ -353,12 +397,14 @@ pub struct TaskRange {
     pub files: std::ops::Range<usize>,
     /// Rows of the first file that belong to the task before.
     pub skip: u64,
+    /// Rows of `files` in all, as the Delta log counts them (what the task's scan must yield).
+    pub file_rows: u64,
 }
 
 impl TaskRange {
     fn locate(file_rows: &[u64], first_row: u64, end_row: u64) -> TaskRange {
         if first_row >= end_row {
-            return TaskRange { first_row, end_row, files: 0..0, skip: 0 };
+            return TaskRange { first_row, end_row, files: 0..0, skip: 0, file_rows: 0 };
         }
         let (mut first, mut skip, mut end) = (None, 0, 0);
         let mut before = 0;
@@ -373,7 +419,9 @@ impl TaskRange {
             }
             before = after;
         }
-        TaskRange { first_row, end_row, files: first.unwrap_or(0)..end, skip }
+        let files = first.unwrap_or(0)..end;
+        let file_rows = file_rows[files.clone()].iter().sum();
+        TaskRange { first_row, end_row, files, skip, file_rows }
     }
 
     /// Rows in the task.
@@ -573,6 +621,29 @@ mod tests {
         assert!(Packer::new(opts, &schema).unwrap_err().to_string().contains("input_ids"));
         let ok = input(&docs());
         assert!(Packer::new(PackOptions { max_length: 0, ..opts }, &ok.schema()).is_err());
+    }
+
+    #[test]
+    fn task_rows_take_the_range_and_check_counts() {
+        let r = task_ranges(&[5, 7, 4], 2, 4);
+        // 16 rows, 4 windows: rows 0..8 and 8..16; task 1 skips 3 rows of file 1.
+        assert_eq!((r[1].files.clone(), r[1].skip, r[1].file_rows), (1..3, 3, 11));
+        let rows: Vec<Vec<i32>> = (0..11).map(|i| vec![i]).collect();
+        let all = input(&rows);
+        let mut t = TaskRows::new(r[1].clone());
+        let mut got = Vec::new();
+        for (at, n) in [(0, 2), (2, 3), (5, 6)] {
+            if let Some(b) = t.apply(&all.slice(at, n)) {
+                got.extend(lists::<deltalake::arrow::datatypes::Int32Type>(&b, INPUT_IDS).concat());
+            }
+        }
+        assert_eq!(got, (3..11).collect::<Vec<_>>());
+        t.finish("train", 8).unwrap();
+        // A row dropped before the packer, or a scan that yields fewer rows: refused.
+        assert!(t.finish("train", 7).unwrap_err().to_string().contains("prepare"));
+        let mut short = TaskRows::new(r[1].clone());
+        short.apply(&all.slice(0, 10));
+        assert!(short.finish("train", 8).is_err());
     }
 
     #[test]
