@@ -304,3 +304,46 @@ impl OpenedTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::array::{Int64Array, RecordBatch, StringArray};
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::storage::session::{self, SessionOptions};
+
+    /// The Delta log's row counts are found under the names the scan gives the files, also in
+    /// partition folders whose names need escaping.
+    #[tokio::test]
+    async fn file_rows_name_the_files_as_the_scan_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("part", DataType::Utf8, false),
+        ]));
+        for (n, part) in [(3i64, "a b=c/%"), (5, "plain"), (2, "a b=c/%")] {
+            let ids = Int64Array::from((0..n).collect::<Vec<_>>());
+            let parts = StringArray::from(vec![part; n as usize]);
+            let b = RecordBatch::try_new(schema.clone(), vec![Arc::new(ids), Arc::new(parts)]).unwrap();
+            let t = DeltaTable::try_from_url(url.clone()).await.unwrap();
+            t.write(vec![b]).with_partition_columns(["part"]).await.unwrap();
+        }
+        let t = open(
+            &TableRef::parse(dir.path().to_str().unwrap()).unwrap(),
+            &Connector::new(&[], None).unwrap(),
+        )
+        .await
+        .unwrap();
+        let ctx = session::session(SessionOptions::export(None)).unwrap();
+        let files = t.files_in_scan_order(&ctx).await.unwrap();
+        let rows = t.file_rows().unwrap();
+        let mut counts: Vec<u64> =
+            files.iter().map(|(p, _)| rows.get(p).copied().flatten().expect(p)).collect();
+        counts.sort();
+        assert_eq!(counts, vec![2, 3, 5]);
+    }
+}
