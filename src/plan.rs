@@ -223,9 +223,9 @@ pub fn balance(files: &[(String, u64)], n: usize) -> Vec<Vec<PlanFile>> {
 
 /// `--packing` (issue 21): split `files` (in row order, with sizes) into `n` tasks by rows,
 /// each beginning on a multiple of `window` rows of the split ([`pack::task_ranges`]), with the
-/// row count of each file from the Delta log (`rows`, by path). A file without a row count
-/// (no `numRecords` statistic, or a deletion vector) refuses the split: its windows cannot be
-/// placed.
+/// row count of each file from the Delta log (`rows`, by path; deletion vectors subtracted). A
+/// file without a row count (no `numRecords` statistic) refuses the split: its windows cannot
+/// be placed.
 pub fn balance_rows(
     files: &[(String, u64)],
     rows: &std::collections::HashMap<String, Option<u64>>,
@@ -240,7 +240,7 @@ pub fn balance_rows(
             None => {
                 return Err(Error::Usage(format!(
                     "table `{table}`: data file `{path}` has no row count in the Delta log (no `numRecords` \
-                     statistic, or a deletion vector), so the packing windows cannot be placed on tasks; \
+                     statistic), so the packing windows cannot be placed on tasks; \
                      run `delta-hf prepare` instead of plan/run-task/commit, or rewrite the table with statistics \
                      (e.g. OPTIMIZE)"
                 )));

@@ -274,17 +274,15 @@ impl OpenedTable {
         Ok(out)
     }
 
-    /// Each data file's row count from the Delta log (its `numRecords` statistic), by path
-    /// relative to the table root as [`Self::files_in_scan_order`] names it: `None` for a file
-    /// without the statistic or with a deletion vector (its rows are then fewer than recorded).
+    /// Each data file's row count from the Delta log (its `numRecords` statistic less the rows
+    /// its deletion vector removes), by path relative to the table root as
+    /// [`Self::files_in_scan_order`] names it: `None` for a file without the statistic.
     pub fn file_rows(&self) -> Result<std::collections::HashMap<String, Option<u64>>> {
         let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
         let mut rows = std::collections::HashMap::new();
         for f in snapshot.log_data().iter() {
-            let n = match f.deletion_vector_descriptor() {
-                Some(_) => None,
-                None => f.num_records().map(|n| n as u64),
-            };
+            let removed = f.deletion_vector_descriptor().map_or(0, |dv| dv.cardinality.max(0) as u64);
+            let n = f.num_records().map(|n| (n as u64).saturating_sub(removed));
             rows.insert(f.object_store_path().to_string(), n);
             rows.insert(f.path().into_owned(), n);
         }
@@ -345,5 +343,54 @@ mod tests {
             files.iter().map(|(p, _)| rows.get(p).copied().flatten().expect(p)).collect();
         counts.sort();
         assert_eq!(counts, vec![2, 3, 5]);
+    }
+
+    /// On Spark-written tables (deletion vectors, escaped partition values, checkpoints) the
+    /// counts of the files a scan reads add up to the rows it returns.
+    #[tokio::test]
+    async fn file_rows_add_up_on_spark_tables() {
+        let golden = std::env::var_os("DELTA_HF_GOLDEN_DIR")
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/delta-golden")
+            });
+        if !golden.is_dir() {
+            assert!(
+                std::env::var_os("DELTA_HF_NO_SKIP").is_none_or(|v| v.is_empty() || v == "0"),
+                "golden fixtures not found at {}",
+                golden.display()
+            );
+            eprintln!(
+                "SKIPPED: file_rows_add_up_on_spark_tables: no golden fixtures at {}",
+                golden.display()
+            );
+            return;
+        }
+        // (table, whether its log has `numRecords`): a file without it is found, with no count.
+        for (name, stats) in [
+            ("dv-partitioned-with-checkpoint", true),
+            ("basic-with-inserts-updates", true),
+            ("data-reader-escaped-chars", false),
+        ] {
+            let path = golden.join(name).join("delta");
+            let t =
+                open(&TableRef::parse(path.to_str().unwrap()).unwrap(), &Connector::new(&[], None).unwrap())
+                    .await
+                    .unwrap();
+            let ctx = session::session(SessionOptions::export(None)).unwrap();
+            let files = t.files_in_scan_order(&ctx).await.unwrap();
+            assert!(!files.is_empty(), "{name}");
+            let rows = t.file_rows().unwrap();
+            let counts: Vec<Option<u64>> = files.iter().map(|(p, _)| *rows.get(p).expect(p)).collect();
+            if !stats {
+                assert!(counts.iter().all(Option::is_none), "{name}: {counts:?}");
+                continue;
+            }
+            let logged: u64 = counts.iter().map(|c| c.expect(name)).sum();
+            let scanned =
+                ctx.read_table(t.provider(&ctx, None).await.unwrap()).unwrap().count().await.unwrap();
+            assert_eq!(logged, scanned as u64, "{name}");
+        }
     }
 }
