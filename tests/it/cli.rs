@@ -84,6 +84,7 @@ fn help_lists_the_interface() {
         "--labels-from",
         "--output",
         "-o",
+        "--format",
         "--max-shard-size",
         "--num-shards",
         "--label-table",
