@@ -42,3 +42,5 @@ mod sql;
 mod time_travel;
 mod tokenize;
 mod wheel;
+// issue 23: the report
+mod report;

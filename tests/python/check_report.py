@@ -14,6 +14,7 @@
 """
 
 import json
+import os
 import re
 import struct
 import sys
@@ -227,6 +228,12 @@ if __name__ == "__main__":
         for flag, value in zip(rest[1::2], rest[2::2]):
             opts[flag] = value
         check(out, tokenizer=opts["--tokenizer"], report_table=opts["--report-table"])
+        # With both the tokenizers (rayon) and deltalake (tokio) runtimes loaded, the
+        # interpreter's shutdown can abort in native code after every check passed: leave
+        # without running it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     elif cmd == "screenshot":
         screenshot(rest[0])
     else:
