@@ -259,7 +259,48 @@ fn hygiene(h: &mut String, hy: &HygieneReport) {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::super::{HygieneExample, HygieneReport, HygieneRow, HygieneSplit, Report};
+    use super::{escape, render};
+
+    #[test]
+    fn the_hygiene_section_shows_when_present_escaped() {
+        let mut r = Report {
+            format: super::super::FORMAT.into(),
+            format_version: super::super::FORMAT_VERSION,
+            run_id: "r".into(),
+            created: "t".into(),
+            tool: "delta-hf".into(),
+            output: "/o".into(),
+            label_kind: None,
+            labels: vec![],
+            weights: None,
+            max_length: None,
+            splits: vec![],
+            hygiene: None,
+        };
+        assert!(!render(&r).contains("duplicates and leaks"));
+        let row = |split: &str, text: &str| HygieneRow {
+            split: split.into(),
+            position: 7,
+            text: Some(text.into()),
+            ..Default::default()
+        };
+        r.hygiene = Some(HygieneReport {
+            dedup: Some("exact".into()),
+            leaks: "drop".into(),
+            splits: vec![HygieneSplit { split: "test".into(), duplicates: 2, leaks: 1 }],
+            examples: vec![HygieneExample {
+                kind: "leak".into(),
+                row: row("test", "<b>same</b> text"),
+                matches: row("train", "<b>same</b> text"),
+                jaccard: None,
+                dropped: true,
+            }],
+        });
+        let page = render(&r);
+        assert!(page.contains("duplicates and leaks") && page.contains("&lt;b&gt;same&lt;/b&gt;"), "{page}");
+        assert!(!page.contains("<b>same"), "{page}");
+    }
 
     #[test]
     fn escapes_markup() {
