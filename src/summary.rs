@@ -49,7 +49,7 @@ pub struct Timings {
     pub label_map: f64,
     /// 4: encoding and writing every split's shards, then the metadata files.
     pub write: f64,
-    /// 5: the label-table commit.
+    /// 5: the label-table commit (and the report: its files and `--report-table`, issue 23).
     pub label_table: f64,
     /// 6: the move into place (local) or the ordered upload.
     pub publish: f64,
