@@ -107,6 +107,8 @@ fn help_lists_the_interface() {
         "--json",
         "--quiet",
         "-q",
+        // issue 23: the report
+        "--report-table",
     ];
     let size = [
         "--config",
