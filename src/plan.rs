@@ -52,6 +52,18 @@ pub struct Plan {
     /// The staging area: its root (a local directory beside a local output, else the output
     /// itself) and the layout of shards and manifests under it.
     pub staging: Staging,
+    /// issue 23: `--report-table`, which `commit` appends the report to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_table: Option<PlanReportTable>,
+}
+
+/// `--report-table`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanReportTable {
+    /// As the user named it.
+    pub table: String,
+    /// Where it lives: an absolute `file://` URL, a URI (no query) or `uc://catalog.schema.table`.
+    pub url: String,
 }
 
 /// One split: its table at the pinned version and its data files per task.
