@@ -116,7 +116,8 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
         let (tasks, row_ranges) = match row_align(s) {
             None => (plan::balance(&files, p.tasks), None),
             Some(window) => {
-                let (tasks, ranges) = plan::balance_rows(&files, &t.file_rows()?, p.tasks, window, t.name())?;
+                let (tasks, ranges) =
+                    plan::balance_rows(&files, &t.file_rows().await?, p.tasks, window, t.name())?;
                 (tasks, Some(ranges))
             }
         };

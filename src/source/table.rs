@@ -274,15 +274,29 @@ impl OpenedTable {
         Ok(out)
     }
 
-    /// Each data file's row count from the Delta log (its `numRecords` statistic less the rows
-    /// its deletion vector removes), by path relative to the table root as
-    /// [`Self::files_in_scan_order`] names it: `None` for a file without the statistic.
-    pub fn file_rows(&self) -> Result<std::collections::HashMap<String, Option<u64>>> {
+    /// Each data file's row count, by path relative to the table root as
+    /// [`Self::files_in_scan_order`] names it: the Delta log's `numRecords` statistic, or, for a
+    /// file written without it, the row count in its Parquet footer (one small read); less the
+    /// rows its deletion vector removes. These are the rows a scan of the file returns.
+    pub async fn file_rows(&self) -> Result<std::collections::HashMap<String, u64>> {
         let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
         let mut rows = std::collections::HashMap::new();
+        let mut store = None;
         for f in snapshot.log_data().iter() {
             let removed = f.deletion_vector_descriptor().map_or(0, |dv| dv.cardinality.max(0) as u64);
-            let n = f.num_records().map(|n| (n as u64).saturating_sub(removed));
+            let n = match f.num_records() {
+                Some(n) => n as u64,
+                None => {
+                    let store = store.get_or_insert_with(|| self.table.log_store().object_store(None));
+                    footer_rows(store.as_ref(), &f.object_store_path(), f.size().max(0) as u64)
+                        .await
+                        .map_err(|e| {
+                            self.table_ref
+                                .unreadable(format!("data file `{}`: its Parquet footer: {e}", f.path()))
+                        })?
+                }
+            };
+            let n = n.saturating_sub(removed);
             rows.insert(f.object_store_path().to_string(), n);
             rows.insert(f.path().into_owned(), n);
         }
@@ -301,6 +315,28 @@ impl OpenedTable {
             Err(_) => Vec::new(),
         }
     }
+}
+
+/// The row count in a Parquet file's footer (two small range reads: the footer's tail, then
+/// its metadata).
+async fn footer_rows(
+    store: &dyn ObjectStore,
+    path: &object_store::path::Path,
+    size: u64,
+) -> std::result::Result<u64, String> {
+    use deltalake::parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
+    if size < 8 {
+        return Err(format!("{size} bytes, shorter than a Parquet footer"));
+    }
+    let tail = store.get_range(path, size - 8..size).await.map_err(|e| e.to_string())?;
+    let tail: [u8; 8] = tail.as_ref().try_into().map_err(|_| "a short read of the footer".to_string())?;
+    let len = FooterTail::try_new(&tail).map_err(|e| e.to_string())?.metadata_length() as u64;
+    if len + 8 > size {
+        return Err(format!("a footer of {len} bytes in a file of {size}"));
+    }
+    let meta = store.get_range(path, size - 8 - len..size - 8).await.map_err(|e| e.to_string())?;
+    let meta = ParquetMetaDataReader::decode_metadata(&meta).map_err(|e| e.to_string())?;
+    Ok(meta.file_metadata().num_rows().max(0) as u64)
 }
 
 #[cfg(test)]
@@ -338,9 +374,8 @@ mod tests {
         .unwrap();
         let ctx = session::session(SessionOptions::export(None)).unwrap();
         let files = t.files_in_scan_order(&ctx).await.unwrap();
-        let rows = t.file_rows().unwrap();
-        let mut counts: Vec<u64> =
-            files.iter().map(|(p, _)| rows.get(p).copied().flatten().expect(p)).collect();
+        let rows = t.file_rows().await.unwrap();
+        let mut counts: Vec<u64> = files.iter().map(|(p, _)| *rows.get(p).expect(p)).collect();
         counts.sort();
         assert_eq!(counts, vec![2, 3, 5]);
     }
@@ -367,12 +402,11 @@ mod tests {
             );
             return;
         }
-        // (table, whether its log has `numRecords`): a file without it is found, with no count.
-        for (name, stats) in [
-            ("dv-partitioned-with-checkpoint", true),
-            ("basic-with-inserts-updates", true),
-            ("data-reader-escaped-chars", false),
-        ] {
+        // Deletion vectors and a checkpoint; updates; escaped partition values and no `numRecords`
+        // in the log (the counts come from the Parquet footers).
+        for name in
+            ["dv-partitioned-with-checkpoint", "basic-with-inserts-updates", "data-reader-escaped-chars"]
+        {
             let path = golden.join(name).join("delta");
             let t =
                 open(&TableRef::parse(path.to_str().unwrap()).unwrap(), &Connector::new(&[], None).unwrap())
@@ -381,13 +415,8 @@ mod tests {
             let ctx = session::session(SessionOptions::export(None)).unwrap();
             let files = t.files_in_scan_order(&ctx).await.unwrap();
             assert!(!files.is_empty(), "{name}");
-            let rows = t.file_rows().unwrap();
-            let counts: Vec<Option<u64>> = files.iter().map(|(p, _)| *rows.get(p).expect(p)).collect();
-            if !stats {
-                assert!(counts.iter().all(Option::is_none), "{name}: {counts:?}");
-                continue;
-            }
-            let logged: u64 = counts.iter().map(|c| c.expect(name)).sum();
+            let rows = t.file_rows().await.unwrap();
+            let logged: u64 = files.iter().map(|(p, _)| *rows.get(p).expect(p)).sum();
             let scanned =
                 ctx.read_table(t.provider(&ctx, None).await.unwrap()).unwrap().count().await.unwrap();
             assert_eq!(logged, scanned as u64, "{name}");
