@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::settings::ExportSpec;
 use crate::transform::kind::{LabelKind, Labelled};
 use crate::transform::label_map::{LabelCounts, LabelMap, MapOrigin};
+use crate::transform::sft::pack::{self, TaskRange};
 
 /// The `format` field of every plan.
 pub const FORMAT: &str = "delta-hf-plan";
@@ -51,6 +52,18 @@ pub struct Plan {
     /// The staging area: its root (a local directory beside a local output, else the output
     /// itself) and the layout of shards and manifests under it.
     pub staging: Staging,
+    /// issue 23: `--report-table`, which `commit` appends the report to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_table: Option<PlanReportTable>,
+}
+
+/// `--report-table`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanReportTable {
+    /// As the user named it.
+    pub table: String,
+    /// Where it lives: an absolute `file://` URL, a URI (no query) or `uc://catalog.schema.table`.
+    pub url: String,
 }
 
 /// One split: its table at the pinned version and its data files per task.
@@ -67,6 +80,11 @@ pub struct PlanSplit {
     pub dropped_rows: u64,
     /// `tasks[i]`: the data files task `i` reads, in row order (relative to the table root).
     pub tasks: Vec<Vec<PlanFile>>,
+    /// `--packing` (issue 21): `row_ranges[i]` = the rows task `i` packs, beginning on a
+    /// packing-window boundary ([`balance_rows`]); a file may then be read by two tasks, each
+    /// taking its own rows of it. Absent without packing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_ranges: Option<Vec<TaskRange>>,
 }
 
 /// One data file.
@@ -215,6 +233,38 @@ pub fn balance(files: &[(String, u64)], n: usize) -> Vec<Vec<PlanFile>> {
     tasks
 }
 
+/// `--packing` (issue 21): split `files` (in row order, with sizes) into `n` tasks by rows,
+/// each beginning on a multiple of `window` rows of the split ([`pack::task_ranges`]), with each
+/// file's row count (`rows`, by path: [`crate::source::table::OpenedTable::file_rows`]).
+pub fn balance_rows(
+    files: &[(String, u64)],
+    rows: &std::collections::HashMap<String, u64>,
+    n: usize,
+    window: u64,
+    table: &str,
+) -> Result<(Vec<Vec<PlanFile>>, Vec<TaskRange>)> {
+    let mut counts = Vec::with_capacity(files.len());
+    for (path, _) in files {
+        let r = rows.get(path).ok_or_else(|| {
+            Error::Internal(format!(
+                "table `{table}`: the scan reads `{path}`, which the Delta log does not list"
+            ))
+        })?;
+        counts.push(*r);
+    }
+    let ranges = pack::task_ranges(&counts, n, window);
+    let tasks = ranges
+        .iter()
+        .map(|r| {
+            files[r.files.clone()]
+                .iter()
+                .map(|(path, size)| PlanFile { path: path.clone(), size: *size })
+                .collect()
+        })
+        .collect();
+    Ok((tasks, ranges))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +287,21 @@ mod tests {
         assert_eq!(t.iter().map(Vec::len).sum::<usize>(), 1);
         let t = balance(&[], 2);
         assert!(t.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn packed_tasks_take_their_rows_of_shared_files() {
+        let f = files(&[10, 10, 10]);
+        let rows = f.iter().zip([1500u64, 1000, 700]).map(|((p, _), r)| (p.clone(), r)).collect();
+        let (tasks, ranges) = balance_rows(&f, &rows, 2, 1000, "t").unwrap();
+        // 3,200 rows = 4 windows: rows 0..2000 (files 0-1), rows 2000..3200 (files 1-2).
+        let names: Vec<Vec<&str>> =
+            tasks.iter().map(|t| t.iter().map(|x| x.path.as_str()).collect()).collect();
+        assert_eq!(names, vec![vec!["f0", "f1"], vec!["f1", "f2"]]);
+        assert_eq!((ranges[1].first_row, ranges[1].skip, ranges[1].file_rows), (2000, 500, 1700));
+        let mut missing = rows.clone();
+        missing.remove("f1");
+        assert!(balance_rows(&f, &missing, 2, 1000, "t").unwrap_err().to_string().contains("`f1`"));
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct PrepareSettings {
     // issue 22: `--output hf://datasets/OWNER/NAME[@BRANCH]` (then `output` is `None`), `--private`.
     pub hub_output: Option<HubTarget>,
     pub private: bool,
+    /// issue 23: `--report-table`, where the report is appended.
+    pub report_table: Option<TableRef>,
 }
 
 impl PrepareSettings {
@@ -234,6 +236,7 @@ impl PrepareSettings {
             report: a.report.into(),
             hub_output,
             private: a.private,
+            report_table: a.report_table.as_deref().map(TableRef::parse_location).transpose()?,
         };
         s.check_kind_flags()?;
         Ok(s)
@@ -406,6 +409,14 @@ impl PrepareSettings {
             report,
             hub_output: None,
             private: false,
+            report_table: match &p.report_table {
+                Some(t) => {
+                    let mut r = TableRef::parse_location(&t.url)?;
+                    r.name = t.table.clone();
+                    Some(r)
+                }
+                None => None,
+            },
         })
     }
 }

@@ -326,6 +326,7 @@ async fn place(
         files,
         features,
         shards,
+        stats: out.stats.clone(),
     })
 }
 

@@ -84,6 +84,7 @@ fn help_lists_the_interface() {
         "--labels-from",
         "--output",
         "-o",
+        "--format",
         "--max-shard-size",
         "--num-shards",
         "--label-table",
@@ -107,8 +108,9 @@ fn help_lists_the_interface() {
         "--quiet",
         "-q",
         // issue 22
-        "--format",
         "--private",
+        // issue 23: the report
+        "--report-table",
     ];
     let size = [
         "--config",

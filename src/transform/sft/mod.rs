@@ -1,0 +1,3 @@
+//! Supervised fine-tuning data (issue 21).
+
+pub mod pack;
