@@ -100,8 +100,8 @@ fn parquet_loads_like_arrow_in_datasets_2_21_3_6_4_and_5() {
     }
 }
 
-/// `data/<split>-NNNNN-of-MMMMM.parquet` for every shard the summary counts, `README.md` and
-/// `label_map.json` beside `data/`, nothing else.
+/// `data/<split>-NNNNN-of-MMMMM.parquet` for every shard the summary counts, `README.md`,
+/// `label_map.json` and the run report beside `data/`, nothing else.
 #[track_caller]
 fn assert_layout(out: &Path, summary: &Value) {
     let mut want = Vec::new();
@@ -114,7 +114,8 @@ fn assert_layout(out: &Path, summary: &Value) {
     want.sort();
     assert_eq!(ls(&out.join("data")), want, "{}", out.display());
     let top = ls(out);
-    assert!(top.iter().all(|f| ["README.md", "data", "label_map.json"].contains(&f.as_str())), "{top:?}");
+    let known = ["README.md", "data", "label_map.json", "report.html", "report.json"];
+    assert!(top.iter().all(|f| known.contains(&f.as_str())), "{top:?}");
     let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(readme.starts_with("---\ndataset_info:\n  features:\n"), "{readme}");
 }
@@ -288,7 +289,9 @@ fn hub_push_loads_like_local_and_replaces() {
             "data/train-00000-of-00003.parquet",
             "data/train-00001-of-00003.parquet",
             "data/train-00002-of-00003.parquet",
-            "label_map.json"
+            "label_map.json",
+            "report.html",
+            "report.json"
         ]
     );
     let c = commits(&emu.endpoint());
@@ -320,7 +323,17 @@ fn hub_push_loads_like_local_and_replaces() {
     let ops: Vec<&str> = c[1]["ops"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(ops.iter().filter(|o| **o == "deletedFile").count(), 3, "{ops:?}");
     let (got, files) = hub_dump(&emu.endpoint(), "acme/fresh");
-    assert_eq!(files, [".gitattributes", "README.md", "data/train-00000-of-00001.parquet", "label_map.json"]);
+    assert_eq!(
+        files,
+        [
+            ".gitattributes",
+            "README.md",
+            "data/train-00000-of-00001.parquet",
+            "label_map.json",
+            "report.html",
+            "report.json"
+        ]
+    );
     assert_eq!(got["splits"]["train"]["rows"].as_array().unwrap().len(), 150);
     assert!(summary_line.contains("version 0") && c[1]["summary"].as_str().unwrap().contains("version 1"));
 
