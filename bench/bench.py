@@ -45,11 +45,14 @@ import gen
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 TOOLS = ("delta-hf", "fan-out", "peer", "floor")
+# --format mds (issue 22): the same export as Mosaic Streaming MDS shards (zstd, the default).
+TOOLS += ("mds",)
 TOOL_TITLES = {
     "delta-hf": "delta-hf prepare",
     "fan-out": "delta-hf plan + 2 × run-task + commit (fan-out on this machine)",
     "peer": "Python peer (deltalake → pyarrow → datasets ClassLabel → save_to_disk)",
     "floor": "floor (pyarrow Parquet → Arrow IPC, no labels)",
+    "mds": "delta-hf prepare --format mds (zstd shards)",
 }
 SPLITS = (("train", "train"), ("test", "eval"))  # (split name, table directory)
 MIB = 1024 * 1024
@@ -172,6 +175,28 @@ def check_hf_dir(out: Path, manifest: dict, problems: list[str]) -> None:
                 problems.append(f"{split}: rows per label id do not match the generated labels")
 
 
+def check_mds_dir(out: Path, summary: dict, manifest: dict, problems: list[str]) -> None:
+    """An MDS output: per split, the index's samples and the summary's rows are the generated rows,
+    and every shard file listed is there with its size."""
+    if summary.get("labels") != expected_names(manifest):
+        problems.append(f"summary labels {summary.get('labels')}")
+    for split, table in SPLITS:
+        try:
+            shards = json.loads((out / split / "index.json").read_text())["shards"]
+        except (OSError, ValueError, KeyError) as e:
+            problems.append(f"{split}/index.json: {e}")
+            continue
+        rows = sum(s["samples"] for s in shards)
+        if rows != manifest["splits"][table]["rows"]:
+            problems.append(f"{split}: {rows} samples, expected {manifest['splits'][table]['rows']}")
+        for s in shards:
+            f = s["zip_data"] or s["raw_data"]
+            if (out / split / f["basename"]).stat().st_size != f["bytes"]:
+                problems.append(f"{split}/{f['basename']}: not {f['bytes']} bytes")
+    if not (out / "index.json").is_file():
+        problems.append("no top index.json")
+
+
 def expected_names(manifest: dict) -> list[str]:
     return sorted(set().union(*(s["label_counts"] for s in manifest["splits"].values())))
 
@@ -193,6 +218,8 @@ def validate(tool: str, res: dict, out: Path, manifest: dict) -> list[str]:
         if summary.get("labels") != expected_names(manifest):
             problems.append(f"summary labels {summary.get('labels')}")
         check_hf_dir(out / "dataset", manifest, problems)
+    elif tool == "mds":
+        check_mds_dir(out / "dataset", summary, manifest, problems)
     elif tool == "peer":
         check_hf_dir(out / "dataset", manifest, problems)
     else:
@@ -212,6 +239,9 @@ def tool_command(tool: str, binary: Path, tables: Path, out: Path) -> list[str]:
         split_args += ["--split", f"{split}={tables / table}"]
     if tool == "delta-hf":
         return [str(binary), "prepare", *split_args, "--output", str(out / "dataset"),
+                "--label-table", str(out / "label_table"), "--overwrite", "--json", "--quiet"]
+    if tool == "mds":
+        return [str(binary), "prepare", *split_args, "--format", "mds", "--output", str(out / "dataset"),
                 "--label-table", str(out / "label_table"), "--overwrite", "--json", "--quiet"]
     if tool == "fan-out":
         return [sys.executable, str(BENCH_DIR / "fanout.py"), "--bin", str(binary), "--tasks", str(FAN_OUT_TASKS),
@@ -325,6 +355,8 @@ def summarize(scale_result: dict) -> None:
         ratios["peer_over_delta_hf_wall"] = tools["peer"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
     if "delta-hf" in tools and "fan-out" in tools:
         ratios["fan_out_over_delta_hf_wall"] = tools["fan-out"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
+    if "delta-hf" in tools and "mds" in tools:
+        ratios["mds_over_delta_hf_wall"] = tools["mds"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
     scale_result["ratios"] = ratios
     if "delta-hf" in tools:
         d = tools["delta-hf"]

@@ -141,7 +141,8 @@ pub struct PrepareArgs {
     #[arg(long, short, value_name = "DIR", env = "DELTA_HF_OUTPUT")]
     pub output: Option<String>,
 
-    /// The output format: `arrow` is `datasets`' `save_to_disk` layout (`load_from_disk`).
+    /// The output format: `arrow` is `datasets`' `save_to_disk` layout (`load_from_disk`), `mds`
+    /// Mosaic Streaming's shards (`StreamingDataset`).
     #[arg(long, value_enum, default_value_t, env = "DELTA_HF_FORMAT")]
     pub format: Format,
 
@@ -216,6 +217,22 @@ pub struct PrepareArgs {
     /// Leave the text (and pair) column out of the tokenized output.
     #[arg(long, env = "DELTA_HF_DROP_TEXT", requires = "tokenizer")]
     pub drop_text: bool,
+
+    // --format mds (issue 22).
+    /// With --format mds: shard compression, `none`, `zstd` or `zstd:LEVEL` (1-22) [default: zstd].
+    ///
+    /// Compressed shards are `shard.NNNNN.mds.zstd`; `StreamingDataset` decompresses them into its
+    /// local cache.
+    #[arg(long, value_name = "none|zstd[:LEVEL]", env = "DELTA_HF_MDS_COMPRESSION")]
+    pub mds_compression: Option<String>,
+
+    /// With --format mds: hash every shard file with these (`sha1`, `xxh64`, ... as `streaming`
+    /// names them; comma-separated or repeated), recorded in `index.json`.
+    ///
+    /// delta-hf computes md5, sha1, sha224, sha256, sha384, sha512, xxh32, xxh64, xxh3_64,
+    /// xxh3_128 and xxh128. `StreamingDataset(validate_hash=NAME)` checks one of them.
+    #[arg(long = "mds-hashes", value_name = "NAME", env = "DELTA_HF_MDS_HASHES", value_delimiter = ',')]
+    pub mds_hashes: Vec<String>,
 
     #[command(flatten)]
     pub storage: StorageArgs,

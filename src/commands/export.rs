@@ -312,6 +312,7 @@ pub(super) async fn write(
         }
         let sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
+            .with_format_options(e.format_options.clone())
             .with_fsync(e.fsync)
             .with_checksums(checksums)
             .with_decoders(decoders.clone())

@@ -42,3 +42,6 @@ mod sql;
 mod time_travel;
 mod tokenize;
 mod wheel;
+
+// --format mds (issue 22)
+mod mds;
