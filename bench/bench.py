@@ -46,13 +46,17 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 TOOLS = ("delta-hf", "fan-out", "peer", "floor")
 # --format mds (issue 22): the same export as Mosaic Streaming MDS shards (zstd, the default).
-TOOLS += ("mds",)
+# Its Python peer, streaming.MDSWriter (mds_peer.py), runs with the ML venv (DELTA_HF_ML_PYTHON,
+# default ~/.cache/delta-hf/venv-ml/bin/python).
+TOOLS += ("mds", "mds-peer")
+ML_PYTHON = os.environ.get("DELTA_HF_ML_PYTHON") or str(Path.home() / ".cache/delta-hf/venv-ml/bin/python")
 TOOL_TITLES = {
     "delta-hf": "delta-hf prepare",
     "fan-out": "delta-hf plan + 2 × run-task + commit (fan-out on this machine)",
     "peer": "Python peer (deltalake → pyarrow → datasets ClassLabel → save_to_disk)",
     "floor": "floor (pyarrow Parquet → Arrow IPC, no labels)",
     "mds": "delta-hf prepare --format mds (zstd shards)",
+    "mds-peer": "Python peer (deltalake → pyarrow → streaming.MDSWriter, zstd → merge_index)",
 }
 SPLITS = (("train", "train"), ("test", "eval"))  # (split name, table directory)
 MIB = 1024 * 1024
@@ -220,6 +224,8 @@ def validate(tool: str, res: dict, out: Path, manifest: dict) -> list[str]:
         check_hf_dir(out / "dataset", manifest, problems)
     elif tool == "mds":
         check_mds_dir(out / "dataset", summary, manifest, problems)
+    elif tool == "mds-peer":
+        check_mds_dir(out / "dataset", {"labels": summary.get("names")}, manifest, problems)
     elif tool == "peer":
         check_hf_dir(out / "dataset", manifest, problems)
     else:
@@ -243,6 +249,8 @@ def tool_command(tool: str, binary: Path, tables: Path, out: Path) -> list[str]:
     if tool == "mds":
         return [str(binary), "prepare", *split_args, "--format", "mds", "--output", str(out / "dataset"),
                 "--label-table", str(out / "label_table"), "--overwrite", "--json", "--quiet"]
+    if tool == "mds-peer":
+        return [ML_PYTHON, str(BENCH_DIR / "mds_peer.py"), *split_args, "--output", str(out / "dataset")]
     if tool == "fan-out":
         return [sys.executable, str(BENCH_DIR / "fanout.py"), "--bin", str(binary), "--tasks", str(FAN_OUT_TASKS),
                 *split_args, "--output", str(out / "dataset"), "--label-table", str(out / "label_table")]
@@ -357,6 +365,8 @@ def summarize(scale_result: dict) -> None:
         ratios["fan_out_over_delta_hf_wall"] = tools["fan-out"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
     if "delta-hf" in tools and "mds" in tools:
         ratios["mds_over_delta_hf_wall"] = tools["mds"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
+    if "mds" in tools and "mds-peer" in tools:
+        ratios["mds_peer_over_mds_wall"] = tools["mds-peer"]["median"]["wall_s"] / tools["mds"]["median"]["wall_s"]
     scale_result["ratios"] = ratios
     if "delta-hf" in tools:
         d = tools["delta-hf"]
