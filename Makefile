@@ -70,7 +70,7 @@ $(VENV_ML)/.installed: tests/python/requirements-ml.txt
 	$(PYTHON) -m venv $(VENV_ML)
 	$(VENV_ML)/bin/pip install --quiet --upgrade pip
 	$(VENV_ML)/bin/pip install --quiet -r tests/python/requirements-ml.txt
-	$(VENV_ML)/bin/pip install --quiet --no-deps mosaicml-streaming==$(STREAMING_VERSION)
+	$(VENV_ML)/bin/pip install --quiet --no-deps mosaicml-streaming==$(STREAMING_VERSION) torchvision
 	touch $@
 
 venv-ml: $(VENV_ML)/.installed ## Create the second venv (torch, trl, mosaicml-streaming) the SFT and MDS tests use

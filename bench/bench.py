@@ -45,6 +45,11 @@ import gen
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 TOOLS = ("delta-hf", "fan-out", "peer", "floor", "delta-hf-parquet", "peer-parquet")
+# --format mds (issue 22): the same export as Mosaic Streaming MDS shards (zstd, the default).
+# Its Python peer, streaming.MDSWriter (mds_peer.py), runs with the ML venv (DELTA_HF_ML_PYTHON,
+# default ~/.cache/delta-hf/venv-ml/bin/python).
+TOOLS += ("mds", "mds-peer")
+ML_PYTHON = os.environ.get("DELTA_HF_ML_PYTHON") or str(Path.home() / ".cache/delta-hf/venv-ml/bin/python")
 TOOL_TITLES = {
     "delta-hf": "delta-hf prepare",
     "fan-out": "delta-hf plan + 2 × run-task + commit (fan-out on this machine)",
@@ -53,6 +58,8 @@ TOOL_TITLES = {
     # issue 22: the Hub's Parquet layout, beside arrow.
     "delta-hf-parquet": "delta-hf prepare --format parquet (Hub layout)",
     "peer-parquet": "Python peer, Hub layout (… → datasets ClassLabel → to_parquet + card, as push_to_hub)",
+    "mds": "delta-hf prepare --format mds (zstd shards)",
+    "mds-peer": "Python peer (deltalake → pyarrow → streaming.MDSWriter, zstd → merge_index)",
 }
 SPLITS = (("train", "train"), ("test", "eval"))  # (split name, table directory)
 MIB = 1024 * 1024
@@ -188,6 +195,26 @@ def check_parquet_dir(out: Path, manifest: dict, problems: list[str]) -> None:
             problems.append(f"data/{split}-*.parquet: {rows} rows, expected {want}")
         if f"name: {split}\n    num_bytes:" not in card or f"num_examples: {want}\n" not in card:
             problems.append(f"README.md: no num_examples {want} for {split}")
+def check_mds_dir(out: Path, summary: dict, manifest: dict, problems: list[str]) -> None:
+    """An MDS output: per split, the index's samples and the summary's rows are the generated rows,
+    and every shard file listed is there with its size."""
+    if summary.get("labels") != expected_names(manifest):
+        problems.append(f"summary labels {summary.get('labels')}")
+    for split, table in SPLITS:
+        try:
+            shards = json.loads((out / split / "index.json").read_text())["shards"]
+        except (OSError, ValueError, KeyError) as e:
+            problems.append(f"{split}/index.json: {e}")
+            continue
+        rows = sum(s["samples"] for s in shards)
+        if rows != manifest["splits"][table]["rows"]:
+            problems.append(f"{split}: {rows} samples, expected {manifest['splits'][table]['rows']}")
+        for s in shards:
+            f = s["zip_data"] or s["raw_data"]
+            if (out / split / f["basename"]).stat().st_size != f["bytes"]:
+                problems.append(f"{split}/{f['basename']}: not {f['bytes']} bytes")
+    if not (out / "index.json").is_file():
+        problems.append("no top index.json")
 
 
 def expected_names(manifest: dict) -> list[str]:
@@ -211,6 +238,10 @@ def validate(tool: str, res: dict, out: Path, manifest: dict) -> list[str]:
         if summary.get("labels") != expected_names(manifest):
             problems.append(f"summary labels {summary.get('labels')}")
         check_hf_dir(out / "dataset", manifest, problems)
+    elif tool == "mds":
+        check_mds_dir(out / "dataset", summary, manifest, problems)
+    elif tool == "mds-peer":
+        check_mds_dir(out / "dataset", {"labels": summary.get("names")}, manifest, problems)
     elif tool == "peer":
         check_hf_dir(out / "dataset", manifest, problems)
     elif tool in ("delta-hf-parquet", "peer-parquet"):
@@ -239,6 +270,11 @@ def tool_command(tool: str, binary: Path, tables: Path, out: Path) -> list[str]:
     if tool == "peer-parquet":
         return [sys.executable, str(BENCH_DIR / "peer.py"), *split_args, "--output", str(out / "dataset"),
                 "--format", "parquet"]
+    if tool == "mds":
+        return [str(binary), "prepare", *split_args, "--format", "mds", "--output", str(out / "dataset"),
+                "--label-table", str(out / "label_table"), "--overwrite", "--json", "--quiet"]
+    if tool == "mds-peer":
+        return [ML_PYTHON, str(BENCH_DIR / "mds_peer.py"), *split_args, "--output", str(out / "dataset")]
     if tool == "fan-out":
         return [sys.executable, str(BENCH_DIR / "fanout.py"), "--bin", str(binary), "--tasks", str(FAN_OUT_TASKS),
                 *split_args, "--output", str(out / "dataset"), "--label-table", str(out / "label_table")]
@@ -357,6 +393,10 @@ def summarize(scale_result: dict) -> None:
     if "delta-hf-parquet" in tools and "peer-parquet" in tools:  # target: >= 5
         ratios["peer_parquet_over_delta_hf_parquet_wall"] = (tools["peer-parquet"]["median"]["wall_s"]
                                                              / tools["delta-hf-parquet"]["median"]["wall_s"])
+    if "delta-hf" in tools and "mds" in tools:
+        ratios["mds_over_delta_hf_wall"] = tools["mds"]["median"]["wall_s"] / tools["delta-hf"]["median"]["wall_s"]
+    if "mds" in tools and "mds-peer" in tools:
+        ratios["mds_peer_over_mds_wall"] = tools["mds-peer"]["median"]["wall_s"] / tools["mds"]["median"]["wall_s"]
     scale_result["ratios"] = ratios
     if "delta-hf" in tools:
         d = tools["delta-hf"]

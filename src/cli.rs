@@ -145,7 +145,8 @@ pub struct PrepareArgs {
 
     /// The output format: `arrow` is `datasets`' `save_to_disk` layout (`load_from_disk`);
     /// `parquet` the Hub layout `push_to_hub` writes (`data/<split>-NNNNN-of-MMMMM.parquet` and
-    /// a `README.md` dataset card; `load_dataset`).
+    /// a `README.md` dataset card; `load_dataset`); `mds` Mosaic Streaming's shards
+    /// (`StreamingDataset`).
     #[arg(long, value_enum, default_value_t, env = "DELTA_HF_FORMAT")]
     pub format: Format,
 
@@ -226,6 +227,22 @@ pub struct PrepareArgs {
     /// and run; created if absent (a path, a URI or a Unity Catalog name).
     #[arg(long, value_name = "TABLE", env = "DELTA_HF_REPORT_TABLE")]
     pub report_table: Option<String>,
+
+    // --format mds (issue 22).
+    /// With --format mds: shard compression, `none`, `zstd` or `zstd:LEVEL` (1-22) [default: zstd].
+    ///
+    /// Compressed shards are `shard.NNNNN.mds.zstd`; `StreamingDataset` decompresses them into its
+    /// local cache.
+    #[arg(long, value_name = "none|zstd[:LEVEL]", env = "DELTA_HF_MDS_COMPRESSION")]
+    pub mds_compression: Option<String>,
+
+    /// With --format mds: hash every shard file with these (`sha1`, `xxh64`, ... as `streaming`
+    /// names them; comma-separated or repeated), recorded in `index.json`.
+    ///
+    /// delta-hf computes md5, sha1, sha224, sha256, sha384, sha512, xxh32, xxh64, xxh3_64,
+    /// xxh3_128 and xxh128. `StreamingDataset(validate_hash=NAME)` checks one of them.
+    #[arg(long = "mds-hashes", value_name = "NAME", env = "DELTA_HF_MDS_HASHES", value_delimiter = ',')]
+    pub mds_hashes: Vec<String>,
 
     #[command(flatten)]
     pub storage: StorageArgs,

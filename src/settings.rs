@@ -14,7 +14,8 @@ use crate::cli::{
 };
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::sink::format::Format;
+use crate::sink::format::mds::MdsOptions;
+use crate::sink::format::{Format, FormatOptions};
 use crate::sink::hf_dataset::ShardPolicy;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::tokenizer::TokenizerSpec;
@@ -113,6 +114,10 @@ pub struct ExportSpec {
     /// How to tokenize (`--max-length`, `--padding`, `--text-pair-col`, `--drop-text`), with
     /// `--tokenizer`.
     pub tokenize: Option<TokenizeOptions>,
+    // --format mds (issue 22): `--mds-compression`, `--mds-hashes` (absent for other formats).
+    /// The output format's own options.
+    #[serde(default, skip_serializing_if = "FormatOptions::is_empty")]
+    pub format_options: FormatOptions,
 }
 
 impl ExportSpec {
@@ -176,6 +181,7 @@ impl PrepareSettings {
             }
             (_, f) => f,
         };
+        let format_options = format_options(&a, shards)?;
         let select_sql = a
             .select_sql
             .map(|p| {
@@ -220,6 +226,7 @@ impl PrepareSettings {
                 fsync: a.fsync,
                 memory_limit,
                 tokenize: tokenize.as_ref().map(|(_, o)| o.clone()),
+                format_options,
             },
             labels_file,
             labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
@@ -511,6 +518,29 @@ fn shard_policy(num_shards: Option<usize>, max_shard_size: &str) -> Result<Shard
             n => Ok(ShardPolicy::MaxBytes(n)),
         },
     }
+}
+
+/// `--format mds`'s options; its flags with another format are exit 2. MDS offsets are 32-bit,
+/// so its shards stay under 4 GiB.
+fn format_options(a: &PrepareArgs, shards: ShardPolicy) -> Result<FormatOptions> {
+    if a.format != Format::Mds {
+        let given =
+            [(a.mds_compression.is_some(), "--mds-compression"), (!a.mds_hashes.is_empty(), "--mds-hashes")];
+        return match given.iter().find(|(g, _)| *g) {
+            Some((_, flag)) => {
+                Err(Error::Usage(format!("{flag} is an option of --format mds; drop it or add --format mds")))
+            }
+            None => Ok(FormatOptions::default()),
+        };
+    }
+    if let ShardPolicy::MaxBytes(n) = shards
+        && n >= 1 << 32
+    {
+        return Err(Error::Usage(format!(
+            "--max-shard-size {n} bytes: MDS shards must stay under 4 GiB (their offsets are 32-bit)"
+        )));
+    }
+    Ok(FormatOptions { mds: Some(MdsOptions::parse(a.mds_compression.as_deref(), &a.mds_hashes)?) })
 }
 
 /// Text and label must differ and kept columns must not clash with them or repeat.

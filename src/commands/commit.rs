@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::settings::{CommitSettings, PrepareSettings, Report};
 use crate::sink::fanout::{self, Area, Manifest, ManifestShard};
-use crate::sink::format::Format;
+use crate::sink::format::{Format, FormatOptions};
 use crate::sink::hf_dataset::{ShardInfo, SplitOutput};
 use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
@@ -67,7 +67,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         _ => return Err(Error::Internal("the staging area does not match the output".into())),
     };
     let outputs = match &area {
-        Area::Local(root) => link_shards(root, staging.dir(), &parts, format)?,
+        Area::Local(root) => link_shards(root, staging.dir(), &parts, format, &s.spec.format_options)?,
         Area::Remote(_) => in_place(staging.dir(), &parts)?,
     };
     let description = export::describe(&sources, plan.tokenizer.as_ref().map(|t| t.description.clone()));
@@ -232,6 +232,7 @@ fn link_shards(
     dataset: &std::path::Path,
     parts: &[Part],
     format: Format,
+    options: &FormatOptions,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     let mut outputs = Vec::with_capacity(parts.len());
     for p in parts {
@@ -240,12 +241,18 @@ fn link_shards(
         let n = p.shards.len();
         let mut shards = Vec::with_capacity(n);
         for (k, sh) in p.shards.iter().enumerate() {
-            let filename = format.layout().shard_name(k, n);
+            let filename = format.layout().shard_name(k, n, options);
             let (from, to) = (root.join(&sh.path), dir.join(&filename));
             if std::fs::hard_link(&from, &to).is_err() {
                 std::fs::rename(&from, &to).map_err(|e| Error::io("cannot move shard", &from, e))?;
             }
-            shards.push(ShardInfo { filename, num_rows: sh.rows, num_bytes: sh.bytes, crc32: None });
+            shards.push(ShardInfo {
+                filename,
+                num_rows: sh.rows,
+                num_bytes: sh.bytes,
+                crc32: None,
+                index_entry: sh.index_entry.clone(),
+            });
         }
         outputs.push((split_output(&p.name, shards, p.stats.clone()), p.features.clone()));
     }
@@ -271,6 +278,7 @@ fn in_place(dataset: &std::path::Path, parts: &[Part]) -> Result<Vec<(SplitOutpu
                     num_rows: sh.rows,
                     num_bytes: sh.bytes,
                     crc32: None,
+                    index_entry: sh.index_entry.clone(),
                 })
                 .collect();
             (split_output(&p.name, shards, p.stats.clone()), p.features.clone())

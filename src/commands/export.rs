@@ -317,6 +317,7 @@ pub(super) async fn write(
         let batch_map: Option<BatchMap> = Some(observe(observer.clone(), tokenize.clone(), stats.clone()));
         let sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
+            .with_format_options(e.format_options.clone())
             .with_fsync(e.fsync)
             .with_checksums(checksums)
             .with_decoders(decoders.clone())

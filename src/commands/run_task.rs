@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::settings::{PrepareSettings, Report, RunTaskSettings};
 use crate::sink::fanout::{self, Area, Manifest, ManifestShard, ManifestSplit};
-use crate::sink::format::Format;
+use crate::sink::format::{Format, FormatOptions};
 use crate::sink::hf_dataset::SplitOutput;
 use crate::sink::publish::Staging;
 use crate::source::table::{self, OpenedTable};
@@ -131,7 +131,18 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let mut splits = Vec::with_capacity(outputs.len());
     for ((out, features), f) in outputs.iter().zip(&files) {
         splits.push(
-            place(&area, &plan, rs.task, &attempt, &scratch, format, out, features.clone(), f.len()).await?,
+            place(
+                &area,
+                &plan,
+                rs.task,
+                &attempt,
+                &scratch,
+                (format, &s.spec.format_options),
+                out,
+                features.clone(),
+                f.len(),
+            )
+            .await?,
         );
     }
     let manifest = Manifest {
@@ -296,7 +307,7 @@ async fn place(
     task: usize,
     attempt: &str,
     scratch: &Scratch,
-    format: Format,
+    (format, options): (Format, &FormatOptions),
     out: &SplitOutput,
     features: serde_json::Value,
     files: usize,
@@ -312,12 +323,18 @@ async fn place(
             Area::Local(_) => format!("{folder}/{}", sh.filename),
             Area::Remote(dest) => {
                 // Remote shards stay where they are uploaded: the format names them.
-                let rel = format!("{folder}/{}", format.layout().staged_shard_name(k));
+                let rel = format!("{folder}/{}", format.layout().staged_shard_name(k, options));
                 dest.put(&local, &rel).await?;
                 rel
             }
         };
-        shards.push(ManifestShard { path, rows: sh.num_rows, bytes: sh.num_bytes, crc32 });
+        shards.push(ManifestShard {
+            path,
+            rows: sh.num_rows,
+            bytes: sh.num_bytes,
+            crc32,
+            index_entry: sh.index_entry.clone(),
+        });
     }
     Ok(ManifestSplit {
         name: out.name.clone(),

@@ -245,6 +245,10 @@ pub struct ManifestShard {
     pub bytes: u64,
     /// CRC-32 (IEEE, as zlib and gzip compute it) of the shard's bytes, 8 hex digits.
     pub crc32: String,
+    /// What the format's metadata records about the shard (MDS: its `index.json` entry), so
+    /// `commit` writes the metadata without reading the shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_entry: Option<serde_json::Value>,
 }
 
 impl Manifest {

@@ -33,7 +33,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::features::{features_json, normalize_batch, normalize_schema};
-use super::format::{Format, ShardEncoder};
+use super::format::{EncoderSetup, Format, FormatOptions, ShardEncoder};
 use crate::error::{Error, Result};
 
 /// Batches bigger than this (in memory) are sliced before conversion, keeping every written
@@ -64,6 +64,9 @@ pub struct ShardInfo {
     /// CRC-32 of the file's bytes, computed as they are written (`None`: not written here).
     #[serde(skip)]
     pub crc32: Option<u32>,
+    /// What the format's metadata records about the shard (MDS: its `index.json` entry).
+    #[serde(skip)]
+    pub index_entry: Option<Value>,
 }
 
 /// What was written for one split.
@@ -83,10 +86,16 @@ pub struct SplitOutput {
 pub type BatchMap = Arc<dyn Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync>;
 
 /// How each shard file is written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct ShardOptions {
     /// Its format.
     format: Format,
+    /// The format's options.
+    options: Arc<FormatOptions>,
+    /// The split's name.
+    split: Arc<str>,
+    /// `--max-shard-size` (`None` with `--num-shards`).
+    size_limit: Option<u64>,
     /// `--fsync`: flushed to stable storage before it counts as written.
     fsync: bool,
     /// Its CRC-32 computed as it is written.
@@ -128,10 +137,26 @@ impl SplitSink {
             schema,
             features,
             policy,
-            opts: ShardOptions { format, fsync: false, checksum: false },
+            opts: ShardOptions {
+                format,
+                options: Arc::default(),
+                split: split.into(),
+                size_limit: match policy {
+                    ShardPolicy::MaxBytes(n) => Some(n),
+                    ShardPolicy::Count(_) => None,
+                },
+                fsync: false,
+                checksum: false,
+            },
             decoders,
             map: None,
         })
+    }
+
+    /// The format's options (`--mds-compression`, ...).
+    pub fn with_format_options(mut self, options: FormatOptions) -> Self {
+        self.opts.options = Arc::new(options);
+        self
     }
 
     /// Flush every shard to stable storage before it counts as written (`--fsync`).
@@ -168,7 +193,7 @@ impl SplitSink {
         total_rows: Option<u64>,
         progress: ProgressBar,
     ) -> Result<(SplitOutput, Value)> {
-        let opts = self.opts;
+        let opts = self.opts.clone();
         let temp_shards = match self.policy {
             ShardPolicy::MaxBytes(max) => {
                 let mut tasks = Vec::new();
@@ -176,8 +201,9 @@ impl SplitSink {
                     let dir = self.dir.clone();
                     let schema = self.schema.clone();
                     let progress = progress.clone();
+                    let opts = opts.clone();
                     tasks.push(pump(stream, self.decoders.clone(), self.map.clone(), move |rx| {
-                        write_rolling(rx, &dir, p, &schema, opts, max, &progress)
+                        write_rolling(rx, &dir, p, &schema, &opts, max, &progress)
                     }));
                 }
                 let results = futures::future::try_join_all(tasks).await?;
@@ -190,23 +216,30 @@ impl SplitSink {
                 let dir = self.dir.clone();
                 let schema = self.schema.clone();
                 let progress = progress.clone();
+                let opts = opts.clone();
                 pump(Box::pin(stream), self.decoders.clone(), self.map.clone(), move |rx| {
-                    write_counted(rx, &dir, &schema, opts, even_split(total, n), &progress)
+                    write_counted(rx, &dir, &schema, &opts, even_split(total, n), &progress)
                 })
                 .await?
             }
         };
         let mut temp_shards = temp_shards;
         if temp_shards.is_empty() {
-            temp_shards.push(write_empty(&self.dir, &self.schema, self.opts)?);
+            temp_shards.push(write_empty(&self.dir, &self.schema, &self.opts)?);
         }
         let n = temp_shards.len();
         let mut shards = Vec::with_capacity(n);
         for (i, t) in temp_shards.into_iter().enumerate() {
-            let filename = opts.format.layout().shard_name(i, n);
+            let filename = opts.format.layout().shard_name(i, n, &opts.options);
             let dest = self.dir.join(&filename);
             std::fs::rename(&t.path, &dest).map_err(|e| Error::io("cannot rename shard", &t.path, e))?;
-            shards.push(ShardInfo { filename, num_rows: t.rows, num_bytes: t.bytes, crc32: t.crc32 });
+            shards.push(ShardInfo {
+                filename,
+                num_rows: t.rows,
+                num_bytes: t.bytes,
+                crc32: t.crc32,
+                index_entry: t.index_entry,
+            });
         }
         let out = SplitOutput {
             name: self.name.clone(),
@@ -276,6 +309,7 @@ struct TempShard {
     rows: u64,
     bytes: u64,
     crc32: Option<u32>,
+    index_entry: Option<Value>,
 }
 
 /// What a shard's format encodes into: the file, buffered, its bytes counted.
@@ -287,6 +321,13 @@ pub struct Counting<W> {
     inner: W,
     n: u64,
     crc: Option<crc32fast::Hasher>,
+}
+
+impl<W> Counting<W> {
+    /// The bytes that passed so far.
+    pub fn written(&self) -> u64 {
+        self.n
+    }
 }
 
 impl<W: Write> Write for Counting<W> {
@@ -311,20 +352,23 @@ struct OpenShard {
 }
 
 impl OpenShard {
-    fn create(path: PathBuf, schema: &SchemaRef, opts: ShardOptions) -> Result<Self> {
+    fn create(path: PathBuf, schema: &SchemaRef, opts: &ShardOptions) -> Result<Self> {
         let file = File::create(&path).map_err(|e| Error::io("cannot create shard", &path, e))?;
         let sink = Counting {
             inner: BufWriter::with_capacity(WRITE_BUFFER, file),
             n: 0,
             crc: opts.checksum.then(crc32fast::Hasher::new),
         };
-        let writer = opts.format.layout().encoder(sink, schema)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let setup =
+            EncoderSetup { options: &opts.options, dir, split: &opts.split, size_limit: opts.size_limit };
+        let writer = opts.format.layout().encoder(sink, schema, &setup)?;
         Ok(OpenShard { path, writer, rows: 0, fsync: opts.fsync })
     }
 
-    /// What `--max-shard-size` counts.
+    /// The shard's size so far, as the format counts it.
     fn bytes(&self) -> u64 {
-        self.writer.data_bytes().unwrap_or(self.writer.sink().n)
+        self.writer.size()
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -335,9 +379,10 @@ impl OpenShard {
 
     fn finish(mut self) -> Result<TempShard> {
         self.writer.finish().map_err(|e| self.io_error(e))?;
-        let bytes = self.writer.sink().n;
+        let index_entry = self.writer.index_entry();
         let mut sink = self.writer.into_sink().map_err(Error::Arrow)?;
         sink.flush().map_err(|e| Error::io("cannot write shard", &self.path, e))?;
+        let bytes = sink.n;
         let crc32 = sink.crc.take().map(|c| c.finalize());
         let file = sink
             .inner
@@ -346,13 +391,17 @@ impl OpenShard {
         if self.fsync {
             file.sync_all().map_err(|e| Error::io("cannot sync shard", &self.path, e))?;
         }
-        Ok(TempShard { path: self.path, rows: self.rows, bytes, crc32 })
+        Ok(TempShard { path: self.path, rows: self.rows, bytes, crc32, index_entry })
     }
 
     fn io_error(&self, e: deltalake::arrow::error::ArrowError) -> Error {
         match e {
             deltalake::arrow::error::ArrowError::IoError(_, io) => {
                 Error::io("cannot write shard", &self.path, io)
+            }
+            // A format refusing a value (e.g. a null MDS cannot hold) says why itself.
+            deltalake::arrow::error::ArrowError::ExternalError(e) if e.is::<Error>() => {
+                *e.downcast::<Error>().expect("checked")
             }
             e => Error::Arrow(e),
         }
@@ -378,7 +427,7 @@ fn write_rolling(
     dir: &Path,
     partition: usize,
     schema: &SchemaRef,
-    opts: ShardOptions,
+    opts: &ShardOptions,
     max: u64,
     progress: &ProgressBar,
 ) -> Result<Vec<TempShard>> {
@@ -435,7 +484,7 @@ fn write_counted(
     rx: &mut tokio::sync::mpsc::Receiver<RecordBatch>,
     dir: &Path,
     schema: &SchemaRef,
-    opts: ShardOptions,
+    opts: &ShardOptions,
     plan: Vec<u64>,
     progress: &ProgressBar,
 ) -> Result<Vec<TempShard>> {
@@ -481,7 +530,7 @@ fn write_counted(
 }
 
 /// A shard with the schema and no rows: an empty split that still loads.
-fn write_empty(dir: &Path, schema: &SchemaRef, opts: ShardOptions) -> Result<TempShard> {
+fn write_empty(dir: &Path, schema: &SchemaRef, opts: &ShardOptions) -> Result<TempShard> {
     let ext = opts.format.layout().extension();
     OpenShard::create(dir.join(format!(".empty.{ext}.tmp")), schema, opts)?.finish()
 }

@@ -50,3 +50,6 @@ mod parquet;
 mod report;
 // --packing (issue 21): the packer against TRL pack_dataset.
 mod packing;
+
+// --format mds (issue 22)
+mod mds;

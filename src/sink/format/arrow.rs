@@ -24,7 +24,7 @@ use deltalake::arrow::ipc::writer::StreamWriter;
 use deltalake::arrow::record_batch::RecordBatch;
 use serde_json::{Value, json};
 
-use super::{Layout, ShardEncoder, ShardSink, SplitOutput};
+use super::{EncoderSetup, FormatOptions, Layout, ShardEncoder, ShardSink, SplitOutput};
 use crate::error::Result;
 use crate::sink::hf_dataset::write_json;
 
@@ -41,15 +41,20 @@ impl Layout for Arrow {
         schema.with_metadata([("huggingface".to_string(), hf_meta)].into())
     }
 
-    fn encoder(&self, sink: ShardSink, schema: &SchemaRef) -> Result<Box<dyn ShardEncoder>> {
+    fn encoder(
+        &self,
+        sink: ShardSink,
+        schema: &SchemaRef,
+        _: &EncoderSetup,
+    ) -> Result<Box<dyn ShardEncoder>> {
         Ok(Box::new(IpcShard(StreamWriter::try_new(sink, schema)?)))
     }
 
-    fn shard_name(&self, index: usize, count: usize) -> String {
+    fn shard_name(&self, index: usize, count: usize, _: &FormatOptions) -> String {
         format!("data-{index:05}-of-{count:05}.arrow")
     }
 
-    fn staged_shard_name(&self, index: usize) -> String {
+    fn staged_shard_name(&self, index: usize, _: &FormatOptions) -> String {
         format!("data-{index:05}.arrow")
     }
 
@@ -189,8 +194,9 @@ mod tests {
 
     #[test]
     fn names_and_order() {
-        assert_eq!(Arrow.shard_name(1, 12), "data-00001-of-00012.arrow");
-        assert_eq!(Arrow.staged_shard_name(3), "data-00003.arrow");
+        let o = FormatOptions::default();
+        assert_eq!(Arrow.shard_name(1, 12, &o), "data-00001-of-00012.arrow");
+        assert_eq!(Arrow.staged_shard_name(3, &o), "data-00003.arrow");
         let mut files =
             ["dataset_dict.json", "train/state.json", "label_map.json", "train/data-00000-of-00001.arrow"];
         files.sort_by_key(|f| Arrow.publish_rank(f));

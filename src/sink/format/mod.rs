@@ -4,9 +4,13 @@
 //! [`Format`] names a format (what a job, and later a `--format` flag, chooses); its
 //! [`Format::layout`] is the format's [`Layout`], and each format is one module here:
 //! - [`arrow`]: the `save_to_disk` layout `datasets.load_from_disk` opens (Arrow IPC stream
-//!   shards, `state.json`, `dataset_info.json`, `dataset_dict.json`).
+//!   shards, `state.json`, `dataset_info.json`, `dataset_dict.json`);
 //! - [`parquet`]: the Hub layout `push_to_hub` writes and `datasets.load_dataset` opens
-//!   (`data/<split>-NNNNN-of-MMMMM.parquet`, `README.md` with the card's metadata).
+//!   (`data/<split>-NNNNN-of-MMMMM.parquet`, `README.md` with the card's metadata);
+//! - [`mds`]: Mosaic Streaming's MDS shards and `index.json` files (`StreamingDataset`).
+//!
+//! A format's own options (`--mds-compression`, ...) are [`FormatOptions`], part of the export
+//! spec; the layout gets them where they change a file or its name.
 //!
 //! **To add a format: add a module here and an arm in [`Format::layout`]** (with its variant in
 //! [`Format`]). The module implements [`Layout`] (and a [`ShardEncoder`] for its shard files);
@@ -23,7 +27,10 @@
 //!   normalised columns, plus what the format records beside them);
 //! - [`Layout::encoder`]: one shard file's encoder over the writer's byte sink
 //!   ([`ShardSink`]: counted, checksummed, flushed and synced by the writer); an encoder that is
-//!   finished with no batch written is still a loadable, empty shard;
+//!   finished with no batch written is still a loadable, empty shard; its
+//!   [`ShardEncoder::size`] is what the writer cuts shards by, and its
+//!   [`ShardEncoder::index_entry`] (if any) travels with the shard to [`Layout::write_metadata`]
+//!   ([`super::hf_dataset::ShardInfo::index_entry`], and a fan-out task's manifest);
 //! - [`Layout::shard_name`]: shard `index` of `count` of a split, relative to the split's
 //!   folder; the names of a split sort in row order (`prepare`, and the local fan-out commit
 //!   that links the tasks' shards under these names);
@@ -57,6 +64,7 @@ pub use super::hf_dataset::{ShardPolicy, ShardSink, SplitOutput, SplitSink};
 use crate::error::Result;
 
 pub mod arrow;
+pub mod mds;
 pub mod parquet;
 
 /// An output format.
@@ -68,6 +76,36 @@ pub enum Format {
     Arrow,
     /// The Hub's Parquet layout, as `push_to_hub` writes it: `load_dataset` opens it ([`parquet`]).
     Parquet,
+    /// Mosaic Streaming's MDS shards: `StreamingDataset` reads them ([`mds`]).
+    Mds,
+}
+
+/// The options of the formats that have some (`None`: not that format, or its defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatOptions {
+    /// `--mds-compression`, `--mds-hashes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mds: Option<mds::MdsOptions>,
+}
+
+impl FormatOptions {
+    /// No option set (what an `arrow` export's spec holds, so its plan stays as it was).
+    pub fn is_empty(&self) -> bool {
+        self.mds.is_none()
+    }
+}
+
+/// What a shard encoder is made for besides its schema.
+pub struct EncoderSetup<'a> {
+    /// The export's format options.
+    pub options: &'a FormatOptions,
+    /// The split's folder (where a format may keep scratch files).
+    pub dir: &'a Path,
+    /// The split's name, for messages.
+    pub split: &'a str,
+    /// `--max-shard-size` in bytes (`None` with `--num-shards`).
+    pub size_limit: Option<u64>,
 }
 
 impl Format {
@@ -76,6 +114,7 @@ impl Format {
         match self {
             Format::Arrow => &arrow::Arrow,
             Format::Parquet => &parquet::Parquet,
+            Format::Mds => &mds::Mds,
         }
     }
 
@@ -104,13 +143,18 @@ pub trait Layout: Send + Sync {
     fn shard_schema(&self, schema: Schema, features: &Value) -> Schema;
 
     /// Start one shard file in `sink`, for batches of `schema` (from [`Layout::shard_schema`]).
-    fn encoder(&self, sink: ShardSink, schema: &SchemaRef) -> Result<Box<dyn ShardEncoder>>;
+    fn encoder(
+        &self,
+        sink: ShardSink,
+        schema: &SchemaRef,
+        setup: &EncoderSetup,
+    ) -> Result<Box<dyn ShardEncoder>>;
 
     /// Shard `index` of `count` in a split, relative to the split's folder.
-    fn shard_name(&self, index: usize, count: usize) -> String;
+    fn shard_name(&self, index: usize, count: usize, options: &FormatOptions) -> String;
 
     /// The name a fan-out task uploads shard `index` of its part under, in a remote staging area.
-    fn staged_shard_name(&self, index: usize) -> String;
+    fn staged_shard_name(&self, index: usize, options: &FormatOptions) -> String;
 
     /// The per-split and top-level metadata of the splits `outputs` (each with its `datasets`
     /// features), under `root`.
@@ -145,9 +189,13 @@ pub trait ShardEncoder: Send {
     /// The byte sink (how many bytes have reached it so far).
     fn sink(&self) -> &ShardSink;
 
-    /// The data put into the shard so far, for an encoder whose file grows in large steps
-    /// (buffered row groups): `--max-shard-size` then counts this instead of the file's bytes.
-    fn data_bytes(&self) -> Option<u64> {
+    /// The shard's size so far, as the writer cuts shards by it (default: the bytes written).
+    fn size(&self) -> u64 {
+        self.sink().written()
+    }
+
+    /// What the format's metadata records about this shard, once finished (default: nothing).
+    fn index_entry(&self) -> Option<Value> {
         None
     }
 
@@ -168,5 +216,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<Format>("arrow".into()).unwrap(), Format::Arrow);
         assert_eq!(<Format as clap::ValueEnum>::from_str("arrow", false).unwrap(), Format::default());
         assert_eq!(serde_json::to_value(Format::Parquet).unwrap(), "parquet");
+        assert_eq!(serde_json::to_value(Format::Mds).unwrap(), "mds");
+        assert_eq!(<Format as clap::ValueEnum>::from_str("mds", false).unwrap(), Format::Mds);
     }
 }

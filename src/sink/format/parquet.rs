@@ -40,7 +40,7 @@ use deltalake::parquet::file::metadata::KeyValue;
 use deltalake::parquet::file::properties::{CdcOptions, WriterProperties};
 use serde_json::{Map, Value, json};
 
-use super::{Layout, ShardEncoder, ShardSink, SplitOutput};
+use super::{EncoderSetup, FormatOptions, Layout, ShardEncoder, ShardSink, SplitOutput};
 use crate::error::{Error, Result};
 
 /// `datasets.config.MAX_ROW_GROUP_SIZE` ("100MB"): a row group holds at most this much Arrow
@@ -68,15 +68,20 @@ impl Layout for Parquet {
         super::arrow::Arrow.shard_schema(schema, features)
     }
 
-    fn encoder(&self, sink: ShardSink, schema: &SchemaRef) -> Result<Box<dyn ShardEncoder>> {
+    fn encoder(
+        &self,
+        sink: ShardSink,
+        schema: &SchemaRef,
+        _: &EncoderSetup,
+    ) -> Result<Box<dyn ShardEncoder>> {
         Ok(Box::new(ParquetShard::open(sink, schema, ROW_GROUP_BYTES)?))
     }
 
-    fn shard_name(&self, index: usize, count: usize) -> String {
+    fn shard_name(&self, index: usize, count: usize, _: &FormatOptions) -> String {
         format!("{index:05}-of-{count:05}.parquet")
     }
 
-    fn staged_shard_name(&self, index: usize) -> String {
+    fn staged_shard_name(&self, index: usize, _: &FormatOptions) -> String {
         format!("data-{index:05}.parquet")
     }
 
@@ -256,8 +261,10 @@ impl ShardEncoder for ParquetShard {
         }
     }
 
-    fn data_bytes(&self) -> Option<u64> {
-        Some(self.data)
+    /// The data put into the shard so far: the file grows in large steps (buffered row
+    /// groups), so `--max-shard-size` counts this instead of the file's bytes.
+    fn size(&self) -> u64 {
+        self.data
     }
 
     /// The last row group and the footer; the sink is taken back (ArrowWriter gives it back
@@ -540,7 +547,7 @@ mod tests {
 
     #[test]
     fn names_and_order() {
-        assert_eq!(Parquet.shard_name(1, 12), "00001-of-00012.parquet");
+        assert_eq!(Parquet.shard_name(1, 12, &FormatOptions::default()), "00001-of-00012.parquet");
         let mut files = ["README.md", "label_map.json", "data/train-00000-of-00001.parquet"];
         files.sort_by_key(|f| Parquet.publish_rank(f));
         assert_eq!(files, ["data/train-00000-of-00001.parquet", "label_map.json", "README.md"]);
@@ -578,7 +585,7 @@ mod tests {
         for i in 0..10 {
             enc.write(&batch(i)).unwrap();
         }
-        assert_eq!(enc.data_bytes(), Some(one * 10));
+        assert_eq!(enc.size(), one * 10);
         enc.finish().unwrap();
         let mut sink = enc.into_sink().unwrap();
         std::io::Write::flush(&mut sink).unwrap();
