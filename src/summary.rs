@@ -32,6 +32,10 @@ pub struct Summary {
     pub elapsed_seconds: f64,
     /// Seconds spent in each stage.
     pub timings: Timings,
+    // Issue 23 (hygiene).
+    /// Duplicates, leaks and dropped rows per split, and how the splits were cut from one table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hygiene: Option<crate::transform::hygiene::HygieneSummary>,
 }
 
 /// Seconds per stage of `prepare`, in the order they run (see `commands/prepare.rs`).

@@ -96,6 +96,9 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
 
     // 1. resolve: tokenizer, tables, label sources; the output can be written.
     let mut inputs = export::resolve_inputs(s, ui).await?;
+    // --split-from --stratify: the cuts, recorded in the plan's export spec for the tasks.
+    let stratified = export::with_strata(s, &inputs, ui).await?;
+    let s: &crate::settings::PrepareSettings = &stratified;
     let output = s.output.clone().ok_or_else(|| Error::Internal("plan without --output".into()))?;
     let (out, staging) = check_output(s, &output, &inputs.tables, &inputs.cx, &plan_id).await?;
 
@@ -104,6 +107,7 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
     let analysis = export::analyse(s, &ctx, &mut inputs, true, &mut export::Clock::default(), ui).await?;
     let labelled = analysis.labelled;
+    export::check_stratify(s, labelled.as_ref())?;
 
     // 4. split: each split's files in scan order, into N runs balanced by bytes.
     let mut splits = Vec::with_capacity(s.splits.len());

@@ -16,6 +16,7 @@
 //! - [`encode`]: labels → ids for an export, ids → names for `pull`; [`list_encode`]: list
 //!   labels → lists of ids or multi-hot vectors, and the sub-word alignment of token tags.
 //! - [`tokenize`]: `prepare --tokenizer`: token columns appended to every batch.
+//! - [`hygiene`]: splits cut from one table, duplicate and leak detection.
 
 pub mod columns;
 pub mod encode;
@@ -27,3 +28,5 @@ pub mod list_pass;
 pub mod select;
 pub mod sql;
 pub mod tokenize;
+// Issue 23: splits from one table, duplicates and leaks.
+pub mod hygiene;

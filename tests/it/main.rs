@@ -42,3 +42,5 @@ mod sql;
 mod time_travel;
 mod tokenize;
 mod wheel;
+// Issue 23: splits from one table, duplicates and leaks.
+mod hygiene;
