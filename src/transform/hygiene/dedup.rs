@@ -88,7 +88,12 @@ pub fn normalize(text: &str, how: Normalize) -> std::borrow::Cow<'_, str> {
     match how {
         Normalize::None => std::borrow::Cow::Borrowed(text),
         Normalize::Nfkc => {
-            let folded = caseless::default_case_fold_str(&text.nfkc().collect::<String>());
+            // ASCII is its own NFKC form and folds as it lowercases (the common case, and the
+            // pass runs on every multi-split export).
+            let folded = match text.is_ascii() {
+                true => text.to_ascii_lowercase(),
+                false => caseless::default_case_fold_str(&text.nfkc().collect::<String>()),
+            };
             let mut out = String::with_capacity(folded.len());
             for w in folded.split_whitespace() {
                 if !out.is_empty() {
@@ -582,6 +587,7 @@ mod tests {
         // unicodedata.normalize("NFKC", s).casefold(), whitespace runs collapsed, stripped.
         assert_eq!(normalize("  Stra\u{df}e\t\tＡＢＣ\u{a0}ﬁne \n", Normalize::Nfkc), "strasse abc fine");
         assert_eq!(normalize(" A  b ", Normalize::None), " A  b ");
+        assert_eq!(normalize("\tMiXeD  Case\x0b text\n", Normalize::Nfkc), "mixed case text");
     }
 
     #[test]
