@@ -71,6 +71,32 @@ fn split_from_one_table_recomputed_in_python() {
 }
 
 #[test]
+fn split_from_with_select_sql_and_list_labels() {
+    let dir = tmp();
+    let t = table(dir.path(), 600);
+    // --select-sql: `source` is the split's rows (the key is read from the table as stored).
+    let sql = dir.path().join("q.sql");
+    std::fs::write(&sql, "SELECT label, text FROM source WHERE text IS NOT NULL").unwrap();
+    let out = dir.path().join("sql");
+    ok(&split_from(&t, &out).opt("--select-sql", s(&sql)).run());
+    checker(&["splits", &s(&t), &s(&out), RATIOS, "text,label"]);
+
+    // A multi-label table: the list label's canonical form is its elements joined by U+001E.
+    let multi = dir.path().join("multi");
+    py(
+        "import sys, pyarrow as pa\nfrom deltalake import write_deltalake\n\
+         labels = [['x'], ['y', 'x'], [], ['z', 'y']]\n\
+         write_deltalake(sys.argv[1], pa.table({'text': [f'text {i}' for i in range(400)], \
+         'label': [labels[i % 4] for i in range(400)]}))",
+        &[&s(&multi)],
+    );
+    let out = dir.path().join("multi-out");
+    let summary = ok_json(&split_from(&multi, &out).run());
+    assert_eq!(summary["label_kind"], "multi");
+    checker(&["splits", &s(&multi), &s(&out), RATIOS, "text,label"]);
+}
+
+#[test]
 fn split_from_appended_rows_leave_old_rows_in_place() {
     let dir = tmp();
     let t = table(dir.path(), 1000);

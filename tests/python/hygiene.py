@@ -45,6 +45,8 @@ def canonical(v) -> str:
         return repr(v)
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, (list, tuple)):
+        return "\x1e".join(canonical(x) for x in v)
     return str(v)
 
 
