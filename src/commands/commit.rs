@@ -118,7 +118,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     clock.lap(|t| &mut t.publish);
 
     ui.step(format!("plan {}: {} tasks published to {}", plan.plan_id, plan.tasks, plan.output.shown));
-    Ok(export::summary(
+    let mut done = export::summary(
         &s,
         &sources,
         &outputs,
@@ -129,7 +129,10 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         ui,
         started,
         clock.timings,
-    ))
+    );
+    // Issue 23: the leak counts the plan found.
+    done.hygiene = plan.hygiene.clone();
+    Ok(done)
 }
 
 /// Every task's manifest, each complete; the first missing or incomplete task is exit 4.

@@ -602,6 +602,30 @@ pub(super) async fn hygiene(
     Ok(Some(hygiene_dedup::pass(input, frames).await?))
 }
 
+/// How the splits were cut, for the summary.
+fn split_from_summary(s: &PrepareSettings, sources: &[Source]) -> Option<SplitFromSummary> {
+    s.spec.split_from.as_ref().map(|sf| SplitFromSummary {
+        table: sources[0].table.clone(),
+        version: sources[0].version,
+        ratios: sf.ratios.clone(),
+        keys: sf.keys.clone(),
+        group_col: sf.group_col.clone(),
+        stratify: sf.stratify.clone(),
+    })
+}
+
+/// What a plan records of the hygiene pass for its commit: the counts (a plan drops nothing:
+/// `--dedup` and `--leaks drop` are refused with the fan-out).
+pub(super) fn planned_hygiene(
+    s: &PrepareSettings,
+    sources: &[Source],
+    found: Option<(HygieneSummary, Arc<Drops>)>,
+) -> Option<HygieneSummary> {
+    let mut h = found?.0;
+    h.split_from = split_from_summary(s, sources);
+    Some(h)
+}
+
 /// The hygiene part of the summary: each split's drops by reason, the records, `--split-from`.
 pub(super) fn hygiene_summary(
     s: &PrepareSettings,
@@ -609,14 +633,7 @@ pub(super) fn hygiene_summary(
     done: &mut Summary,
     found: Option<(HygieneSummary, Arc<Drops>)>,
 ) {
-    let split_from = s.spec.split_from.as_ref().map(|sf| SplitFromSummary {
-        table: sources[0].table.clone(),
-        version: sources[0].version,
-        ratios: sf.ratios.clone(),
-        keys: sf.keys.clone(),
-        group_col: sf.group_col.clone(),
-        stratify: sf.stratify.clone(),
-    });
+    let split_from = split_from_summary(s, sources);
     let Some((mut h, drops)) = found else {
         if let Some(sf) = split_from {
             done.hygiene = Some(HygieneSummary {

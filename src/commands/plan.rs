@@ -108,6 +108,9 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let analysis = export::analyse(s, &ctx, &mut inputs, true, &mut export::Clock::default(), ui).await?;
     let labelled = analysis.labelled;
     export::check_stratify(s, labelled.as_ref())?;
+    // The leak counts over every split (the commit reports them).
+    let found = export::hygiene(s, &analysis.frames, ui).await?;
+    let hygiene = export::planned_hygiene(s, &export::sources(s, &inputs.tables), found);
 
     // 4. split: each split's files in scan order, into N runs balanced by bytes.
     let mut splits = Vec::with_capacity(s.splits.len());
@@ -154,6 +157,7 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
             _ => None,
         },
         staging,
+        hygiene,
     };
     let (dir, name) = fanout::split_file(&p.plan)?;
     let area = Area::resolve(&dir, &inputs.cx).await?;

@@ -152,7 +152,7 @@ fn split_from_fan_out_equals_prepare() {
     }
     for extra in [&[][..], &["--stratify"][..]] {
         let reference = dir.path().join(format!("ref{}", extra.len()));
-        ok(&split_from(&t, &reference).args(extra).run());
+        let prepared = ok_json(&split_from(&t, &reference).args(extra).run());
         let fanned = dir.path().join(format!("fan{}", extra.len()));
         let plan = dir.path().join(format!("plan{}.json", extra.len()));
         let mut args =
@@ -163,8 +163,12 @@ fn split_from_fan_out_equals_prepare() {
         for i in 0..3 {
             ok(&bin().args(["run-task", "--plan", &s(&plan), "--task", &i.to_string()]).output().unwrap());
         }
-        ok(&bin().args(["commit", "--plan", &s(&plan)]).output().unwrap());
+        let committed = ok_json(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
         checker(&["same-output", &s(&reference), &s(&fanned)]);
+        // The leak counts (the plan's pass over every split) equal prepare's.
+        assert_eq!(committed["hygiene"]["splits"], prepared["hygiene"]["splits"]);
+        assert_eq!(committed["hygiene"]["split_from"], prepared["hygiene"]["split_from"]);
+        assert!(committed["hygiene"]["splits"].as_array().is_some_and(|a| a.len() == 3), "{committed}");
     }
 }
 

@@ -16,7 +16,7 @@ pub mod split;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use dedup::{DedupMode, LeaksMode, Normalize};
 
@@ -24,7 +24,7 @@ use dedup::{DedupMode, LeaksMode, Normalize};
 pub const MAX_RECORDS: usize = 1000;
 
 /// What the hygiene stages did (the summary's `hygiene`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HygieneSummary {
     /// `--dedup`: exact, near, or none.
     pub dedup: Option<DedupMode>,
@@ -47,7 +47,7 @@ pub struct HygieneSummary {
 }
 
 /// One split's duplicates and leaks.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HygieneSplit {
     pub name: String,
     /// Rows before the hygiene drops.
@@ -63,7 +63,7 @@ pub struct HygieneSplit {
 }
 
 /// One dropped row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DroppedRow {
     pub split: String,
     /// Its position (0-based) among the split's rows before the hygiene drops.
@@ -78,7 +78,7 @@ pub struct DroppedRow {
 }
 
 /// How the splits were cut from one table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SplitFromSummary {
     pub table: String,
     pub version: u64,
