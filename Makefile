@@ -98,6 +98,8 @@ bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor, and --t
 	$(CARGO) build --release --locked --bin delta-hf
 	$(VENV)/bin/python bench/bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
 	$(VENV)/bin/python bench/tokenize_bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
+	@# Issue 23: --split-from --dedup near --leaks drop vs pandas + datasketch.
+	$(VENV)/bin/python bench/hygiene_bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
 	$(MAKE) bench-sft
 
 dist: ## Release binary for Databricks (Linux x86_64, glibc <= 2.28) -> dist/, with .sha256

@@ -244,6 +244,62 @@ pub struct PrepareArgs {
     #[arg(long = "mds-hashes", value_name = "NAME", env = "DELTA_HF_MDS_HASHES", value_delimiter = ',')]
     pub mds_hashes: Vec<String>,
 
+    // Issue 23 (hygiene): splits from one table, duplicates and leaks.
+    /// Cut the splits from this one table (`TABLE[@vN|@TIMESTAMP]`) by a hash of each row's key
+    /// (see --split-ratios); instead of --split/--train/--eval.
+    ///
+    /// A row goes to the split whose cumulative ratio first exceeds `xxh64(key, seed=0) / 2^64`,
+    /// `key` being its key columns' canonical forms joined by U+001F (README "Splits from one
+    /// table"): the same on every machine, and rows never move when rows are added.
+    #[arg(long, value_name = "TABLE", env = "DELTA_HF_SPLIT_FROM", conflicts_with_all = ["splits", "train", "eval"])]
+    pub split_from: Option<String>,
+
+    /// The splits cut by --split-from, in order: `NAME=RATIO,...` summing to 1 (e.g.
+    /// `train=0.8,validation=0.1,test=0.1`).
+    #[arg(long, value_name = "NAME=RATIO,...", env = "DELTA_HF_SPLIT_RATIOS", requires = "split_from")]
+    pub split_ratios: Option<String>,
+
+    /// The columns hashed for --split-from (repeatable) [default: the text column (the words
+    /// with --tokens-col), and the label column unless --no-labels].
+    #[arg(
+        long = "split-key",
+        value_name = "COL",
+        env = "DELTA_HF_SPLIT_KEYS",
+        value_delimiter = ',',
+        requires = "split_from"
+    )]
+    pub split_keys: Vec<String>,
+
+    /// --split-from: cut each class separately, so each split holds each class within one row
+    /// of its ratio (single-label kinds; rows may move when the table grows).
+    #[arg(long, env = "DELTA_HF_STRATIFY", requires = "split_from")]
+    pub stratify: bool,
+
+    /// --split-from: hash this column's value only, so a group (a user, a document) never spans
+    /// two splits.
+    #[arg(long, value_name = "COL", env = "DELTA_HF_GROUP_COL", requires = "split_from", conflicts_with_all = ["split_keys", "stratify"])]
+    pub group_col: Option<String>,
+
+    /// Drop duplicate rows: `exact` (same normalised text) or `near` (MinHash LSH over word
+    /// 5-grams, --near-dup-threshold); the first row is kept, splits in the order given.
+    #[arg(long, value_enum, env = "DELTA_HF_DEDUP")]
+    pub dedup: Option<crate::transform::hygiene::dedup::DedupMode>,
+
+    /// How texts are compared by --dedup and the leak check: `nfkc` (NFKC, case-folded,
+    /// whitespace collapsed and trimmed) or `none` (the raw text).
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_DEDUP_NORMALIZE")]
+    pub dedup_normalize: crate::transform::hygiene::dedup::Normalize,
+
+    /// --dedup near: the estimated Jaccard similarity of word 5-grams from which two texts are
+    /// near-duplicates.
+    #[arg(long, value_name = "J", default_value_t = 0.8, env = "DELTA_HF_NEAR_DUP_THRESHOLD")]
+    pub near_dup_threshold: f64,
+
+    /// Rows of the other splits that duplicate a training row: `report` counts them, `drop`
+    /// removes them too (exact duplicates always; near ones with --dedup near).
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_LEAKS")]
+    pub leaks: crate::transform::hygiene::dedup::LeaksMode,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 

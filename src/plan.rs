@@ -52,6 +52,10 @@ pub struct Plan {
     /// The staging area: its root (a local directory beside a local output, else the output
     /// itself) and the layout of shards and manifests under it.
     pub staging: Staging,
+    // Issue 23 (hygiene).
+    /// The leak counts over every split, for the commit's summary (absent in older plans).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hygiene: Option<crate::transform::hygiene::HygieneSummary>,
     /// issue 23: `--report-table`, which `commit` appends the report to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_table: Option<PlanReportTable>,

@@ -23,6 +23,8 @@ use crate::storage::connector::Connector;
 use crate::storage::hub::commit::HubTarget;
 use crate::storage::location::{OutputSpec, Pin, TableRef, parse_timestamp};
 use crate::transform::columns::{Columns, LABEL, TEXT};
+use crate::transform::hygiene::dedup::{DedupSpec, LeaksMode};
+use crate::transform::hygiene::split::{SplitFrom, parse_ratios};
 use crate::transform::kind::{Decided, KindFlags, LabelKind};
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::select::Selection;
@@ -118,6 +120,13 @@ pub struct ExportSpec {
     /// The output format's own options.
     #[serde(default, skip_serializing_if = "FormatOptions::is_empty")]
     pub format_options: FormatOptions,
+    // Issue 23 (hygiene): splits from one table; duplicates and leaks.
+    /// `--split-from` (with the stratified cuts once computed).
+    #[serde(default)]
+    pub split_from: Option<SplitFrom>,
+    /// `--dedup`, `--dedup-normalize`, `--near-dup-threshold`, `--leaks`.
+    #[serde(default)]
+    pub dedup: DedupSpec,
 }
 
 impl ExportSpec {
@@ -163,6 +172,8 @@ impl PrepareSettings {
     /// Validate the flags. Reads the small `--labels` and `--select-sql` files; touches no table.
     pub fn from_args(a: PrepareArgs) -> Result<Self> {
         let splits = splits(&a)?;
+        // Issue 23: read before the flags are moved out of `a`.
+        let (split_from, dedup) = (split_from(&a)?, dedup_spec(&a)?);
         let tokenize = tokenize_settings(&a)?;
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
         // issue 22: an `hf://` output is published as the Hub's Parquet layout.
@@ -227,6 +238,8 @@ impl PrepareSettings {
                 memory_limit,
                 tokenize: tokenize.as_ref().map(|(_, o)| o.clone()),
                 format_options,
+                split_from,
+                dedup,
             },
             labels_file,
             labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
@@ -315,11 +328,26 @@ impl PrepareSettings {
             e.label_map_mode,
             e.drop_nulls,
         ) + &self.label_kind_key()
+            + &self.hygiene_key()
             + &match (&self.tokenizer, &e.tokenize) {
                 // The source and options (a tokenizer changed in place at the same path is not seen).
                 (Some(spec), Some(o)) => format!("|tokenizer={spec:?}|{o:?}"),
                 _ => String::new(),
             }
+    }
+
+    /// The hygiene settings, only when not the defaults (so older keys stay as they were).
+    fn hygiene_key(&self) -> String {
+        let e = &self.spec;
+        let d = &e.dedup;
+        let mut k = String::new();
+        if let Some(sf) = &e.split_from {
+            k += &format!("|split_from={:?}|{:?}|{:?}|{:?}", sf.ratios, sf.keys, sf.group_col, sf.stratify);
+        }
+        if d.dedup.is_some() || d.leaks != LeaksMode::Report {
+            k += &format!("|dedup={:?}|{:?}|{}|{:?}", d.dedup, d.normalize, d.threshold, d.leaks);
+        }
+        k
     }
 
     /// The label-kind settings, only when not the defaults (so older keys stay as they were).
@@ -366,6 +394,14 @@ impl PlanSettings {
             return Err(Error::Usage(
                 "--num-shards cuts a split at global row counts, which the tasks of a plan do not know; \
                  with plan each task cuts its own shards by --max-shard-size"
+                    .into(),
+            ));
+        }
+        // Issue 23: the drops are decided over every split at once, which tasks cannot do yet.
+        if a.prepare.dedup.is_some() || a.prepare.leaks == LeaksMode::Drop {
+            return Err(Error::Usage(
+                "--dedup and --leaks drop decide over every split's rows at once, which the fan-out \
+                 (plan / run-task / commit) does not do yet; run them with `delta-hf prepare`"
                     .into(),
             ));
         }
@@ -484,6 +520,12 @@ fn splits(a: &PrepareArgs) -> Result<Vec<SplitInput>> {
         (None, None) => None,
     };
     let mut specs: Vec<(String, String)> = Vec::new();
+    // Issue 23: --split-from names the splits by --split-ratios, all from one table.
+    if let Some(table) = &a.split_from {
+        for (name, _) in parse_ratios(a.split_ratios.as_deref().unwrap_or(""))? {
+            specs.push((name, table.clone()));
+        }
+    }
     specs.extend(a.train.iter().map(|t| ("train".to_string(), t.clone())));
     specs.extend(a.eval.iter().map(|t| ("test".to_string(), t.clone())));
     for s in &a.splits {
@@ -507,6 +549,56 @@ fn splits(a: &PrepareArgs) -> Result<Vec<SplitInput>> {
         splits.push(SplitInput { name, table });
     }
     Ok(splits)
+}
+
+/// `--split-from` and its flags, checked (the columns are checked against the table later).
+fn split_from(a: &PrepareArgs) -> Result<Option<SplitFrom>> {
+    if a.split_from.is_none() {
+        return Ok(None);
+    }
+    let ratios = parse_ratios(a.split_ratios.as_deref().unwrap_or(""))?;
+    let keys = match (&a.group_col, a.split_keys.is_empty()) {
+        (Some(g), _) => vec![g.clone()],
+        (None, false) => {
+            let mut seen = HashSet::new();
+            if let Some(k) = a.split_keys.iter().find(|k| !seen.insert(*k)) {
+                return Err(Error::Usage(format!("--split-key `{k}` is given more than once")));
+            }
+            a.split_keys.clone()
+        }
+        (None, true) => {
+            let mut k = vec![a.tokens_col.clone().unwrap_or_else(|| a.text_col.clone())];
+            if !a.no_labels {
+                k.push(a.label_col.clone());
+            }
+            k
+        }
+    };
+    let stratify = match a.stratify {
+        false => None,
+        true if a.no_labels => {
+            return Err(Error::Usage(
+                "--stratify cuts each class separately, and --no-labels has none; drop one".into(),
+            ));
+        }
+        true if a.tokens_col.is_some() || !matches!(a.label_kind, LabelKind::Auto | LabelKind::Single) => {
+            return Err(Error::Usage(format!(
+                "--stratify needs one class per row (--label-kind single), not --label-kind {}; drop --stratify",
+                if a.tokens_col.is_some() { "token" } else { a.label_kind.as_str() }
+            )));
+        }
+        true => Some(a.label_col.clone()),
+    };
+    Ok(Some(SplitFrom { ratios, keys, group_col: a.group_col.clone(), stratify, strata: None }))
+}
+
+/// `--dedup` and the leak check's settings.
+fn dedup_spec(a: &PrepareArgs) -> Result<DedupSpec> {
+    let t = a.near_dup_threshold;
+    if !(t > 0.0 && t <= 1.0) {
+        return Err(Error::Usage(format!("--near-dup-threshold {t} must be above 0 and at most 1")));
+    }
+    Ok(DedupSpec { dedup: a.dedup, normalize: a.dedup_normalize, threshold: t, leaks: a.leaks })
 }
 
 fn shard_policy(num_shards: Option<usize>, max_shard_size: &str) -> Result<ShardPolicy> {

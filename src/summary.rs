@@ -38,6 +38,11 @@ pub struct Summary {
     /// `--report-table`: the table and the version appended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_table: Option<LabelTableSummary>,
+
+    // Issue 23 (hygiene).
+    /// Duplicates, leaks and dropped rows per split, and how the splits were cut from one table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hygiene: Option<crate::transform::hygiene::HygieneSummary>,
 }
 
 /// Seconds per stage of `prepare`, in the order they run (see `commands/prepare.rs`).

@@ -115,6 +115,8 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         started,
         clock.timings.clone(),
     );
+    // Issue 23: the leak counts the plan found.
+    done.hygiene = plan.hygiene.clone();
     let max_length = plan.tokenizer.as_ref().and_then(|t| t.summary["max_length"].as_u64());
     export::report(&s, &cx, &mut done, &outputs, labelled.as_ref(), max_length, staging.dir()).await?;
     clock.lap(|t| &mut t.label_table);

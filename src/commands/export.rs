@@ -40,6 +40,9 @@ use crate::transform::select;
 use crate::transform::stats::{LabelStat, Observer, SplitStats};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
+// Issue 23 (hygiene).
+use crate::transform::hygiene::dedup::{self as hygiene_dedup, DedupMode, Drops};
+use crate::transform::hygiene::{HygieneSummary, SplitFromSummary, split as hygiene_split};
 
 /// What the resolve stage found about the inputs (shared with `plan`).
 pub(super) struct Inputs {
@@ -98,7 +101,14 @@ pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Input
     };
     let mut tables = Vec::with_capacity(s.splits.len());
     for split in &s.splits {
-        let t = table::open(&split.table, &cx).await?;
+        // --split-from: one snapshot, every split cut from it.
+        let t = match (&s.spec.split_from, tables.first()) {
+            (Some(_), Some(first)) => {
+                let t: &OpenedTable = first;
+                t.clone()
+            }
+            _ => table::open(&split.table, &cx).await?,
+        };
         ui.step(format!("split {}: {} at version {}", split.name, t.name(), t.version));
         tables.push(t);
     }
@@ -154,7 +164,12 @@ pub(super) async fn select(
     files: Option<&[Vec<String>]>,
 ) -> Result<Vec<DataFrame>> {
     for (i, (split, t)) in s.splits.iter().zip(tables).enumerate() {
-        let provider = t.provider(ctx, files.map(|f| f[i].as_slice())).await?;
+        let mut provider = t.provider(ctx, files.map(|f| f[i].as_slice())).await?;
+        // --split-from: the split is the table's rows whose key hashes into it.
+        if let Some(sf) = &s.spec.split_from {
+            sf.check_columns(&provider.schema(), t.name())?;
+            provider = ctx.read_table(provider)?.filter(sf.filter(i))?.into_view();
+        }
         ctx.register_table(TableReference::bare(split.name.clone()), provider)?;
     }
     let selection = s.spec.selection();
@@ -275,6 +290,7 @@ pub(super) async fn write(
     tokenize: Option<Arc<Tokenize>>,
     checksums: bool,
     ui: &Ui,
+    drops: Option<&Arc<Drops>>,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     let class_names = labelled.map(|l| l.map.names.as_slice());
     if let Some(names) = class_names {
@@ -324,7 +340,10 @@ pub(super) async fn write(
             .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let table = &split.table.name;
-        let partitions = session::streams(df).await.map_err(|e| scan_error(e, table))?;
+        let mut partitions = session::streams(df).await.map_err(|e| scan_error(e, table))?;
+        if let Some(d) = drops {
+            partitions = d.filter(i, partitions);
+        }
         writes.push(async move {
             let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
                 Error::DataFusion(e) => scan_error(e, table),
@@ -491,6 +510,7 @@ pub(super) fn summary(
         timings,
         report: None,
         report_table: None,
+        hygiene: None,
     }
 }
 
@@ -508,8 +528,8 @@ pub(super) async fn report(
 ) -> Result<()> {
     let stat = labelled.map(|l| l.kind.label_stat(s.spec.multi_hot)).unwrap_or(LabelStat::None);
     let stats: Vec<Option<&SplitStats>> = outputs.iter().map(|(o, _)| o.stats.as_ref()).collect();
-    // The hygiene stage's findings go in as the last argument (`report::HygieneReport`).
-    let r = report::Report::build(done, &stats, stat, max_length, None);
+    let hygiene = done.hygiene.as_ref().map(hygiene_report);
+    let r = report::Report::build(done, &stats, stat, max_length, hygiene);
     r.write(dir)?;
     if let Some(t) = &s.report_table {
         let version = report::table::append(t, cx, &r).await?;
@@ -517,6 +537,45 @@ pub(super) async fn report(
     }
     done.report = Some(r);
     Ok(())
+}
+
+/// The hygiene stage's findings as the report shows them: counts per split, and the dropped
+/// rows (with the row each matches) as examples.
+fn hygiene_report(h: &HygieneSummary) -> report::HygieneReport {
+    let as_text = |v: serde_json::Value| v.as_str().map(String::from).unwrap_or_default();
+    report::HygieneReport {
+        dedup: h.dedup.map(|d| as_text(serde_json::to_value(d).unwrap_or_default())),
+        leaks: as_text(serde_json::to_value(h.leaks).unwrap_or_default()),
+        splits: h
+            .splits
+            .iter()
+            .map(|sp| report::HygieneSplit {
+                split: sp.name.clone(),
+                duplicates: sp.exact_duplicates + sp.near_duplicates,
+                leaks: sp.leaks,
+            })
+            .collect(),
+        examples: h
+            .dropped_rows
+            .iter()
+            .map(|d| report::HygieneExample {
+                kind: if d.reason == "leaks" { "leak" } else { "duplicate" }.to_string(),
+                row: report::HygieneRow {
+                    split: d.split.clone(),
+                    position: d.position,
+                    key: d.key.clone(),
+                    text: None,
+                },
+                matches: report::HygieneRow {
+                    split: d.matched_split.clone(),
+                    position: d.matched_position,
+                    ..Default::default()
+                },
+                jaccard: None,
+                dropped: true,
+            })
+            .collect(),
+    }
 }
 
 /// The output must not be, contain or sit inside an input or label table: `--overwrite` would
@@ -570,4 +629,152 @@ pub(super) async fn read_plan(spec: &OutputSpec, cx: &Connector) -> Result<Plan>
             spec.shown()
         ))),
     }
+}
+
+// Issue 23 (hygiene): the stratified cuts before the selection, the duplicate and leak pass
+// after the analysis.
+
+/// With `--split-from --stratify`: the settings with the cuts computed by one pass over the
+/// table's key and label columns (a plan records them, so its tasks cut the same).
+pub(super) async fn with_strata<'a>(
+    s: &'a PrepareSettings,
+    inputs: &Inputs,
+    ui: &Ui,
+) -> Result<std::borrow::Cow<'a, PrepareSettings>> {
+    let Some(sf) = s.spec.split_from.as_ref().filter(|sf| sf.stratify.is_some() && sf.strata.is_none())
+    else {
+        return Ok(std::borrow::Cow::Borrowed(s));
+    };
+    let t = &inputs.tables[0];
+    let ctx = session::session(session::SessionOptions::export(s.spec.memory_limit))?;
+    let provider = t.provider(&ctx, None).await?;
+    sf.check_columns(&provider.schema(), t.name())?;
+    ui.step(format!("stratifying {} by `{}`", t.name(), sf.stratify.as_deref().unwrap_or_default()));
+    let strata = hygiene_split::strata(&ctx, ctx.read_table(provider)?, sf).await?;
+    let mut out = s.clone();
+    if let Some(o) = out.spec.split_from.as_mut() {
+        o.strata = Some(strata);
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// `--stratify` needs one class per row: checked once the label kind is known (before any
+/// row is written).
+pub(super) fn check_stratify(s: &PrepareSettings, labelled: Option<&Labelled>) -> Result<()> {
+    let stratified = s.spec.split_from.as_ref().is_some_and(|sf| sf.stratify.is_some());
+    match labelled.map(|l| l.kind) {
+        Some(k) if stratified && k != LabelKind::Single => Err(Error::Usage(format!(
+            "--stratify needs one class per row, and the label column `{}` is --label-kind {}; drop --stratify",
+            s.spec.columns.label,
+            k.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The duplicate and leak pass over every split (`None` when there is nothing to compare: one
+/// split and no `--dedup`, or no text column).
+pub(super) async fn hygiene(
+    s: &PrepareSettings,
+    frames: &[DataFrame],
+    ui: &Ui,
+) -> Result<Option<(HygieneSummary, Arc<Drops>)>> {
+    let d = &s.spec.dedup;
+    if s.splits.len() < 2 && d.dedup.is_none() {
+        return Ok(None);
+    }
+    let schema = frames[0].schema().as_arrow().clone();
+    let has = |c: &str| schema.field_with_name(c).is_ok();
+    let text = [TEXT, crate::transform::columns::TOKENS, s.spec.columns.text.as_str()]
+        .into_iter()
+        .find(|c| has(c) && (s.with_labels() || *c == s.spec.columns.text));
+    let Some(text) = text else {
+        return match d.dedup {
+            Some(_) => Err(Error::Usage(format!(
+                "--dedup compares the text column `{}`, which the export does not have; name it with --text-col",
+                s.spec.columns.text
+            ))),
+            None => Ok(None),
+        };
+    };
+    let label = [
+        crate::transform::columns::LABEL,
+        crate::transform::columns::MULTI_LABELS,
+        crate::transform::columns::TOKEN_TAGS,
+    ]
+    .into_iter()
+    .find(|c| s.with_labels() && has(c));
+    ui.step(match d.dedup {
+        Some(DedupMode::Near) => "finding near duplicates and leaks".to_string(),
+        Some(DedupMode::Exact) => "finding duplicates and leaks".to_string(),
+        None => "counting leaks".to_string(),
+    });
+    let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let spill_dir = s.working_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let input = hygiene_dedup::PassInput {
+        spec: d,
+        names: &names,
+        text_column: text,
+        record_columns: std::iter::once(text.to_string()).chain(label.map(String::from)).collect(),
+        spill_dir,
+        budget: s.spec.memory_limit.map(|m| m / 4).unwrap_or(256 << 20),
+    };
+    Ok(Some(hygiene_dedup::pass(input, frames).await?))
+}
+
+/// How the splits were cut, for the summary.
+fn split_from_summary(s: &PrepareSettings, sources: &[Source]) -> Option<SplitFromSummary> {
+    s.spec.split_from.as_ref().map(|sf| SplitFromSummary {
+        table: sources[0].table.clone(),
+        version: sources[0].version,
+        ratios: sf.ratios.clone(),
+        keys: sf.keys.clone(),
+        group_col: sf.group_col.clone(),
+        stratify: sf.stratify.clone(),
+    })
+}
+
+/// What a plan records of the hygiene pass for its commit: the counts (a plan drops nothing:
+/// `--dedup` and `--leaks drop` are refused with the fan-out).
+pub(super) fn planned_hygiene(
+    s: &PrepareSettings,
+    sources: &[Source],
+    found: Option<(HygieneSummary, Arc<Drops>)>,
+) -> Option<HygieneSummary> {
+    let mut h = found?.0;
+    h.split_from = split_from_summary(s, sources);
+    Some(h)
+}
+
+/// The hygiene part of the summary: each split's drops by reason, the records, `--split-from`.
+pub(super) fn hygiene_summary(
+    s: &PrepareSettings,
+    sources: &[Source],
+    done: &mut Summary,
+    found: Option<(HygieneSummary, Arc<Drops>)>,
+) {
+    let split_from = split_from_summary(s, sources);
+    let Some((mut h, drops)) = found else {
+        if let Some(sf) = split_from {
+            done.hygiene = Some(HygieneSummary {
+                dedup: None,
+                normalize: s.spec.dedup.normalize,
+                near_dup_threshold: None,
+                lsh_bands: None,
+                lsh_rows: None,
+                leaks: s.spec.dedup.leaks,
+                training_split: done.splits.first().map(|x| x.name.clone()).unwrap_or_default(),
+                splits: Vec::new(),
+                dropped_rows: Vec::new(),
+                split_from: Some(sf),
+            });
+        }
+        return;
+    };
+    for (i, sp) in done.splits.iter_mut().enumerate() {
+        sp.dropped.extend(drops.dropped(i));
+    }
+    h.dropped_rows = drops.records();
+    h.split_from = split_from;
+    done.hygiene = Some(h);
 }

@@ -100,6 +100,9 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
 
     // 1. resolve: tokenizer, tables, label sources; the output can be written.
     let mut inputs = export::resolve_inputs(s, ui).await?;
+    // --split-from --stratify: the cuts, recorded in the plan's export spec for the tasks.
+    let stratified = export::with_strata(s, &inputs, ui).await?;
+    let s: &crate::settings::PrepareSettings = &stratified;
     let output = s.output.clone().ok_or_else(|| Error::Internal("plan without --output".into()))?;
     let (out, staging) = check_output(s, &output, &inputs.tables, &inputs.cx, &plan_id).await?;
 
@@ -108,6 +111,10 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
     let analysis = export::analyse(s, &ctx, &mut inputs, true, &mut export::Clock::default(), ui).await?;
     let labelled = analysis.labelled;
+    export::check_stratify(s, labelled.as_ref())?;
+    // The leak counts over every split (the commit reports them).
+    let found = export::hygiene(s, &analysis.frames, ui).await?;
+    let hygiene = export::planned_hygiene(s, &export::sources(s, &inputs.tables), found);
 
     // 4. split: each split's files in scan order, into N runs balanced by bytes.
     let mut splits = Vec::with_capacity(s.splits.len());
@@ -167,6 +174,7 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
             Some(t) => Some(PlanReportTable { table: t.name.clone(), url: location_string(t)? }),
             None => None,
         },
+        hygiene,
     };
     let (dir, name) = fanout::split_file(&p.plan)?;
     let area = Area::resolve(&dir, &inputs.cx).await?;

@@ -31,8 +31,8 @@ use crate::summary::Summary;
 use crate::ui::Ui;
 
 use super::export::{
-    Analysis, Clock, Inputs, analyse, check_output_apart, describe, record, report, resolve_inputs, sources,
-    summary, write, write_metadata,
+    Analysis, Clock, Inputs, analyse, check_output_apart, check_stratify, describe, hygiene, hygiene_summary,
+    record, report, resolve_inputs, sources, summary, with_strata, write, write_metadata,
 };
 use crate::storage::session::{self, SessionOptions};
 
@@ -57,13 +57,22 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     // 1. resolve: tables, label sources and the output, before reading any row.
     let (mut inputs, r) = resolve(s, format, ui).await?;
     let sources = sources(s, &inputs.tables);
+    // --split-from --stratify: the cuts, from one pass over the table's keys and labels.
+    let stratified = with_strata(s, &inputs, ui).await?;
+    let s: &PrepareSettings = &stratified;
     // 2-3. select, the label kind, and the label map: one pass over every split's labels.
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
     let Analysis { frames, labelled, tokenize } =
         analyse(s, &ctx, &mut inputs, false, &mut clock, ui).await?;
+    check_stratify(s, labelled.as_ref())?;
+    // Duplicates and leaks: one pass over every split's text, the drops applied when writing.
+    let found = hygiene(s, &frames, ui).await?;
+    let drops = found.as_ref().map(|(_, d)| d.clone());
 
     // 4. write: every split's shards, then the format's metadata and `label_map.json`.
-    let rows: Vec<Option<u64>> = (0..s.splits.len()).map(|i| labelled.as_ref().map(|l| l.rows[i])).collect();
+    let rows: Vec<Option<u64>> = (0..s.splits.len())
+        .map(|i| labelled.as_ref().map(|l| l.rows[i] - drops.as_ref().map(|d| d.count(i)).unwrap_or(0)))
+        .collect();
     let outputs = write(
         s,
         &ctx,
@@ -75,6 +84,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         tokenize.clone(),
         false,
         ui,
+        drops.as_ref(),
     )
     .await?;
     let description = describe(&sources, tokenize.as_ref().map(|t| t.summary().describe()));
@@ -112,6 +122,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         clock.timings.clone(),
     );
     done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
+    hygiene_summary(s, &sources, &mut done, found);
     let max_length = tokenize.as_ref().and_then(|t| t.summary().max_length).map(|m| m as u64);
     report(s, &inputs.cx, &mut done, &outputs, labelled.as_ref(), max_length, r.staging.dir()).await?;
     clock.lap(|t| &mut t.label_table);

@@ -124,6 +124,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
         tokenize,
         true,
         ui,
+        None,
     )
     .await?;
 

@@ -18,6 +18,7 @@
 //! - [`tokenize`]: `prepare --tokenizer`: token columns appended to every batch.
 //! - [`stats`] (issue 23, the report): per-split statistics observed on the written batches
 //!   (label counts, lengths in characters and tokens, truncation), exact and mergeable.
+//! - [`hygiene`]: splits cut from one table, duplicate and leak detection.
 
 pub mod columns;
 pub mod encode;
@@ -33,3 +34,5 @@ pub mod tokenize;
 pub mod stats;
 // SFT exports (issue 21).
 pub mod sft;
+// Issue 23: splits from one table, duplicates and leaks.
+pub mod hygiene;

@@ -53,3 +53,5 @@ mod packing;
 
 // --format mds (issue 22)
 mod mds;
+// Issue 23: splits from one table, duplicates and leaks.
+mod hygiene;

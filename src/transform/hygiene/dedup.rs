@@ -1,0 +1,618 @@
+//! Duplicates and leaks: one pass over every split's text, in the order rows are written
+//! (splits in the order given, each split's partitions in order), then the decisions, applied
+//! as the rows are written ([`Drops::filter`]).
+//!
+//! - exact: the normalised text (NFKC, Unicode case folding as Python's `str.casefold`,
+//!   whitespace runs collapsed to one space, trimmed; `--dedup-normalize none`: the text as
+//!   it is) hashed with XXH3-128; rows with the same hash are one cluster;
+//! - near (`--dedup near`): MinHash signatures of the first row of each exact cluster
+//!   ([`super::minhash`]), LSH buckets per band, candidate pairs (same bucket) verified by their
+//!   estimated Jaccard, clusters by union-find;
+//! - the first row of a cluster is kept (the union-find's root is the smallest row number);
+//! - a leak is a row of another split than the training split whose cluster holds a training
+//!   row; leaks are always counted (exact clusters; near ones with `--dedup near`), dropped with
+//!   `--leaks drop`, and a leak dropped by `--dedup` is counted as a leak too.
+//!
+//! Memory: per row a union-find parent (4 bytes) and its exact hash's first row (about 40
+//! bytes in the hash map); per near-dup representative one band entry per band (16 bytes each)
+//! and its signature (512 bytes), which goes to a file in the working directory once the
+//! signatures pass `--memory-limit` / 4 (default 256 MiB). Texts are never held.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex};
+
+use deltalake::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::compute::filter_record_batch;
+use deltalake::arrow::datatypes::DataType;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use deltalake::datafusion::prelude::DataFrame;
+use futures::StreamExt;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use super::minhash::{self, NUM_PERM, Permutations};
+use super::{DroppedRow, HygieneSplit, HygieneSummary, MAX_RECORDS};
+use crate::error::{Error, Result};
+use crate::storage::session;
+
+/// `--dedup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DedupMode {
+    /// Same normalised text.
+    Exact,
+    /// MinHash LSH over word 5-grams of the normalised text, `--near-dup-threshold`.
+    Near,
+}
+
+/// `--leaks`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LeaksMode {
+    /// Count the rows of evaluation splits that duplicate a training row.
+    #[default]
+    Report,
+    /// Count and remove them.
+    Drop,
+}
+
+/// `--dedup-normalize`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// NFKC, case-folded, whitespace runs collapsed, trimmed.
+    #[default]
+    Nfkc,
+    /// The raw text.
+    None,
+}
+
+/// The duplicate settings of an export.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupSpec {
+    pub dedup: Option<DedupMode>,
+    pub normalize: Normalize,
+    /// `--near-dup-threshold` (Jaccard).
+    pub threshold: f64,
+    pub leaks: LeaksMode,
+}
+
+impl Eq for DedupSpec {}
+
+/// The normalised form of a text.
+pub fn normalize(text: &str, how: Normalize) -> std::borrow::Cow<'_, str> {
+    match how {
+        Normalize::None => std::borrow::Cow::Borrowed(text),
+        Normalize::Nfkc => {
+            // ASCII is its own NFKC form and folds as it lowercases (the common case, and the
+            // pass runs on every multi-split export).
+            let folded = match text.is_ascii() {
+                true => text.to_ascii_lowercase(),
+                false => caseless::default_case_fold_str(&text.nfkc().collect::<String>()),
+            };
+            let mut out = String::with_capacity(folded.len());
+            for w in folded.split_whitespace() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+            std::borrow::Cow::Owned(out)
+        }
+    }
+}
+
+/// The text of row `i`: a string as it is, a list of strings (words) joined by spaces,
+/// anything else in its canonical form.
+fn text_of(a: &dyn Array, i: usize, out: &mut String) {
+    match a.data_type() {
+        DataType::List(_) | DataType::LargeList(_) if !a.is_null(i) => {
+            let v = match a.data_type() {
+                DataType::List(_) => a.as_list::<i32>().value(i),
+                _ => a.as_list::<i64>().value(i),
+            };
+            for j in 0..v.len() {
+                if j > 0 {
+                    out.push(' ');
+                }
+                super::canonical::write(v.as_ref(), j, out);
+            }
+        }
+        _ => super::canonical::write(a, i, out),
+    }
+}
+
+/// Why a row is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Duplicates,
+    Leaks,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Duplicates => "duplicates",
+            Reason::Leaks => "leaks",
+        }
+    }
+}
+
+/// Where row number `r` (in write order over every split) is.
+#[derive(Debug, Clone, Default)]
+struct Layout {
+    /// Per split, per partition: the first row number.
+    starts: Vec<Vec<u64>>,
+    /// Per split: its first row number, then one past the last split's.
+    split_starts: Vec<u64>,
+}
+
+impl Layout {
+    fn split_of(&self, r: u64) -> usize {
+        self.split_starts.partition_point(|s| *s <= r) - 1
+    }
+    fn position(&self, r: u64) -> (usize, u64) {
+        let s = self.split_of(r);
+        (s, r - self.split_starts[s])
+    }
+}
+
+/// One split's drops: per partition, (offset in the partition, why, the row matched), in order.
+type PartitionDrops = BTreeMap<usize, Vec<(u64, Reason, u64)>>;
+
+/// The drops decided, applied while writing: per split, per partition, the offsets dropped.
+#[derive(Debug, Default)]
+pub struct Drops {
+    by_split: Vec<PartitionDrops>,
+    layout: Layout,
+    names: Vec<String>,
+    /// Columns recorded for each dropped row (those of the written batch among them).
+    record_columns: Vec<String>,
+    records: Mutex<Vec<DroppedRow>>,
+}
+
+impl Drops {
+    /// Rows dropped in split `i`, by reason.
+    pub fn dropped(&self, i: usize) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::new();
+        for v in self.by_split[i].values() {
+            for (_, why, _) in v {
+                *m.entry(why.as_str().to_string()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    /// Rows dropped in split `i`.
+    pub fn count(&self, i: usize) -> u64 {
+        self.by_split[i].values().map(|v| v.len() as u64).sum()
+    }
+
+    /// Split `i`'s partition streams with the dropped rows removed (and recorded).
+    pub fn filter(
+        self: &Arc<Self>,
+        i: usize,
+        partitions: Vec<SendableRecordBatchStream>,
+    ) -> Vec<SendableRecordBatchStream> {
+        if self.count(i) == 0 {
+            return partitions;
+        }
+        partitions
+            .into_iter()
+            .enumerate()
+            .map(|(p, stream)| {
+                let schema = stream.schema();
+                let drops = self.clone();
+                let mut offset = 0u64;
+                let s = stream.map(move |batch| {
+                    let batch = batch?;
+                    let n = batch.num_rows() as u64;
+                    let out = drops.apply(i, p, offset, &batch);
+                    offset += n;
+                    Ok(out?)
+                });
+                Box::pin(RecordBatchStreamAdapter::new(schema, s)) as SendableRecordBatchStream
+            })
+            .collect()
+    }
+
+    fn apply(
+        &self,
+        split: usize,
+        p: usize,
+        offset: u64,
+        batch: &RecordBatch,
+    ) -> std::result::Result<RecordBatch, deltalake::arrow::error::ArrowError> {
+        let Some(list) = self.by_split[split].get(&p) else { return Ok(batch.clone()) };
+        let n = batch.num_rows() as u64;
+        let from = list.partition_point(|(o, _, _)| *o < offset);
+        let to = list.partition_point(|(o, _, _)| *o < offset + n);
+        if from == to {
+            return Ok(batch.clone());
+        }
+        let mut keep = vec![true; n as usize];
+        let mut records = Vec::new();
+        for (o, why, matched) in &list[from..to] {
+            let i = (o - offset) as usize;
+            keep[i] = false;
+            let mut key = BTreeMap::new();
+            for c in &self.record_columns {
+                if let Ok(a) = batch.column_by_name(c).ok_or(()) {
+                    let mut s = String::new();
+                    super::canonical::write(a.as_ref(), i, &mut s);
+                    if s.chars().count() > 200 {
+                        s = s.chars().take(200).collect::<String>() + "…";
+                    }
+                    key.insert(c.clone(), s);
+                }
+            }
+            let (ms, mp) = self.layout.position(*matched);
+            records.push(DroppedRow {
+                split: self.names[split].clone(),
+                position: self.layout.starts[split][p] - self.layout.split_starts[split] + o,
+                reason: why.as_str().to_string(),
+                key,
+                matched_split: self.names[ms].clone(),
+                matched_position: mp,
+            });
+        }
+        self.records.lock().expect("records lock").extend(records);
+        filter_record_batch(batch, &BooleanArray::from(keep))
+    }
+
+    /// The dropped rows recorded while writing: per split in position order, at most
+    /// [`MAX_RECORDS`] each.
+    pub fn records(&self) -> Vec<DroppedRow> {
+        let mut all = std::mem::take(&mut *self.records.lock().expect("records lock"));
+        let order: HashMap<&str, usize> =
+            self.names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        all.sort_by_key(|r| (order.get(r.split.as_str()).copied(), r.position));
+        let mut per: HashMap<String, usize> = HashMap::new();
+        all.retain(|r| {
+            let c = per.entry(r.split.clone()).or_insert(0);
+            *c += 1;
+            *c <= MAX_RECORDS
+        });
+        all
+    }
+}
+
+/// Where the signatures are held: in memory, or past the budget in a file.
+enum Signatures {
+    Mem(Vec<u32>),
+    File(std::fs::File),
+}
+
+impl Signatures {
+    fn push(&mut self, sig: &[u32], budget: usize, dir: &std::path::Path) -> Result<()> {
+        if let Signatures::Mem(v) = self
+            && (v.len() + sig.len()) * 4 > budget
+        {
+            let mut f = tempfile::tempfile_in(dir)
+                .map_err(|e| Error::io("cannot create a signature file in", dir, e))?;
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            f.write_all(&bytes).map_err(|e| Error::io("cannot write signatures in", dir, e))?;
+            *self = Signatures::File(f);
+        }
+        match self {
+            Signatures::Mem(v) => v.extend_from_slice(sig),
+            Signatures::File(f) => {
+                let bytes: Vec<u8> = sig.iter().flat_map(|x| x.to_le_bytes()).collect();
+                f.seek(SeekFrom::End(0))
+                    .and_then(|_| f.write_all(&bytes))
+                    .map_err(|e| Error::io("cannot write signatures in", dir, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&mut self, slot: u32, out: &mut [u32]) -> Result<()> {
+        match self {
+            Signatures::Mem(v) => {
+                out.copy_from_slice(&v[slot as usize * NUM_PERM..(slot as usize + 1) * NUM_PERM])
+            }
+            Signatures::File(f) => {
+                let mut bytes = [0u8; 4 * NUM_PERM];
+                f.seek(SeekFrom::Start(slot as u64 * 4 * NUM_PERM as u64))
+                    .and_then(|_| f.read_exact(&mut bytes))
+                    .map_err(|e| Error::Internal(format!("cannot read back a signature: {e}")))?;
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = u32::from_le_bytes(bytes[4 * k..4 * k + 4].try_into().expect("4 bytes"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The keys are XXH3-128 hashes already: their low bits are the map's hash.
+#[derive(Default, Clone, Copy)]
+struct HashIsKey;
+
+impl std::hash::BuildHasher for HashIsKey {
+    type Hasher = LowBits;
+    fn build_hasher(&self) -> LowBits {
+        LowBits(0)
+    }
+}
+
+struct LowBits(u64);
+
+impl std::hash::Hasher for LowBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// Union-find whose root is the smallest row of the set.
+struct Clusters(Vec<u32>);
+
+impl Clusters {
+    fn find(&mut self, x: u32) -> u32 {
+        let mut r = x;
+        while self.0[r as usize] != r {
+            r = self.0[r as usize];
+        }
+        let mut y = x;
+        while self.0[y as usize] != r {
+            let next = self.0[y as usize];
+            self.0[y as usize] = r;
+            y = next;
+        }
+        r
+    }
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.0[hi as usize] = lo;
+        }
+    }
+}
+
+/// What the pass needs besides the frames.
+pub struct PassInput<'a> {
+    pub spec: &'a DedupSpec,
+    pub names: &'a [String],
+    /// The column holding the text in the frames.
+    pub text_column: &'a str,
+    /// Columns recorded for each dropped row.
+    pub record_columns: Vec<String>,
+    /// Where signatures spill.
+    pub spill_dir: std::path::PathBuf,
+    /// Signature bytes held in memory before spilling.
+    pub budget: usize,
+}
+
+/// The hygiene pass over every split's frame: counts, and the drops to apply when writing.
+pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(HygieneSummary, Arc<Drops>)> {
+    let spec = input.spec;
+    let near = spec.dedup == Some(DedupMode::Near);
+    let perms = Permutations::default();
+    let (bands, rows) = if near { minhash::optimal_param(spec.threshold, NUM_PERM) } else { (0, 0) };
+    let training = input.names.iter().position(|n| n == "train").unwrap_or(0);
+
+    let mut layout = Layout::default();
+    let mut first: HashMap<u128, u32, HashIsKey> = HashMap::default();
+    let mut parent: Vec<u32> = Vec::new();
+    let mut exact_dup: Vec<bool> = Vec::new();
+    let mut sigs = Signatures::Mem(Vec::new());
+    let mut slot_row: Vec<u32> = Vec::new();
+    let mut band_entries: Vec<(u64, u32)> = Vec::new();
+    let mut next: u64 = 0;
+    for df in frames {
+        layout.split_starts.push(next);
+        let mut starts = Vec::new();
+        let text = df.clone().select(vec![super::split::column(input.text_column)])?;
+        for mut stream in session::streams(text).await? {
+            starts.push(next);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let a = batch.column(0).clone();
+                let n = batch.num_rows();
+                let hashed: Vec<(u128, Option<Vec<u32>>)> = (0..n)
+                    .into_par_iter()
+                    .map(|i| {
+                        let mut raw = String::new();
+                        text_of(a.as_ref(), i, &mut raw);
+                        let t = normalize(&raw, spec.normalize);
+                        (twox_hash::XxHash3_128::oneshot(t.as_bytes()), None::<Vec<u32>>)
+                    })
+                    .collect();
+                // Signatures only for the first row of each exact hash (computed in parallel).
+                let mut fresh = Vec::new();
+                for (i, (h, _)) in hashed.iter().enumerate() {
+                    let r = u32::try_from(next + i as u64)
+                        .map_err(|_| Error::Data("--dedup/--leaks handle at most 4 billion rows".into()))?;
+                    parent.push(r);
+                    match first.get(h) {
+                        Some(f) => {
+                            parent[r as usize] = *f;
+                            exact_dup.push(true);
+                        }
+                        None => {
+                            first.insert(*h, r);
+                            exact_dup.push(false);
+                            fresh.push(i);
+                        }
+                    }
+                }
+                if near {
+                    let signed: Vec<(usize, Option<Vec<u32>>)> = fresh
+                        .par_iter()
+                        .map(|&i| {
+                            let mut raw = String::new();
+                            text_of(a.as_ref(), i, &mut raw);
+                            (i, perms.signature(&normalize(&raw, spec.normalize)))
+                        })
+                        .collect();
+                    for (i, sig) in signed {
+                        let Some(sig) = sig else { continue };
+                        let slot = slot_row.len() as u32;
+                        slot_row.push((next + i as u64) as u32);
+                        for b in 0..bands {
+                            band_entries.push((minhash::band_key(&sig, b, rows), slot));
+                        }
+                        sigs.push(&sig, input.budget, &input.spill_dir)?;
+                    }
+                }
+                next += n as u64;
+            }
+        }
+        layout.starts.push(starts);
+    }
+    layout.split_starts.push(next);
+
+    // Near: candidates share a band bucket; verified by estimated Jaccard.
+    let mut clusters = Clusters(parent);
+    if near {
+        band_entries.par_sort_unstable();
+        let (mut a, mut b) = (vec![0u32; NUM_PERM], vec![0u32; NUM_PERM]);
+        let mut start = 0;
+        while start < band_entries.len() {
+            let key = band_entries[start].0;
+            let end = start + band_entries[start..].partition_point(|e| e.0 == key);
+            let group = &band_entries[start..end];
+            for j in 1..group.len() {
+                // Each member against the earlier ones of its bucket (at most 64 back).
+                for k in (j.saturating_sub(64)..j).rev() {
+                    let (x, y) = (slot_row[group[k].1 as usize], slot_row[group[j].1 as usize]);
+                    if clusters.find(x) == clusters.find(y) {
+                        continue;
+                    }
+                    sigs.get(group[k].1, &mut a)?;
+                    sigs.get(group[j].1, &mut b)?;
+                    if minhash::jaccard(&a, &b) >= spec.threshold {
+                        clusters.union(x, y);
+                    }
+                }
+            }
+            start = end;
+        }
+    }
+
+    // Decisions: the root (smallest row) of a cluster is kept.
+    let n = next as usize;
+    let t0 = layout.split_starts[training] as u32;
+    let t1 = layout.split_starts[training + 1] as u32;
+    let mut first_train: Vec<u32> = vec![u32::MAX; n];
+    for r in t0..t1 {
+        let root = clusters.find(r);
+        if first_train[root as usize] == u32::MAX {
+            first_train[root as usize] = r;
+        }
+    }
+    let k = input.names.len();
+    let mut splits: Vec<HygieneSplit> = input
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| HygieneSplit {
+            name: name.clone(),
+            rows_in: layout.split_starts[i + 1] - layout.split_starts[i],
+            ..Default::default()
+        })
+        .collect();
+    let mut by_split: Vec<PartitionDrops> = vec![BTreeMap::new(); k];
+    for r in 0..n as u32 {
+        let root = clusters.find(r);
+        let s = layout.split_of(r as u64);
+        let leak = s != training && first_train[root as usize] != u32::MAX;
+        let duplicate = root != r;
+        let h = &mut splits[s];
+        if exact_dup[r as usize] {
+            h.exact_duplicates += 1;
+        } else if duplicate {
+            h.near_duplicates += 1;
+        }
+        if leak {
+            h.leaks += 1;
+        }
+        let dropped = (duplicate && spec.dedup.is_some()) || (leak && spec.leaks == LeaksMode::Drop);
+        if !dropped {
+            continue;
+        }
+        let (why, matched) = match leak {
+            true => (Reason::Leaks, first_train[root as usize]),
+            false => (Reason::Duplicates, root),
+        };
+        match why {
+            Reason::Leaks => h.dropped_leaks += 1,
+            Reason::Duplicates => h.dropped_duplicates += 1,
+        }
+        let starts = &layout.starts[s];
+        let p = starts.partition_point(|st| *st <= r as u64) - 1;
+        by_split[s].entry(p).or_default().push((r as u64 - starts[p], why, matched as u64));
+    }
+    let summary = HygieneSummary {
+        dedup: spec.dedup,
+        normalize: spec.normalize,
+        near_dup_threshold: near.then_some(spec.threshold),
+        lsh_bands: near.then_some(bands),
+        lsh_rows: near.then_some(rows),
+        leaks: spec.leaks,
+        training_split: input.names[training].clone(),
+        splits,
+        dropped_rows: Vec::new(),
+        split_from: None,
+    };
+    let drops = Drops {
+        by_split,
+        layout,
+        names: input.names.to_vec(),
+        record_columns: input.record_columns,
+        records: Mutex::new(Vec::new()),
+    };
+    Ok((summary, Arc::new(drops)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_as_python() {
+        // unicodedata.normalize("NFKC", s).casefold(), whitespace runs collapsed, stripped.
+        assert_eq!(normalize("  Stra\u{df}e\t\tＡＢＣ\u{a0}ﬁne \n", Normalize::Nfkc), "strasse abc fine");
+        assert_eq!(normalize(" A  b ", Normalize::None), " A  b ");
+        assert_eq!(normalize("\tMiXeD  Case\x0b text\n", Normalize::Nfkc), "mixed case text");
+    }
+
+    #[test]
+    fn signatures_spill_past_the_budget_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Signatures::Mem(Vec::new());
+        let sig = |k: u32| (0..NUM_PERM as u32).map(|i| i * 7 + k).collect::<Vec<u32>>();
+        for k in 0..10 {
+            s.push(&sig(k), 3 * 4 * NUM_PERM, dir.path()).unwrap();
+            assert_eq!(matches!(s, Signatures::File(_)), k >= 3, "{k}");
+        }
+        let mut out = vec![0; NUM_PERM];
+        for k in [0, 2, 3, 9, 5] {
+            s.get(k, &mut out).unwrap();
+            assert_eq!(out, sig(k));
+        }
+    }
+
+    #[test]
+    fn union_find_keeps_the_smallest_root() {
+        let mut c = Clusters((0..5).collect());
+        c.union(4, 2);
+        c.union(2, 3);
+        c.union(3, 1);
+        assert_eq!(c.find(4), 1);
+        assert_eq!(c.find(0), 0);
+    }
+}
