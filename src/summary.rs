@@ -32,6 +32,9 @@ pub struct Summary {
     pub elapsed_seconds: f64,
     /// Seconds spent in each stage.
     pub timings: Timings,
+    /// SFT exports (issue 21): template, mask rule, max length and per-split statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sft: Option<crate::transform::sft::SftSummary>,
 }
 
 /// Seconds per stage of `prepare`, in the order they run (see `commands/prepare.rs`).
@@ -148,6 +151,9 @@ impl Summary {
         }
         if let Some(t) = &self.tokenizer {
             let _ = writeln!(s, "tokens: {} ({})", t.columns.join(", "), t.describe());
+        }
+        if let Some(x) = &self.sft {
+            s.push_str(&x.render());
         }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");

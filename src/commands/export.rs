@@ -36,8 +36,11 @@ use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::LabelPass;
 use crate::transform::list_encode::ListLabels;
 use crate::transform::select;
+use crate::transform::sft::{Sft, SftOptions};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
 
 /// What the resolve stage found about the inputs (shared with `plan`).
 pub(super) struct Inputs {
@@ -48,6 +51,8 @@ pub(super) struct Inputs {
     pub existing: Option<(Vec<String>, u64)>,
     /// `--tokenizer`, read and configured.
     pub tokenize: Option<Arc<Tokenize>>,
+    /// SFT exports (issue 21): the tokenizer, chat template and masks, configured.
+    pub sft: Option<Arc<Sft>>,
 }
 
 /// One split's source as recorded in the outputs: split name, table name, version read.
@@ -90,9 +95,10 @@ impl Clock {
 /// and the label table's map, before any row is read.
 pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Inputs> {
     let cx = s.storage.connector()?;
-    let tokenize = match &s.tokenizer {
-        Some(spec) => Some(Arc::new(load_tokenizer(s, spec, &cx, ui).await?)),
-        None => None,
+    let (tokenize, sft) = match (&s.tokenizer, &s.spec.sft) {
+        (Some(spec), Some(o)) => (None, Some(Arc::new(load_sft(s, spec, o, &cx, ui).await?))),
+        (Some(spec), None) => (Some(Arc::new(load_tokenizer(s, spec, &cx, ui).await?)), None),
+        (None, _) => (None, None),
     };
     let mut tables = Vec::with_capacity(s.splits.len());
     for split in &s.splits {
@@ -110,7 +116,32 @@ pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Input
         Some(t) if s.with_labels() => label_table_source::read(t, &cx).await?,
         _ => None,
     };
-    Ok(Inputs { cx, tables, listed, existing, tokenize })
+    Ok(Inputs { cx, tables, listed, existing, tokenize, sft })
+}
+
+/// SFT exports (issue 21): read `--tokenizer` and its chat template, configure the pass
+/// (templates compiled and checked before any data is read).
+pub(super) async fn load_sft(
+    s: &PrepareSettings,
+    spec: &TokenizerSpec,
+    o: &SftOptions,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Sft> {
+    let loaded = tokenizer::load(spec, cx).await?;
+    let sft = Sft::new(loaded, o, &s.spec.columns.keep)?;
+    let summary = sft.summary(&[]);
+    let p = &summary.tokenizer;
+    ui.step(format!("tokenizer {} (tokenizer.json sha256 {})", p.source, &p.sha256[..12]));
+    if let Some(t) = &summary.template {
+        ui.step(format!(
+            "chat template from {} (sha256 {}); loss on {}",
+            t.origin,
+            &t.sha256[..12],
+            summary.mask_rule
+        ));
+    }
+    Ok(sft)
 }
 
 /// Read `--tokenizer` and configure it for the text column (before any data is read).
@@ -170,6 +201,8 @@ pub(super) struct Analysis {
     pub frames: Vec<DataFrame>,
     pub labelled: Option<Labelled>,
     pub tokenize: Option<Arc<Tokenize>>,
+    /// SFT exports (issue 21).
+    pub sft: Option<Arc<Sft>>,
 }
 
 /// The front half of an export, the same for `prepare` and `plan`: select every split, the
@@ -186,6 +219,12 @@ pub(super) async fn analyse(
     ui: &Ui,
 ) -> Result<Analysis> {
     let mut frames = select(s, ctx, &inputs.tables, None).await?;
+    if let Some(sft) = &inputs.sft {
+        // SFT exports (issue 21): the columns the pass reads, checked before any row is read.
+        for ((split, t), df) in s.splits.iter().zip(&inputs.tables).zip(frames.iter_mut()) {
+            *df = sft.project(df.clone(), &split.name, t.name())?;
+        }
+    }
     if row_local && let Some(q) = &s.spec.select_sql {
         for (split, df) in s.splits.iter().zip(&frames) {
             select::check_row_local(df, &split.name, std::path::Path::new(&q.file))?;
@@ -208,7 +247,7 @@ pub(super) async fn analyse(
         None => None,
     };
     clock.lap(|t| &mut t.label_map);
-    Ok(Analysis { frames, labelled, tokenize })
+    Ok(Analysis { frames, labelled, tokenize, sft: inputs.sft.clone() })
 }
 
 /// The label kind from the label column's type (`--label-kind`), before any row is read; the
@@ -271,6 +310,7 @@ pub(super) async fn write(
     dir: &std::path::Path,
     format: Format,
     tokenize: Option<Arc<Tokenize>>,
+    sft: Option<Arc<Sft>>,
     checksums: bool,
     ui: &Ui,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
@@ -288,9 +328,9 @@ pub(super) async fn write(
     // Tokenizing, one partition decodes at a time: the tokenizer spreads each batch over every
     // core already, and each decoding partition holds a row group in memory (peak RSS would grow
     // with the partitions, i.e. with the number of files, not with the work done).
-    let decoding = match tokenize {
-        Some(_) => 1,
-        None => ctx.state().config().target_partitions(),
+    let decoding = match (&tokenize, &sft) {
+        (None, None) => ctx.state().config().target_partitions(),
+        _ => 1,
     };
     let decoders = Arc::new(Semaphore::new(decoding));
     let mut writes = Vec::with_capacity(inputs.len());
@@ -310,6 +350,10 @@ pub(super) async fn write(
             schema = t.output_schema(&schema).as_ref().clone();
             batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
+        if let Some(sft) = &sft {
+            schema = sft.output_schema(&schema).as_ref().clone();
+            batch_map = Some(Arc::new(sft.mapper(&split.name)));
+        }
         let sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
             .with_fsync(e.fsync)
@@ -318,7 +362,13 @@ pub(super) async fn write(
             .with_batch_map(batch_map);
         let bar = ui.rows_bar(total_rows, format!("writing {}", split.name));
         let table = &split.table.name;
-        let partitions = session::streams(df).await.map_err(|e| scan_error(e, table))?;
+        let mut partitions = session::streams(df).await.map_err(|e| scan_error(e, table))?;
+        if sft.is_some() && partitions.len() > 1 {
+            // SFT: one stream in row order, so rows are numbered by their position in the split.
+            let stream_schema = partitions[0].schema();
+            let merged = futures::stream::iter(partitions).flatten();
+            partitions = vec![Box::pin(RecordBatchStreamAdapter::new(stream_schema, merged))];
+        }
         writes.push(async move {
             let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
                 Error::DataFusion(e) => scan_error(e, table),
@@ -435,6 +485,7 @@ pub(super) fn summary(
         warnings: ui.warnings(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
         timings,
+        sft: None,
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let sources = sources(s, &inputs.tables);
     // 2-3. select, the label kind, and the label map: one pass over every split's labels.
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
-    let Analysis { frames, labelled, tokenize } =
+    let Analysis { frames, labelled, tokenize, sft } =
         analyse(s, &ctx, &mut inputs, false, &mut clock, ui).await?;
 
     // 4. write: every split's shards, then the format's metadata and `label_map.json`.
@@ -68,11 +68,18 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         r.staging.dir(),
         format,
         tokenize.clone(),
+        sft.clone(),
         false,
         ui,
     )
     .await?;
-    let description = describe(&sources, tokenize.as_ref().map(|t| t.summary().describe()));
+    let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let sft_summary = sft.as_ref().map(|x| x.summary(&split_names));
+    let described = match &sft_summary {
+        Some(x) => Some(x.describe()),
+        None => tokenize.as_ref().map(|t| t.summary().describe()),
+    };
+    let description = describe(&sources, described);
     write_metadata(r.staging.dir(), format, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
     clock.lap(|t| &mut t.write);
 
@@ -109,6 +116,17 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         clock.timings,
     );
     done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
+    if let Some(x) = &sft {
+        // SFT exports (issue 21): rows dropped by reason, the per-split statistics, warnings.
+        for sp in done.splits.iter_mut() {
+            sp.dropped = x.dropped(&sp.name);
+        }
+        for w in x.warnings() {
+            ui.warn(w.clone());
+            done.warnings.push(w);
+        }
+        done.sft = sft_summary;
+    }
     Ok(done)
 }
 

@@ -122,6 +122,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
         scratch.dir(),
         format,
         tokenize,
+        None,
         true,
         ui,
     )

@@ -27,3 +27,5 @@ pub mod list_pass;
 pub mod select;
 pub mod sql;
 pub mod tokenize;
+// SFT exports (issue 21).
+pub mod sft;

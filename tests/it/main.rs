@@ -42,3 +42,5 @@ mod sql;
 mod time_travel;
 mod tokenize;
 mod wheel;
+// SFT exports (issue 21).
+mod sft;
