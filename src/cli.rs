@@ -288,6 +288,19 @@ pub struct PrepareArgs {
     #[arg(long, env = "DELTA_HF_SKIP_INVALID_ROWS")]
     pub skip_invalid_rows: bool,
 
+    /// Pack the SFT rows into rows of at most --max-length tokens, as TRL's pack_dataset does:
+    /// bfd (best fit decreasing, long rows truncated), bfd-split (long rows split) or wrapped.
+    ///
+    /// Writes `input_ids`, `labels` and (bfd, bfd-split) `seq_lengths` for position ids.
+    #[arg(long, value_enum, value_name = "STRATEGY", env = "DELTA_HF_PACKING", requires = "max_length")]
+    pub packing: Option<crate::transform::sft::pack::Strategy>,
+
+    /// Rows packed together: consecutive windows of N rows of each split (TRL packs in
+    /// `Dataset.map`'s batches of 1,000 rows).
+    #[arg(long, value_name = "N", env = "DELTA_HF_PACKING_WINDOW", requires = "packing",
+          default_value_t = crate::transform::sft::pack::DEFAULT_WINDOW)]
+    pub packing_window: usize,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 

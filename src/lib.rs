@@ -19,7 +19,7 @@ pub(crate) mod sink;
 pub(crate) mod source;
 pub(crate) mod storage;
 pub(crate) mod summary;
-pub(crate) mod transform;
+pub mod transform;
 pub(crate) mod ui;
 
 use cli::{Cli, Command};

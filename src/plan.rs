@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::settings::ExportSpec;
 use crate::transform::kind::{LabelKind, Labelled};
 use crate::transform::label_map::{LabelCounts, LabelMap, MapOrigin};
+use crate::transform::sft::pack::{self, TaskRange};
 
 /// The `format` field of every plan.
 pub const FORMAT: &str = "delta-hf-plan";
@@ -67,6 +68,11 @@ pub struct PlanSplit {
     pub dropped_rows: u64,
     /// `tasks[i]`: the data files task `i` reads, in row order (relative to the table root).
     pub tasks: Vec<Vec<PlanFile>>,
+    /// `--packing` (issue 21): `row_ranges[i]` = the rows task `i` packs, beginning on a
+    /// packing-window boundary ([`balance_rows`]); a file may then be read by two tasks, each
+    /// taking its own rows of it. Absent without packing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_ranges: Option<Vec<TaskRange>>,
 }
 
 /// One data file.
@@ -215,6 +221,45 @@ pub fn balance(files: &[(String, u64)], n: usize) -> Vec<Vec<PlanFile>> {
     tasks
 }
 
+/// `--packing` (issue 21): split `files` (in row order, with sizes) into `n` tasks by rows,
+/// each beginning on a multiple of `window` rows of the split ([`pack::task_ranges`]), with the
+/// row count of each file from the Delta log (`rows`, by path). A file without a row count
+/// (no `numRecords` statistic, or a deletion vector) refuses the split: its windows cannot be
+/// placed.
+pub fn balance_rows(
+    files: &[(String, u64)],
+    rows: &std::collections::HashMap<String, Option<u64>>,
+    n: usize,
+    window: u64,
+    table: &str,
+) -> Result<(Vec<Vec<PlanFile>>, Vec<TaskRange>)> {
+    let mut counts = Vec::with_capacity(files.len());
+    for (path, _) in files {
+        match rows.get(path).copied().flatten() {
+            Some(r) => counts.push(r),
+            None => {
+                return Err(Error::Usage(format!(
+                    "table `{table}`: data file `{path}` has no row count in the Delta log (no `numRecords` \
+                     statistic, or a deletion vector), so the packing windows cannot be placed on tasks; \
+                     run `delta-hf prepare` instead of plan/run-task/commit, or rewrite the table with statistics \
+                     (e.g. OPTIMIZE)"
+                )));
+            }
+        }
+    }
+    let ranges = pack::task_ranges(&counts, n, window);
+    let tasks = ranges
+        .iter()
+        .map(|r| {
+            files[r.files.clone()]
+                .iter()
+                .map(|(path, size)| PlanFile { path: path.clone(), size: *size })
+                .collect()
+        })
+        .collect();
+    Ok((tasks, ranges))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +282,22 @@ mod tests {
         assert_eq!(t.iter().map(Vec::len).sum::<usize>(), 1);
         let t = balance(&[], 2);
         assert!(t.iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn packed_tasks_take_their_rows_of_shared_files() {
+        let f = files(&[10, 10, 10]);
+        let rows = f.iter().zip([1500u64, 1000, 700]).map(|((p, _), r)| (p.clone(), Some(r))).collect();
+        let (tasks, ranges) = balance_rows(&f, &rows, 2, 1000, "t").unwrap();
+        // 3,200 rows = 4 windows: rows 0..2000 (files 0-1), rows 2000..3200 (files 1-2).
+        let names: Vec<Vec<&str>> =
+            tasks.iter().map(|t| t.iter().map(|x| x.path.as_str()).collect()).collect();
+        assert_eq!(names, vec![vec!["f0", "f1"], vec!["f1", "f2"]]);
+        assert_eq!((ranges[1].first_row, ranges[1].skip, ranges[1].file_rows), (2000, 500, 1700));
+        let mut missing = rows.clone();
+        missing.insert("f1".into(), None);
+        let e = balance_rows(&f, &missing, 2, 1000, "t").unwrap_err();
+        assert!(e.to_string().contains("`f1`") && e.to_string().contains("prepare"), "{e}");
     }
 
     #[test]

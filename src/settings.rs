@@ -25,6 +25,7 @@ use crate::transform::kind::{Decided, KindFlags, LabelKind};
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::select::Selection;
 use crate::transform::sft::mask::TruncationMode;
+use crate::transform::sft::pack::PackOptions;
 use crate::transform::sft::{LABELS as SFT_LABELS, SftInput, SftOptions, TemplateChoice};
 use crate::transform::tokenize::{
     ALIGNED_LABELS, ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions,
@@ -668,6 +669,7 @@ fn sft_settings(a: &PrepareArgs) -> Result<Option<SftOptions>> {
                 (a.completion_only_loss.is_some(), "--completion-only-loss"),
                 (a.truncation_mode != TruncationMode::default(), "--truncation-mode"),
                 (a.skip_invalid_rows, "--skip-invalid-rows"),
+                (a.packing.is_some(), "--packing"),
             ];
             return match given.iter().find(|(g, _)| *g) {
                 Some((_, flag)) => Err(Error::Usage(format!(
@@ -708,6 +710,31 @@ fn sft_settings(a: &PrepareArgs) -> Result<Option<SftOptions>> {
         }
         Some(name) => Some(TemplateChoice::Name(name.clone())),
     };
+    let packing = match (a.packing, a.max_length) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(Error::Usage("--packing needs --max-length (the packed rows' length)".into()));
+        }
+        (Some(strategy), Some(max_length)) => {
+            if a.packing_window == 0 {
+                return Err(Error::Usage("--packing-window must be at least 1".into()));
+            }
+            if let Some(k) = a.keep_cols.first() {
+                return Err(Error::Usage(format!(
+                    "--keep-col `{k}` with --packing: packed rows hold several source rows, and only \
+                     input_ids and labels are packed (as TRL does); drop --keep-col or --packing"
+                )));
+            }
+            if a.truncation_mode != TruncationMode::default() {
+                return Err(Error::Usage(
+                    "--truncation-mode does not apply with --packing: bfd keeps the start of a long row, \
+                     bfd-split and wrapped split it"
+                        .into(),
+                ));
+            }
+            Some(PackOptions { strategy, max_length, window: a.packing_window })
+        }
+    };
     Ok(Some(SftOptions {
         input,
         chat_template,
@@ -718,6 +745,7 @@ fn sft_settings(a: &PrepareArgs) -> Result<Option<SftOptions>> {
         max_length: a.max_length,
         truncation_mode: a.truncation_mode,
         skip_invalid_rows: a.skip_invalid_rows,
+        packing,
     }))
 }
 

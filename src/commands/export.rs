@@ -350,11 +350,11 @@ pub(super) async fn write(
             schema = t.output_schema(&schema).as_ref().clone();
             batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
-        if let Some(sft) = &sft {
+        if let Some(sft) = sft.as_ref().filter(|x| x.packing().is_none()) {
             schema = sft.output_schema(&schema).as_ref().clone();
             batch_map = Some(Arc::new(sft.mapper(&split.name)));
         }
-        let sink = format
+        let mut sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
             .with_fsync(e.fsync)
             .with_checksums(checksums)
@@ -369,10 +369,28 @@ pub(super) async fn write(
             let merged = futures::stream::iter(partitions).flatten();
             partitions = vec![Box::pin(RecordBatchStreamAdapter::new(stream_schema, merged))];
         }
+        if let Some(x) = sft.as_ref().filter(|x| x.packing().is_some())
+            && let Some(input) = partitions.pop()
+        {
+            // --packing: prepared and packed in the stream (the packer holds one window).
+            let (packed, packed_schema) = x.packed_stream(input, &split.name)?;
+            partitions = vec![packed];
+            sink = format
+                .open_split(dir, &split.name, &packed_schema, class_label, e.shards)?
+                .with_fsync(e.fsync)
+                .with_checksums(checksums)
+                .with_decoders(decoders.clone());
+        }
+        let failed_sft = sft.clone();
         writes.push(async move {
-            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
-                Error::DataFusion(e) => scan_error(e, table),
-                e => e,
+            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| {
+                if let Some(f) = failed_sft.as_ref().and_then(|x| x.take_failure()) {
+                    return f;
+                }
+                match e {
+                    Error::DataFusion(e) => scan_error(e, table),
+                    e => e,
+                }
             });
             bar.finish_and_clear();
             written

@@ -10,7 +10,9 @@
 //!    (2 and 3 are `prepare`'s own analysis: [`super::export::analyse`]);
 //! 4. **split** — each split's data files in the order a scan reads them (the order of the rows
 //!    `prepare` writes), cut into N contiguous runs balanced by bytes: task `i` takes run `i`
-//!    of every split, so task order is row order;
+//!    of every split, so task order is row order; with `--packing`, cut by rows instead, each
+//!    task beginning on a packing-window boundary (the Delta log's per-file row counts), so
+//!    tasks pack their rows as `prepare` does;
 //! 5. **write the plan** — one JSON document (no secret in it) embedding the export spec as it
 //!    is. Nothing is published and no label-table version is committed.
 
@@ -109,6 +111,13 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let mut splits = Vec::with_capacity(s.splits.len());
     for (i, (split, t)) in s.splits.iter().zip(&inputs.tables).enumerate() {
         let files = t.files_in_scan_order(&ctx).await?;
+        let (tasks, row_ranges) = match row_align(s) {
+            None => (plan::balance(&files, p.tasks), None),
+            Some(window) => {
+                let (tasks, ranges) = plan::balance_rows(&files, &t.file_rows()?, p.tasks, window, t.name())?;
+                (tasks, Some(ranges))
+            }
+        };
         splits.push(PlanSplit {
             name: split.name.clone(),
             table: t.name().to_string(),
@@ -116,7 +125,8 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
             version: t.version,
             rows: labelled.as_ref().map(|l| l.rows[i]),
             dropped_rows: labelled.as_ref().map(|l| l.dropped[i]).unwrap_or(0),
-            tasks: plan::balance(&files, p.tasks),
+            tasks,
+            row_ranges,
         });
     }
 
@@ -217,6 +227,13 @@ fn export(s: &PrepareSettings) -> Result<ExportSpec> {
         ShardPolicy::MaxBytes(_) => Ok(s.spec.clone()),
         ShardPolicy::Count(_) => Err(Error::Internal("--num-shards reached plan".into())),
     }
+}
+
+/// `--packing` (issue 21): tasks begin on multiples of this many rows (the packing window), so
+/// each packs its rows as `prepare` does; `None` without packing (tasks balanced by bytes).
+fn row_align(_s: &PrepareSettings) -> Option<u64> {
+    // The SFT settings set this: `Some(packing window)` when `--packing` is given.
+    None
 }
 
 /// The tokenizer pinned: tasks load `pinned` (a Hub revision replaced by its commit sha, a

@@ -274,6 +274,23 @@ impl OpenedTable {
         Ok(out)
     }
 
+    /// Each data file's row count from the Delta log (its `numRecords` statistic), by path
+    /// relative to the table root as [`Self::files_in_scan_order`] names it: `None` for a file
+    /// without the statistic or with a deletion vector (its rows are then fewer than recorded).
+    pub fn file_rows(&self) -> Result<std::collections::HashMap<String, Option<u64>>> {
+        let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
+        let mut rows = std::collections::HashMap::new();
+        for f in snapshot.log_data().iter() {
+            let n = match f.deletion_vector_descriptor() {
+                Some(_) => None,
+                None => f.num_records().map(|n| n as u64),
+            };
+            rows.insert(f.object_store_path().to_string(), n);
+            rows.insert(f.path().into_owned(), n);
+        }
+        Ok(rows)
+    }
+
     fn file_count(&self) -> Result<usize> {
         let snapshot = self.table.snapshot().map_err(|e| self.table_ref.unreadable(e))?;
         Ok(snapshot.log_data().num_files())

@@ -7,6 +7,8 @@
 //! - delta-rs' query planner, which its writer needs for the plans it builds;
 //! - no round-robin repartitioning, and no repartitioned joins in a `--select-sql` query: each
 //!   scan partition flows through the plan in its own order (deterministic, streaming);
+//! - no file-scan work stealing: a partition reads exactly the files (or byte ranges) it was
+//!   planned with, so a split's row order is the same on every run;
 //! - Parquet strings read as `Utf8`, the type written, instead of `Utf8View` (saves a copy of
 //!   every text), and filters pushed into the Parquet scan;
 //! - no IN-list pushdown of hash joins (delta-rs' workaround for a DataFusion panic on
@@ -61,6 +63,10 @@ pub fn session(o: SessionOptions) -> Result<SessionContext> {
         .with_repartition_joins(false)
         .with_repartition_aggregations(true);
     let opts = config.options_mut();
+    // Each partition reads the files it was planned with, in order: with work stealing (on by
+    // default since DataFusion 55) an idle partition takes a sibling's next file, so which rows
+    // land in which shard, and the row order of a split, changed from run to run.
+    opts.execution.enable_file_stream_work_stealing = false;
     opts.execution.parquet.pushdown_filters = true;
     opts.execution.parquet.schema_force_view_types = false;
     opts.optimizer.hash_join_inlist_pushdown_max_size = 0;

@@ -114,6 +114,8 @@ fn help_lists_the_interface() {
         "--completion-only-loss",
         "--truncation-mode",
         "--skip-invalid-rows",
+        "--packing",
+        "--packing-window",
         "--memory-limit",
         "--json",
         "--quiet",

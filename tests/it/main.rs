@@ -36,6 +36,7 @@ mod jobs;
 mod kind_flags;
 mod label_kinds;
 mod label_table;
+mod row_order;
 mod scale;
 mod spark;
 mod sql;
@@ -44,3 +45,5 @@ mod tokenize;
 mod wheel;
 // SFT exports (issue 21).
 mod sft;
+// --packing (issue 21): the packer against TRL pack_dataset.
+mod packing;

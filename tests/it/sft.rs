@@ -301,3 +301,58 @@ fn refusals_write_nothing() {
     assert_eq!(summary["splits"][0]["dropped"]["invalid"], 5, "{summary}");
     assert_eq!(summary["splits"][0]["num_rows"], 1);
 }
+
+#[test]
+fn packing_matches_trl() {
+    let Some(py) = ml_python("packing_matches_trl") else { return };
+    let dir = tmp();
+    let fx = Fx::new(&py, &dir.path().join("fx"), "qwen2_5_training");
+    let mut specs = Vec::new();
+    for (strategy, trl_name, max) in
+        [("bfd", "bfd", "300"), ("bfd-split", "bfd_split", "200"), ("wrapped", "wrapped", "128")]
+    {
+        let out = dir.path().join(strategy);
+        let flags = [
+            "--messages-col",
+            "messages",
+            "--assistant-only-loss",
+            "--max-length",
+            max,
+            "--packing",
+            strategy,
+        ];
+        let summary = ok_json(&prepare(&fx.table("messages"), &fx.tok, &out, &flags));
+        let p = &summary["sft"]["splits"][0]["packing"];
+        assert_eq!(p["rows_in"], 36, "{summary}");
+        assert!(p["fill_ratio"].as_f64().is_some_and(|f| f > 0.0 && f <= 1.0), "{p}");
+        let max: usize = max.parse().unwrap();
+        specs.push(spec(
+            &out,
+            &fx.table("messages"),
+            &fx.tok,
+            json!({"assistant_only_loss": true, "max_length": max, "packing": true, "packing_strategy": trl_name}),
+        ));
+    }
+    let out = dir.path().join("lm");
+    ok(&prepare(&fx.table("lm"), &fx.tok, &out, &["--lm", "--max-length", "32", "--packing", "bfd-split"]));
+    specs.push(spec(
+        &out,
+        &fx.table("lm"),
+        &fx.tok,
+        json!({"max_length": 32, "packing": true, "packing_strategy": "bfd_split"}),
+    ));
+    check_all(&py, &specs);
+    // Refused: packing without a length, or with kept columns (TRL packs input_ids and labels only).
+    let out = dir.path().join("refused");
+    let o =
+        prepare(&fx.table("messages"), &fx.tok, &out, &["--messages-col", "messages", "--packing", "bfd"]);
+    fails(&o, 2, &["--max-length"]);
+    let o = prepare(
+        &fx.table("messages"),
+        &fx.tok,
+        &out,
+        &["--messages-col", "messages", "--max-length", "64", "--packing", "bfd", "--keep-col", "id"],
+    );
+    fails(&o, 2, &["--keep-col", "--packing"]);
+    assert!(!out.exists());
+}

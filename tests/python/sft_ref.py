@@ -245,12 +245,21 @@ def check(dataset_dir: str, table: str, tok_dir: str, columns: str, trl_args: st
     ours = datasets.load_from_disk(dataset_dir)["train"]
     assert ours.features["input_ids"].feature.dtype == "int32", ours.features
     assert ours.features["labels"].feature.dtype == "int64", ours.features
-    assert ours.features["attention_mask"].feature.dtype == "int8", ours.features
+    packed = trl.get("packing", False)
+    if packed:
+        want = ["input_ids", "labels"] + (["seq_lengths"] if "seq_lengths" in ref.column_names else [])
+        assert ours.column_names == want, (ours.column_names, ref.column_names)
+    else:
+        assert ours.features["attention_mask"].feature.dtype == "int8", ours.features
     assert len(ours) == len(ref), f"rows: ours {len(ours)}, TRL {len(ref)}"
     for i, (a, b) in enumerate(zip(ours, ref)):
         assert a["input_ids"] == b["input_ids"], f"row {i} input_ids differ:\nours {a['input_ids']}\nTRL  {b['input_ids']}"
         assert a["labels"] == b["labels"], f"row {i} labels differ:\nours {a['labels']}\nTRL  {b['labels']}"
-        assert a["attention_mask"] == [1] * len(a["input_ids"]), f"row {i} attention_mask"
+        if packed:
+            if "seq_lengths" in b:
+                assert a["seq_lengths"] == b["seq_lengths"], f"row {i} seq_lengths: {a['seq_lengths']} {b['seq_lengths']}"
+        else:
+            assert a["attention_mask"] == [1] * len(a["input_ids"]), f"row {i} attention_mask"
     trainable = sum(sum(1 for x in r["labels"] if x != -100) for r in ref)
     print(json.dumps({"rows": len(ours), "trainable": trainable}))
 

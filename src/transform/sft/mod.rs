@@ -16,11 +16,16 @@
 //!   parse) fails the run naming the split, the row's position and the message, or is dropped
 //!   and counted with `--skip-invalid-rows`.
 //!
+//! With `--packing` ([`pack`], TRL's `pack_dataset`) rows are neither truncated nor filtered
+//! (TRL does neither when packing): the prepared rows go to the packer, which writes
+//! `input_ids`, `labels` and `seq_lengths` only.
+//!
 //! The rows of a split are mapped in their order (one stream per split), so positions are the
 //! row's index in the split as selected. Rendering and tokenizing run on rayon's pool, a batch
 //! at a time.
 
 pub mod mask;
+pub mod pack;
 pub mod template;
 pub mod value;
 
@@ -33,12 +38,17 @@ use deltalake::arrow::array::{
 use deltalake::arrow::buffer::OffsetBuffer;
 use deltalake::arrow::compute::take;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use deltalake::datafusion::prelude::DataFrame;
+use futures::StreamExt;
 use minijinja::value::Value;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::mask::{IGNORE, TruncationMode};
+use self::pack::{PackOptions, PackStats, Packer};
 use self::template::{ChatTemplate, TemplateSource};
 use crate::error::{Error, Result};
 use crate::source::tokenizer::{LoadedTokenizer, Provenance};
@@ -93,6 +103,9 @@ pub struct SftOptions {
     pub max_length: Option<usize>,
     pub truncation_mode: TruncationMode,
     pub skip_invalid_rows: bool,
+    /// `--packing` with `--max-length` (as max length) and `--packing-window`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packing: Option<PackOptions>,
 }
 
 impl SftOptions {
@@ -150,6 +163,8 @@ pub struct Sft {
     /// `--keep-col`.
     keep: Vec<String>,
     stats: Mutex<BTreeMap<String, Arc<Mutex<SplitStats>>>>,
+    /// The first error of a packed stream (its stream can only carry DataFusion errors).
+    failure: Mutex<Option<Error>>,
 }
 
 /// What is known about a split while it is written.
@@ -165,6 +180,8 @@ struct SplitStats {
     truncated: u64,
     over_model_max: u64,
     lengths: BTreeMap<usize, u64>,
+    /// `--packing`: the packer's statistics once the split is packed.
+    packed: Option<PackStats>,
 }
 
 /// A row's result: `Err` when it cannot be prepared.
@@ -224,6 +241,18 @@ pub struct SftSplitSummary {
     pub length: Lengths,
     /// Rows longer than the tokenizer's `model_max_length` (before truncation).
     pub longer_than_model_max_length: u64,
+    /// `--packing`: what the packer did (rows in/out, tokens, fill ratio).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packing: Option<PackSummary>,
+}
+
+/// A split's packing, for the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackSummary {
+    #[serde(flatten)]
+    pub stats: PackStats,
+    /// Tokens written over the room of the packed rows.
+    pub fill_ratio: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -252,6 +281,8 @@ pub struct SftSummary {
     pub max_length: Option<usize>,
     pub truncation_mode: TruncationMode,
     pub model_max_length: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packing: Option<PackOptions>,
     pub splits: Vec<SftSplitSummary>,
 }
 
@@ -282,6 +313,14 @@ impl SftSummary {
             )),
             None => s.push_str("; no truncation"),
         }
+        if let Some(p) = &self.packing {
+            s.push_str(&format!(
+                "; packed ({}, windows of {} rows) into rows of at most {} tokens with seq_lengths",
+                p.strategy.trl_name(),
+                p.window,
+                p.max_length
+            ));
+        }
         s.push('.');
         s
     }
@@ -307,6 +346,12 @@ impl SftSummary {
                 sp.length.p99,
                 sp.length.max
             ));
+            if let Some(p) = &sp.packing {
+                s.push_str(&format!(
+                    "    packed {} rows into {} (fill ratio {:.3})\n",
+                    p.stats.rows_in, p.stats.rows_out, p.fill_ratio
+                ));
+            }
             for (why, r) in &sp.invalid {
                 s.push_str(&format!(
                     "    {} invalid rows dropped ({}), first at {:?}\n",
@@ -393,6 +438,7 @@ impl Sft {
             provenance,
             keep: keep.to_vec(),
             stats: Mutex::new(BTreeMap::new()),
+            failure: Mutex::new(None),
         })
     }
 
@@ -520,6 +566,87 @@ impl Sft {
         Arc::new(Schema::new(fields))
     }
 
+    /// `--packing`: the packing settings.
+    pub fn packing(&self) -> Option<PackOptions> {
+        self.opts.packing
+    }
+
+    /// `--packing`: split `split`'s rows (`input`, in order) prepared and packed, as one
+    /// stream, and its schema (`input_ids`, `labels`, and `seq_lengths` but for `wrapped`).
+    /// The preparation of a batch runs on a blocking thread; the packer holds one window.
+    pub fn packed_stream(
+        self: &Arc<Self>,
+        input: SendableRecordBatchStream,
+        split: &str,
+    ) -> Result<(SendableRecordBatchStream, SchemaRef)> {
+        let opts = self.opts.packing.ok_or_else(|| Error::Internal("no packing".into()))?;
+        let prepared = self.output_schema(input.schema().as_ref());
+        let packer = Packer::new(opts, &prepared)?;
+        let schema = packer.output_schema();
+        let map = Arc::new(self.mapper(split));
+        let stats = self.stats.lock().expect("stats lock").get(split).cloned().expect("registered by mapper");
+        let me = self.clone();
+        struct State {
+            input: SendableRecordBatchStream,
+            packer: Packer,
+            ready: std::collections::VecDeque<RecordBatch>,
+            done: bool,
+        }
+        let state = State { input, packer, ready: Default::default(), done: false };
+        let fail = move |me: &Arc<Sft>, e: Error| {
+            let shown = e.to_string();
+            me.failure.lock().expect("failure lock").get_or_insert(e);
+            DataFusionError::Execution(shown)
+        };
+        let stream = futures::stream::unfold(state, move |mut st| {
+            let (me, map, stats) = (me.clone(), map.clone(), stats.clone());
+            async move {
+                loop {
+                    if let Some(b) = st.ready.pop_front() {
+                        return Some((Ok(b), st));
+                    }
+                    if st.done {
+                        return None;
+                    }
+                    match st.input.next().await {
+                        Some(Ok(batch)) => {
+                            let m = map.clone();
+                            let mapped = tokio::task::spawn_blocking(move || m(&batch))
+                                .await
+                                .map_err(|e| Error::Internal(format!("SFT thread failed: {e}")))
+                                .and_then(|r| r);
+                            match mapped.and_then(|b| st.packer.push(&b)) {
+                                Ok(out) => st.ready.extend(out),
+                                Err(e) => {
+                                    st.done = true;
+                                    return Some((Err(fail(&me, e)), st));
+                                }
+                            }
+                        }
+                        Some(Err(e)) => {
+                            st.done = true;
+                            return Some((Err(e), st));
+                        }
+                        None => {
+                            st.done = true;
+                            match st.packer.finish() {
+                                Ok(last) => st.ready.extend(last),
+                                Err(e) => return Some((Err(fail(&me, e)), st)),
+                            }
+                            stats.lock().expect("stats lock").packed = Some(st.packer.stats());
+                        }
+                    }
+                }
+            }
+        });
+        Ok((Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream)), schema))
+    }
+
+    /// The error that stopped a packed stream, if one did (taken once).
+    pub fn take_failure(&self) -> Option<Error> {
+        self.failure.lock().expect("failure lock").take()
+    }
+
     /// The batch mapping of split `split` (its rows must come in order, in one stream).
     pub fn mapper(
         self: &Arc<Self>,
@@ -560,6 +687,12 @@ impl Sft {
                     e.0 += 1;
                     if e.1.len() < FIRST_POSITIONS {
                         e.1.push(position);
+                    }
+                    if self.opts.packing.is_some() {
+                        // An empty row: the packer drops it, but it still counts in its window,
+                        // so windows are the split's rows (as a fan-out task's ranges are).
+                        offsets.push(ids.len() as i32);
+                        kept.push(i as u32);
                     }
                 }
                 Ok(row) => {
@@ -682,11 +815,13 @@ impl Sft {
         };
         let (mut ids, mut labels) = (ids, labels);
         let full_len = ids.len();
-        let truncated = match self.opts.max_length {
+        // With packing TRL neither truncates nor drops fully masked rows: the packer cuts.
+        let cut = self.opts.max_length.filter(|_| self.opts.packing.is_none());
+        let truncated = match cut {
             Some(max) => mask::truncate(&mut ids, &mut labels, max, self.opts.truncation_mode),
             None => false,
         };
-        let fully_masked = self.opts.max_length.is_some() && labels.iter().all(|l| *l == IGNORE);
+        let fully_masked = cut.is_some() && labels.iter().all(|l| *l == IGNORE);
         Ok(RowOut { ids, labels, truncated, full_len, fully_masked })
     }
 
@@ -807,6 +942,7 @@ impl Sft {
                         truncated_rows: 0,
                         length: Lengths::default(),
                         longer_than_model_max_length: 0,
+                        packing: None,
                     };
                 };
                 SftSplitSummary {
@@ -826,6 +962,7 @@ impl Sft {
                     truncated_rows: st.truncated,
                     length: lengths(&st.lengths),
                     longer_than_model_max_length: st.over_model_max,
+                    packing: st.packed.map(|p| PackSummary { stats: p, fill_ratio: p.fill_ratio() }),
                 }
             })
             .collect();
@@ -841,6 +978,7 @@ impl Sft {
             max_length: self.opts.max_length,
             truncation_mode: self.opts.truncation_mode,
             model_max_length: self.model_max_length,
+            packing: self.opts.packing,
             splits,
         }
     }
