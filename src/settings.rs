@@ -343,11 +343,6 @@ impl PlanSettings {
                     .into(),
             ));
         }
-        if a.prepare.messages_col.is_some() || a.prepare.prompt_col.is_some() || a.prepare.lm {
-            return Err(Error::Usage(
-                "plan does not take SFT exports (--messages-col, --prompt-col, --lm) yet: run prepare".into(),
-            ));
-        }
         if a.prepare.num_shards.is_some() {
             return Err(Error::Usage(
                 "--num-shards cuts a split at global row counts, which the tasks of a plan do not know; \

@@ -356,3 +356,89 @@ fn packing_matches_trl() {
     fails(&o, 2, &["--keep-col", "--packing"]);
     assert!(!out.exists());
 }
+
+/// `sft_ref.py CMD ARGS` with the ML venv; panics with its output on failure.
+#[track_caller]
+fn sft_ref(py: &str, args: &[&str]) -> String {
+    let o = Command::new(py)
+        .arg(root().join("tests/python/sft_ref.py"))
+        .args(args)
+        .output()
+        .expect("run sft_ref.py");
+    assert!(o.status.success(), "sft_ref.py {args:?} failed:\n{}\n{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn fan_out_equals_prepare_packing_included() {
+    let Some(py) = ml_python("fan_out_equals_prepare_packing_included") else { return };
+    let dir = tmp();
+    let fx = Fx::new(&py, &dir.path().join("fx"), "qwen2_5_training");
+    let table = fx.table("messages");
+    // Many files, so tasks split the table (and windows of 7 rows straddle files).
+    sft_ref(&py, &["append", &table, "5"]);
+    let cases: [(&str, Vec<&str>); 2] = [
+        (
+            "masked",
+            vec![
+                "--messages-col",
+                "messages",
+                "--assistant-only-loss",
+                "--max-length",
+                "200",
+                "--keep-col",
+                "id",
+            ],
+        ),
+        (
+            "packed",
+            vec![
+                "--messages-col",
+                "messages",
+                "--max-length",
+                "150",
+                "--packing",
+                "bfd",
+                "--packing-window",
+                "7",
+            ],
+        ),
+    ];
+    for (name, flags) in cases {
+        let reference = dir.path().join(format!("{name}-prepare"));
+        ok(&prepare(&table, &fx.tok, &reference, &flags));
+        let out = dir.path().join(format!("{name}-fanout"));
+        let plan = dir.path().join(format!("{name}-plan.json"));
+        let o = bin()
+            .args([
+                "plan",
+                "--split",
+                &format!("train={table}"),
+                "--tokenizer",
+                &s(&fx.tok),
+                "--output",
+                &s(&out),
+            ])
+            .args(&flags)
+            .args(["--tasks", "3", "--plan", &s(&plan), "--json"])
+            .output()
+            .unwrap();
+        ok_json(&o);
+        let planned: Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+        let tasks = planned["splits"][0]["tasks"].as_array().unwrap();
+        assert!(tasks.iter().all(|t| !t.as_array().unwrap().is_empty()), "a task without files: {planned}");
+        if name == "packed" {
+            // Each task begins on a window boundary, inside a file.
+            let ranges = planned["splits"][0]["row_ranges"].as_array().unwrap();
+            assert!(ranges.iter().all(|r| r["first_row"].as_u64().unwrap() % 7 == 0), "{planned}");
+        }
+        for i in 0..3 {
+            ok(&bin()
+                .args(["run-task", "--plan", &s(&plan), "--task", &i.to_string(), "--json"])
+                .output()
+                .unwrap());
+        }
+        ok_json(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
+        sft_ref(&py, &["same", &s(&out), &s(&reference)]);
+    }
+}

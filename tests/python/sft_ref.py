@@ -24,6 +24,12 @@ Usage:
     sft_ref.py check-all SPECS_JSON
         `check` for every `{dataset, table, tokenizer, columns, trl}` of a JSON list, in one process.
 
+    sft_ref.py same DATASET_A DATASET_B
+        The two datasets load with the same splits, features and rows (fan-out vs prepare).
+
+    sft_ref.py append TABLE N
+        Appends N slices of the table's own rows (one file each).
+
     sft_ref.py train DATASET TOKDIR
         One `SFTTrainer(...).train()` step (max_steps=1, CPU) on split `train` of DATASET.
 """
@@ -264,6 +270,28 @@ def check(dataset_dir: str, table: str, tok_dir: str, columns: str, trl_args: st
     print(json.dumps({"rows": len(ours), "trainable": trainable}))
 
 
+def same(a: str, b: str) -> None:
+    """Two datasets load with the same splits, features and rows (fan-out vs prepare)."""
+    import datasets
+    da, db = datasets.load_from_disk(a), datasets.load_from_disk(b)
+    assert list(da) == list(db), (list(da), list(db))
+    for split in db:
+        x, y = da[split], db[split]
+        assert x.features == y.features, (x.features, y.features)
+        assert len(x) == len(y), f"{split}: {len(x)} rows vs {len(y)}"
+        for i, (r, q) in enumerate(zip(x, y)):
+            assert r == q, f"{split} row {i}:\n{r}\n{q}"
+    print(json.dumps({s: len(db[s]) for s in db}))
+
+
+def append(table: str, times: int) -> None:
+    """Append slices of the table's own rows `times` times: many files whose order matters."""
+    import deltalake
+    t = deltalake.DeltaTable(table).to_pyarrow_table()
+    for i in range(times):
+        deltalake.write_deltalake(table, t.slice(i * 3 % t.num_rows, t.num_rows - i * 3 % t.num_rows), mode="append")
+
+
 def train(dataset_dir: str, tok_dir: str) -> None:
     import datasets
     ds = datasets.load_from_disk(dataset_dir)["train"]
@@ -283,6 +311,10 @@ if __name__ == "__main__":
         check(*sys.argv[2:7])
     elif cmd == "check-all":
         check_all(sys.argv[2])
+    elif cmd == "same":
+        same(sys.argv[2], sys.argv[3])
+    elif cmd == "append":
+        append(sys.argv[2], int(sys.argv[3]))
     elif cmd == "train":
         train(sys.argv[2], sys.argv[3])
     else:

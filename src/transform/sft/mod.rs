@@ -48,7 +48,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::mask::{IGNORE, TruncationMode};
-use self::pack::{PackOptions, PackStats, Packer};
+use self::pack::{PackOptions, PackStats, Packer, TaskRange, TaskRows};
 use self::template::{ChatTemplate, TemplateSource};
 use crate::error::{Error, Result};
 use crate::source::tokenizer::{LoadedTokenizer, Provenance};
@@ -165,6 +165,8 @@ pub struct Sft {
     stats: Mutex<BTreeMap<String, Arc<Mutex<SplitStats>>>>,
     /// The first error of a packed stream (its stream can only carry DataFusion errors).
     failure: Mutex<Option<Error>>,
+    /// A fan-out task's rows of each split (`--packing`: the plan's row ranges).
+    task_rows: Mutex<BTreeMap<String, TaskRange>>,
 }
 
 /// What is known about a split while it is written.
@@ -439,6 +441,7 @@ impl Sft {
             keep: keep.to_vec(),
             stats: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
+            task_rows: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -585,21 +588,27 @@ impl Sft {
         let schema = packer.output_schema();
         let map = Arc::new(self.mapper(split));
         let stats = self.stats.lock().expect("stats lock").get(split).cloned().expect("registered by mapper");
+        let task = self.task_rows.lock().expect("task rows lock").get(split).cloned().map(|r| {
+            stats.lock().expect("stats lock").next = r.first_row;
+            TaskRows::new(r)
+        });
         let me = self.clone();
+        let split = split.to_string();
         struct State {
             input: SendableRecordBatchStream,
             packer: Packer,
+            task: Option<TaskRows>,
             ready: std::collections::VecDeque<RecordBatch>,
             done: bool,
         }
-        let state = State { input, packer, ready: Default::default(), done: false };
+        let state = State { input, packer, task, ready: Default::default(), done: false };
         let fail = move |me: &Arc<Sft>, e: Error| {
             let shown = e.to_string();
             me.failure.lock().expect("failure lock").get_or_insert(e);
             DataFusionError::Execution(shown)
         };
         let stream = futures::stream::unfold(state, move |mut st| {
-            let (me, map, stats) = (me.clone(), map.clone(), stats.clone());
+            let (me, map, stats, split) = (me.clone(), map.clone(), stats.clone(), split.clone());
             async move {
                 loop {
                     if let Some(b) = st.ready.pop_front() {
@@ -610,6 +619,13 @@ impl Sft {
                     }
                     match st.input.next().await {
                         Some(Ok(batch)) => {
+                            let batch = match st.task.as_mut() {
+                                None => batch,
+                                Some(t) => match t.apply(&batch) {
+                                    Some(b) => b,
+                                    None => continue,
+                                },
+                            };
                             let m = map.clone();
                             let mapped = tokio::task::spawn_blocking(move || m(&batch))
                                 .await
@@ -629,7 +645,13 @@ impl Sft {
                         }
                         None => {
                             st.done = true;
-                            match st.packer.finish() {
+                            let finished = st.packer.finish().and_then(|last| {
+                                if let Some(t) = &st.task {
+                                    t.finish(&split, st.packer.stats().rows_in)?;
+                                }
+                                Ok(last)
+                            });
+                            match finished {
                                 Ok(last) => st.ready.extend(last),
                                 Err(e) => return Some((Err(fail(&me, e)), st)),
                             }
@@ -640,6 +662,12 @@ impl Sft {
             }
         });
         Ok((Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream)), schema))
+    }
+
+    /// A fan-out task (`--packing`): split `split`'s rows of this task are `range` of the rows its
+    /// files yield; positions in messages are the split's.
+    pub fn set_task_rows(&self, split: &str, range: TaskRange) {
+        self.task_rows.lock().expect("task rows lock").insert(split.to_string(), range);
     }
 
     /// The error that stopped a packed stream, if one did (taken once).
