@@ -442,3 +442,53 @@ fn fan_out_equals_prepare_packing_included() {
         sft_ref(&py, &["same", &s(&out), &s(&reference)]);
     }
 }
+
+#[test]
+fn template_kwargs_and_named_templates_match_trl() {
+    let Some(py) = ml_python("template_kwargs_and_named_templates_match_trl") else { return };
+    let dir = tmp();
+    let mut specs = Vec::new();
+    // --template-kwargs: Qwen 3 without thinking (its generation prompt differs), as TRL reads
+    // a chat_template_kwargs column.
+    let fx = Fx::new(&py, &dir.path().join("qwen3"), "qwen3_training");
+    for (name, kwargs) in
+        [("think", r#"{"enable_thinking": true}"#), ("nothink", r#"{"enable_thinking": false}"#)]
+    {
+        let out = dir.path().join(name);
+        let flags = ["--prompt-col", "prompt", "--completion-col", "completion", "--template-kwargs", kwargs];
+        ok(&prepare(&fx.table("pc_chat"), &fx.tok, &out, &flags));
+        let kw: Value = serde_json::from_str(kwargs).unwrap();
+        specs.push(spec(&out, &fx.table("pc_chat"), &fx.tok, json!({"row_chat_template_kwargs": kw})));
+    }
+    // A list of named templates: `tool_use` for the rows with tools, `default` for the others.
+    let o = Command::new(&py)
+        .env("SFT_REF_NAMED_TEMPLATES", "1")
+        .arg(root().join("tests/python/sft_ref.py"))
+        .args(["fixtures", &s(&dir.path().join("named")), "qwen2_5_training.jinja"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let layout: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (tok, table) = (
+        PathBuf::from(layout["tokenizer"].as_str().unwrap()),
+        layout["tables"]["messages"].as_str().unwrap(),
+    );
+    let out = dir.path().join("named-out");
+    let summary =
+        ok_json(&prepare(table, &tok, &out, &["--messages-col", "messages", "--assistant-only-loss"]));
+    assert_eq!(summary["sft"]["template"]["name"], "default", "{summary}");
+    specs.push(spec(&out, table, &tok, json!({"assistant_only_loss": true})));
+    check_all(&py, &specs);
+    // --chat-template NAME picks one of them for every row; an unknown name is exit 2.
+    let out = dir.path().join("named-tool-use");
+    let summary =
+        ok_json(&prepare(table, &tok, &out, &["--messages-col", "messages", "--chat-template", "tool_use"]));
+    assert_eq!(summary["sft"]["template"]["name"], "tool_use", "{summary}");
+    let o = prepare(
+        table,
+        &tok,
+        &dir.path().join("refused"),
+        &["--messages-col", "messages", "--chat-template", "nope"],
+    );
+    fails(&o, 2, &["`nope`", "default, tool_use"]);
+}

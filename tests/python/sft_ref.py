@@ -12,12 +12,14 @@ Usage:
         text), `pc_plain` (prompt/completion strings), `pc_chat` (prompt/completion
         conversations), `lm` (text). Conversations have system prompts, several turns, unicode,
         CJK and emoji, empty contents, very long turns and (for templates that take them) tools,
-        tool calls and reasoning. Prints the layout as JSON.
+        tool calls and reasoning. Prints the layout as JSON. With SFT_REF_NAMED_TEMPLATES set, the
+        chat template is a list of named ones (`default`, and `tool_use` = "TOOL MODE\n" + it).
 
     sft_ref.py check DATASET TABLE TOKDIR COLUMNS_JSON TRL_ARGS_JSON
         Builds `SFTTrainer(model=<tiny random LlamaForCausalLM>, args=SFTConfig(**TRL_ARGS),
         train_dataset=<TABLE read with deltalake, columns renamed by COLUMNS_JSON>,
-        processing_class=AutoTokenizer.from_pretrained(TOKDIR))` on CPU and compares its prepared
+        processing_class=AutoTokenizer.from_pretrained(TOKDIR))` on CPU (TRL_ARGS's
+        `row_chat_template_kwargs`, if any, becomes every row's `chat_template_kwargs`) and compares its prepared
         train dataset (`input_ids`, `labels`), row for row, with split `train` of
         `datasets.load_from_disk(DATASET)` (which must also have `attention_mask` of ones).
 
@@ -112,6 +114,10 @@ def fixtures(out: str, template_name: str) -> None:
     }
     if bos:
         config["bos_token"] = bos
+    if os.environ.get("SFT_REF_NAMED_TEMPLATES"):
+        # A list of named templates: `tool_use` for rows with tools, `default` for the others.
+        config["chat_template"] = [{"name": "default", "template": template},
+                                   {"name": "tool_use", "template": "TOOL MODE\n" + template}]
     with open(os.path.join(tok_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, ensure_ascii=False)
 
@@ -246,6 +252,10 @@ def check(dataset_dir: str, table: str, tok_dir: str, columns: str, trl_args: st
     ds = parse_json_columns(datasets.Dataset(t))
     trl = json.loads(trl_args)
     trl.setdefault("max_length", None)  # TRL's default is 1024; ours is no truncation
+    row_kwargs = trl.pop("row_chat_template_kwargs", None)
+    if row_kwargs is not None:
+        # What --template-kwargs gives every row: TRL reads a `chat_template_kwargs` column.
+        ds = ds.map(lambda r: {"chat_template_kwargs": row_kwargs})
     with tempfile.TemporaryDirectory() as tmp:
         ref = trainer(ds, tok_dir, trl, tmp).train_dataset
     ours = datasets.load_from_disk(dataset_dir)["train"]
