@@ -98,6 +98,7 @@ bench: venv ## Benchmark prepare vs the Python peer and a pyarrow floor, and --t
 	$(CARGO) build --release --locked --bin delta-hf
 	$(VENV)/bin/python bench/bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
 	$(VENV)/bin/python bench/tokenize_bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)
+	$(MAKE) bench-sft
 
 dist: ## Release binary for Databricks (Linux x86_64, glibc <= 2.28) -> dist/, with .sha256
 	@# cargo-zigbuild (crates.io) drives `zig cc` (PyPI's ziglang) as linker and C compiler.
@@ -146,3 +147,10 @@ lint: ## rustfmt and clippy
 clean: ## Remove build output, the venv and the demo
 	$(CARGO) clean
 	rm -rf $(VENV) $(DEMO_DIR)
+
+# SFT benchmark (issue 21): 100,000 x SCALE conversations, ChatML with generation marks, a 50k BPE,
+# --max-length 2048 --assistant-only-loss --packing bfd vs TRL 1.16's preparation + save_to_disk.
+.PHONY: bench-sft
+bench-sft: venv-ml ## Benchmark an SFT export (template, masks, packing) vs TRL's SFTTrainer preparation (SCALE=1 RUNS=3) -> bench/sft_results.md
+	$(CARGO) build --release --locked --bin delta-hf
+	$(VENV_ML)/bin/python bench/sft_bench.py --scale $(SCALE) --runs $(RUNS) --bin $(RELEASE_BIN)

@@ -231,6 +231,12 @@ pub struct PrepareArgs {
     #[arg(long, env = "DELTA_HF_DROP_TEXT", requires = "tokenizer")]
     pub drop_text: bool,
 
+    // issue 23: the report
+    /// Append the report (`report.json` of the output) to this Delta table, one row per split
+    /// and run; created if absent (a path, a URI or a Unity Catalog name).
+    #[arg(long, value_name = "TABLE", env = "DELTA_HF_REPORT_TABLE")]
+    pub report_table: Option<String>,
+
     // SFT exports (issue 21): conversations, prompt-completion pairs or plain text → input_ids,
     // labels (-100 where masked) and attention_mask, as TRL's SFTTrainer prepares them.
     /// Fine-tune on conversations: an array<struct<role, content, ...>> column, or a string

@@ -52,6 +52,18 @@ pub struct Plan {
     /// The staging area: its root (a local directory beside a local output, else the output
     /// itself) and the layout of shards and manifests under it.
     pub staging: Staging,
+    /// issue 23: `--report-table`, which `commit` appends the report to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_table: Option<PlanReportTable>,
+}
+
+/// `--report-table`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanReportTable {
+    /// As the user named it.
+    pub table: String,
+    /// Where it lives: an absolute `file://` URL, a URI (no query) or `uc://catalog.schema.table`.
+    pub url: String,
 }
 
 /// One split: its table at the pinned version and its data files per task.
@@ -222,30 +234,23 @@ pub fn balance(files: &[(String, u64)], n: usize) -> Vec<Vec<PlanFile>> {
 }
 
 /// `--packing` (issue 21): split `files` (in row order, with sizes) into `n` tasks by rows,
-/// each beginning on a multiple of `window` rows of the split ([`pack::task_ranges`]), with the
-/// row count of each file from the Delta log (`rows`, by path). A file without a row count
-/// (no `numRecords` statistic, or a deletion vector) refuses the split: its windows cannot be
-/// placed.
+/// each beginning on a multiple of `window` rows of the split ([`pack::task_ranges`]), with each
+/// file's row count (`rows`, by path: [`crate::source::table::OpenedTable::file_rows`]).
 pub fn balance_rows(
     files: &[(String, u64)],
-    rows: &std::collections::HashMap<String, Option<u64>>,
+    rows: &std::collections::HashMap<String, u64>,
     n: usize,
     window: u64,
     table: &str,
 ) -> Result<(Vec<Vec<PlanFile>>, Vec<TaskRange>)> {
     let mut counts = Vec::with_capacity(files.len());
     for (path, _) in files {
-        match rows.get(path).copied().flatten() {
-            Some(r) => counts.push(r),
-            None => {
-                return Err(Error::Usage(format!(
-                    "table `{table}`: data file `{path}` has no row count in the Delta log (no `numRecords` \
-                     statistic, or a deletion vector), so the packing windows cannot be placed on tasks; \
-                     run `delta-hf prepare` instead of plan/run-task/commit, or rewrite the table with statistics \
-                     (e.g. OPTIMIZE)"
-                )));
-            }
-        }
+        let r = rows.get(path).ok_or_else(|| {
+            Error::Internal(format!(
+                "table `{table}`: the scan reads `{path}`, which the Delta log does not list"
+            ))
+        })?;
+        counts.push(*r);
     }
     let ranges = pack::task_ranges(&counts, n, window);
     let tasks = ranges
@@ -287,7 +292,7 @@ mod tests {
     #[test]
     fn packed_tasks_take_their_rows_of_shared_files() {
         let f = files(&[10, 10, 10]);
-        let rows = f.iter().zip([1500u64, 1000, 700]).map(|((p, _), r)| (p.clone(), Some(r))).collect();
+        let rows = f.iter().zip([1500u64, 1000, 700]).map(|((p, _), r)| (p.clone(), r)).collect();
         let (tasks, ranges) = balance_rows(&f, &rows, 2, 1000, "t").unwrap();
         // 3,200 rows = 4 windows: rows 0..2000 (files 0-1), rows 2000..3200 (files 1-2).
         let names: Vec<Vec<&str>> =
@@ -295,9 +300,8 @@ mod tests {
         assert_eq!(names, vec![vec!["f0", "f1"], vec!["f1", "f2"]]);
         assert_eq!((ranges[1].first_row, ranges[1].skip, ranges[1].file_rows), (2000, 500, 1700));
         let mut missing = rows.clone();
-        missing.insert("f1".into(), None);
-        let e = balance_rows(&f, &missing, 2, 1000, "t").unwrap_err();
-        assert!(e.to_string().contains("`f1`") && e.to_string().contains("prepare"), "{e}");
+        missing.remove("f1");
+        assert!(balance_rows(&f, &missing, 2, 1000, "t").unwrap_err().to_string().contains("`f1`"));
     }
 
     #[test]

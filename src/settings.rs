@@ -163,6 +163,8 @@ pub struct PrepareSettings {
     /// `--tokenizer` (its options are the spec's `tokenize`); read when the run starts.
     pub tokenizer: Option<TokenizerSpec>,
     pub report: Report,
+    /// issue 23: `--report-table`, where the report is appended.
+    pub report_table: Option<TableRef>,
 }
 
 impl PrepareSettings {
@@ -232,6 +234,7 @@ impl PrepareSettings {
             overwrite: a.overwrite,
             tokenizer: tokenize.map(|(t, _)| t),
             report: a.report.into(),
+            report_table: a.report_table.as_deref().map(TableRef::parse_location).transpose()?,
         };
         s.check_kind_flags()?;
         Ok(s)
@@ -395,6 +398,14 @@ impl PrepareSettings {
             overwrite: p.output.overwrite,
             tokenizer: p.tokenizer.as_ref().map(|t| TokenizerSpec::parse(&t.pinned)).transpose()?,
             report,
+            report_table: match &p.report_table {
+                Some(t) => {
+                    let mut r = TableRef::parse_location(&t.url)?;
+                    r.name = t.table.clone();
+                    Some(r)
+                }
+                None => None,
+            },
         })
     }
 }

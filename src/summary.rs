@@ -32,6 +32,12 @@ pub struct Summary {
     pub elapsed_seconds: f64,
     /// Seconds spent in each stage.
     pub timings: Timings,
+    /// Issue 23: the report (also `report.json` in the output), and where it went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::sink::report::Report>,
+    /// `--report-table`: the table and the version appended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_table: Option<LabelTableSummary>,
     /// SFT exports (issue 21): template, mask rule, max length and per-split statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sft: Option<crate::transform::sft::SftSummary>,
@@ -46,7 +52,7 @@ pub struct Timings {
     pub label_map: f64,
     /// 4: encoding and writing every split's shards, then the metadata files.
     pub write: f64,
-    /// 5: the label-table commit.
+    /// 5: the label-table commit (and the report: its files and `--report-table`, issue 23).
     pub label_table: f64,
     /// 6: the move into place (local) or the ordered upload.
     pub publish: f64,
@@ -155,10 +161,84 @@ impl Summary {
         if let Some(x) = &self.sft {
             s.push_str(&x.render());
         }
+        if let Some(r) = &self.report {
+            render_report(&mut s, r, &self.output);
+        }
+        if let Some(t) = &self.report_table {
+            let _ = writeln!(s, "report table: {} (version {})", t.table, t.version);
+        }
         for w in &self.warnings {
             let _ = writeln!(s, "warning: {w}");
         }
         s
+    }
+}
+
+/// The report's numbers as a compact table (issue 23): rows in, dropped, rows out, lengths,
+/// truncation; then the weights of `train`.
+fn render_report(s: &mut String, r: &crate::sink::report::Report, output: &str) {
+    use crate::sink::report::LengthSummary;
+    let _ = writeln!(s, "report: {}/{}", output.trim_end_matches('/'), crate::sink::report::HTML);
+    let lengths = |l: Option<&LengthSummary>| match l {
+        Some(l) if l.count > 0 => {
+            format!("{}/{}/{}/{}", short(l.p50), short(l.p90), short(l.p99), l.max.unwrap_or(0))
+        }
+        _ => "-".into(),
+    };
+    let _ = writeln!(
+        s,
+        "  {:<12} {:>10} {:>10} {:>10}  {:<24} {:<24} {:>9}",
+        "split",
+        "rows in",
+        "dropped",
+        "rows out",
+        "chars p50/p90/p99/max",
+        "tokens p50/p90/p99/max",
+        "truncated"
+    );
+    for sp in &r.splits {
+        let _ = writeln!(
+            s,
+            "  {:<12} {:>10} {:>10} {:>10}  {:<24} {:<24} {:>9}",
+            sp.name,
+            sp.rows_in,
+            sp.dropped.values().sum::<u64>(),
+            sp.rows_out,
+            lengths(sp.chars.as_ref()),
+            lengths(sp.tokens.as_ref().map(|t| &t.lengths)),
+            sp.tokens
+                .as_ref()
+                .map(|t| format!("{:.1}%", t.truncated_share * 100.0))
+                .unwrap_or_else(|| "-".into())
+        );
+        if !sp.dropped.is_empty() {
+            let why: Vec<String> =
+                sp.dropped.iter().map(|(k, n)| format!("{n} {}", k.replace('_', " "))).collect();
+            let _ = writeln!(s, "  {:<12} dropped: {}", "", why.join(", "));
+        }
+    }
+    let train = r.splits.iter().find(|sp| sp.name == crate::sink::report::WEIGHTS_SPLIT);
+    let weights: Option<Vec<String>> = train.and_then(|t| match (&t.classes, &t.positives) {
+        (Some(c), _) => Some(c.iter().map(|c| format!("{} {:.4}", c.label, c.weight)).collect()),
+        (_, Some(p)) => Some(p.iter().map(|p| format!("{} {:.4}", p.label, p.pos_weight)).collect()),
+        _ => None,
+    });
+    if let (Some(w), Some(key)) = (weights, &r.weights) {
+        let _ = writeln!(s, "{key} (train): {}", w.join(", "));
+    }
+    if let Some(h) = &r.hygiene {
+        for sp in &h.splits {
+            let _ = writeln!(s, "  {:<12} duplicates {}, leaks {}", sp.split, sp.duplicates, sp.leaks);
+        }
+    }
+}
+
+/// A percentile, without trailing zeros.
+fn short(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "-".into(),
     }
 }
 

@@ -28,6 +28,7 @@ use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
 use crate::storage::location::OutputSpec;
 use crate::summary::Summary;
+use crate::transform::stats::SplitStats;
 use crate::ui::Ui;
 
 /// Run `commit`.
@@ -77,6 +78,7 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         &output.dir_name(),
         &outputs,
         labelled.as_ref(),
+        s.spec.multi_hot,
     )?;
     clock.lap(|t| &mut t.write);
 
@@ -100,6 +102,21 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
         }
         _ => None,
     };
+    // The summary, and the report made from it (into the staged output, and --report-table).
+    let mut done = export::summary(
+        &s,
+        &sources,
+        &outputs,
+        labelled.as_ref(),
+        recorded,
+        plan.plan_id.clone(),
+        &plan.output.shown,
+        ui,
+        started,
+        clock.timings.clone(),
+    );
+    let max_length = plan.tokenizer.as_ref().and_then(|t| t.summary["max_length"].as_u64());
+    export::report(&s, &cx, &mut done, &outputs, labelled.as_ref(), max_length, staging.dir()).await?;
     clock.lap(|t| &mut t.label_table);
 
     // 4. publish, then remove the staging area.
@@ -118,18 +135,10 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     clock.lap(|t| &mut t.publish);
 
     ui.step(format!("plan {}: {} tasks published to {}", plan.plan_id, plan.tasks, plan.output.shown));
-    Ok(export::summary(
-        &s,
-        &sources,
-        &outputs,
-        labelled.as_ref(),
-        recorded,
-        plan.plan_id.clone(),
-        &plan.output.shown,
-        ui,
-        started,
-        clock.timings,
-    ))
+    done.timings = clock.timings;
+    done.warnings = ui.warnings();
+    done.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(done)
 }
 
 /// Every task's manifest, each complete; the first missing or incomplete task is exit 4.
@@ -179,6 +188,8 @@ struct Part {
     name: String,
     features: serde_json::Value,
     shards: Vec<ManifestShard>,
+    /// The tasks' statistics merged (issue 23's report); `None` when a task recorded none.
+    stats: Option<SplitStats>,
 }
 
 /// Each split's shards in task order. Tasks with no rows for a split wrote an empty shard: it
@@ -201,7 +212,14 @@ fn gather(plan: &Plan, manifests: &[Manifest]) -> Result<Vec<Part>> {
                 sp.name, m.task
             )));
         }
-        parts.push(Part { name: sp.name.clone(), features, shards });
+        let mut stats = Some(SplitStats::default());
+        for m in manifests {
+            match (&mut stats, &m.splits[i].stats) {
+                (Some(acc), Some(part)) => acc.merge(part),
+                _ => stats = None,
+            }
+        }
+        parts.push(Part { name: sp.name.clone(), features, shards, stats });
     }
     Ok(parts)
 }
@@ -229,7 +247,7 @@ fn link_shards(
             }
             shards.push(ShardInfo { filename, num_rows: sh.rows, num_bytes: sh.bytes, crc32: None });
         }
-        outputs.push((split_output(&p.name, shards), p.features.clone()));
+        outputs.push((split_output(&p.name, shards, p.stats.clone()), p.features.clone()));
     }
     Ok(outputs)
 }
@@ -255,17 +273,18 @@ fn in_place(dataset: &std::path::Path, parts: &[Part]) -> Result<Vec<(SplitOutpu
                     crc32: None,
                 })
                 .collect();
-            (split_output(&p.name, shards), p.features.clone())
+            (split_output(&p.name, shards, p.stats.clone()), p.features.clone())
         })
         .collect())
 }
 
-fn split_output(name: &str, shards: Vec<ShardInfo>) -> SplitOutput {
+fn split_output(name: &str, shards: Vec<ShardInfo>, stats: Option<SplitStats>) -> SplitOutput {
     SplitOutput {
         name: name.to_string(),
         num_rows: shards.iter().map(|s| s.num_rows).sum(),
         num_bytes: shards.iter().map(|s| s.num_bytes).sum(),
         shards,
+        stats,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::sink::fanout::{self, Area};
 use crate::sink::format::Format;
 use crate::sink::hf_dataset::{self, BatchMap, ShardPolicy, SplitOutput};
 use crate::sink::label_table;
+use crate::sink::report;
 use crate::source::label_table as label_table_source;
 use crate::source::labels_from::LabelsFrom;
 use crate::source::table::{self, OpenedTable};
@@ -37,6 +38,7 @@ use crate::transform::label_pass::LabelPass;
 use crate::transform::list_encode::ListLabels;
 use crate::transform::select;
 use crate::transform::sft::{Sft, SftOptions};
+use crate::transform::stats::{LabelStat, Observer, SplitStats};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -333,6 +335,7 @@ pub(super) async fn write(
         _ => 1,
     };
     let decoders = Arc::new(Semaphore::new(decoding));
+    let observer = observer(s, labelled, tokenize.is_some() || sft.is_some());
     let mut writes = Vec::with_capacity(inputs.len());
     for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
         let df = match labelled {
@@ -345,15 +348,20 @@ pub(super) async fn write(
             (_, known) => known,
         };
         let mut schema: Schema = df.schema().as_arrow().clone();
-        let mut batch_map: Option<BatchMap> = None;
-        if let Some(t) = tokenize.clone() {
+        if let Some(t) = &tokenize {
             schema = t.output_schema(&schema).as_ref().clone();
-            batch_map = Some(Arc::new(move |b: &RecordBatch| t.apply(b)));
         }
-        if let Some(sft) = sft.as_ref().filter(|x| x.packing().is_none()) {
-            schema = sft.output_schema(&schema).as_ref().clone();
-            batch_map = Some(Arc::new(sft.mapper(&split.name)));
-        }
+        // The report's statistics are observed on the batches on their way to the writer
+        // (before the tokenizer, which maps them there too): no pass of their own.
+        let stats = Arc::new(std::sync::Mutex::new(observer.empty()));
+        let batch_map: Option<BatchMap> = match sft.as_ref().filter(|x| x.packing().is_none()) {
+            // SFT exports (issue 21): the rows observed, prepared, and their tokens observed.
+            Some(x) => {
+                schema = x.output_schema(&schema).as_ref().clone();
+                Some(observe_sft(observer.clone(), x.mapper(&split.name), stats.clone()))
+            }
+            None => Some(observe(observer.clone(), tokenize.clone(), stats.clone())),
+        };
         let mut sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
             .with_fsync(e.fsync)
@@ -393,13 +401,68 @@ pub(super) async fn write(
                 }
             });
             bar.finish_and_clear();
-            written
+            let (mut out, features) = written?;
+            out.stats = Some(std::mem::take(&mut *stats.lock().unwrap_or_else(|p| p.into_inner())));
+            Ok::<_, Error>((out, features))
         });
     }
     futures::future::try_join_all(writes).await
 }
 
-/// The format's metadata (per split and top-level), then `label_map.json`.
+/// What the report observes on each split's batches (issue 23): the kind's label column, the
+/// text's characters, the tokens.
+fn observer(s: &PrepareSettings, labelled: Option<&Labelled>, tokens: bool) -> Observer {
+    let text = if s.with_labels() { TEXT } else { s.spec.columns.text.as_str() };
+    Observer {
+        label: labelled.map(|l| l.kind.label_stat(s.spec.multi_hot)).unwrap_or(LabelStat::None),
+        num_labels: labelled.map(|l| l.map.names.len()).unwrap_or(0),
+        text: Some(text.to_string()),
+        tokens,
+    }
+}
+
+/// The writer's batch map: each batch observed into `stats` (its own part first, merged under
+/// the lock once), then tokenized when asked.
+fn observe(
+    observer: Observer,
+    tokenize: Option<Arc<Tokenize>>,
+    stats: Arc<std::sync::Mutex<SplitStats>>,
+) -> BatchMap {
+    Arc::new(move |b: &RecordBatch| {
+        let mut part = observer.empty();
+        observer.observe_input(b, &mut part)?;
+        let out = match &tokenize {
+            Some(t) => {
+                let (out, truncated) = t.apply_counting(b)?;
+                observer.observe_tokens(&out, truncated, &mut part)?;
+                out
+            }
+            None => b.clone(),
+        };
+        stats.lock().unwrap_or_else(|p| p.into_inner()).merge(&part);
+        Ok(out)
+    })
+}
+
+/// SFT exports (issue 21): the writer's batch map — each batch observed, prepared by `sft` (one
+/// split's mapper), and its tokens observed.
+fn observe_sft(
+    observer: Observer,
+    sft: impl Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+    stats: Arc<std::sync::Mutex<SplitStats>>,
+) -> BatchMap {
+    Arc::new(move |b: &RecordBatch| {
+        let mut part = observer.empty();
+        observer.observe_input(b, &mut part)?;
+        let out = sft(b)?;
+        observer.observe_tokens(&out, 0, &mut part)?;
+        stats.lock().unwrap_or_else(|p| p.into_inner()).merge(&part);
+        Ok(out)
+    })
+}
+
+/// The format's metadata (per split and top-level), then `label_map.json` (with the weights
+/// computed on `train`, when there is one: issue 23).
 pub(super) fn write_metadata(
     dir: &std::path::Path,
     format: Format,
@@ -407,10 +470,20 @@ pub(super) fn write_metadata(
     dataset_name: &str,
     outputs: &[(SplitOutput, serde_json::Value)],
     labelled: Option<&Labelled>,
+    multi_hot: bool,
 ) -> Result<()> {
     format.layout().write_metadata(dir, outputs, description, dataset_name)?;
     if let Some(l) = labelled {
-        hf_dataset::write_json(&dir.join("label_map.json"), &l.kind.label_map_document(&l.map.names))?;
+        let mut doc = l.kind.label_map_document(&l.map.names);
+        let stat = l.kind.label_stat(multi_hot);
+        let train =
+            outputs.iter().find(|(o, _)| o.name == report::WEIGHTS_SPLIT).and_then(|(o, _)| o.stats.as_ref());
+        if let (Some(key), Some(weights), Some(obj)) =
+            (stat.weights_key(), train.and_then(|t| t.weights(stat)), doc.as_object_mut())
+        {
+            obj.insert(key.to_string(), json!(weights));
+        }
+        hf_dataset::write_json(&dir.join("label_map.json"), &doc)?;
     }
     Ok(())
 }
@@ -503,8 +576,35 @@ pub(super) fn summary(
         warnings: ui.warnings(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
         timings,
+        report: None,
+        report_table: None,
         sft: None,
     }
+}
+
+/// Issue 23: the run's report from its summary and the statistics observed on each split
+/// (`outputs`), written into the staged output `dir` (published with it) and appended to
+/// `--report-table` (before publishing, taken back if the run fails); both recorded in `done`.
+pub(super) async fn report(
+    s: &PrepareSettings,
+    cx: &Connector,
+    done: &mut Summary,
+    outputs: &[(SplitOutput, serde_json::Value)],
+    labelled: Option<&Labelled>,
+    max_length: Option<u64>,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let stat = labelled.map(|l| l.kind.label_stat(s.spec.multi_hot)).unwrap_or(LabelStat::None);
+    let stats: Vec<Option<&SplitStats>> = outputs.iter().map(|(o, _)| o.stats.as_ref()).collect();
+    // The hygiene stage's findings go in as the last argument (`report::HygieneReport`).
+    let r = report::Report::build(done, &stats, stat, max_length, None);
+    r.write(dir)?;
+    if let Some(t) = &s.report_table {
+        let version = report::table::append(t, cx, &r).await?;
+        done.report_table = Some(LabelTableSummary { table: t.name.clone(), version });
+    }
+    done.report = Some(r);
+    Ok(())
 }
 
 /// The output must not be, contain or sit inside an input or label table: `--overwrite` would

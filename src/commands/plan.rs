@@ -22,7 +22,9 @@ use serde::Serialize;
 
 use super::export;
 use crate::error::{Error, Result};
-use crate::plan::{self, Plan, PlanLabelTable, PlanLabels, PlanOutput, PlanSplit, PlanTokenizer, Staging};
+use crate::plan::{
+    self, Plan, PlanLabelTable, PlanLabels, PlanOutput, PlanReportTable, PlanSplit, PlanTokenizer, Staging,
+};
 use crate::settings::{ExportSpec, PlanSettings, PrepareSettings};
 use crate::sink::fanout::{self, Area};
 use crate::sink::hf_dataset::ShardPolicy;
@@ -115,7 +117,8 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
         let (tasks, row_ranges) = match row_align(s) {
             None => (plan::balance(&files, p.tasks), None),
             Some(window) => {
-                let (tasks, ranges) = plan::balance_rows(&files, &t.file_rows()?, p.tasks, window, t.name())?;
+                let (tasks, ranges) =
+                    plan::balance_rows(&files, &t.file_rows().await?, p.tasks, window, t.name())?;
                 (tasks, Some(ranges))
             }
         };
@@ -165,6 +168,10 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
             _ => None,
         },
         staging,
+        report_table: match &s.report_table {
+            Some(t) => Some(PlanReportTable { table: t.name.clone(), url: location_string(t)? }),
+            None => None,
+        },
     };
     let (dir, name) = fanout::split_file(&p.plan)?;
     let area = Area::resolve(&dir, &inputs.cx).await?;

@@ -28,8 +28,8 @@ use crate::summary::Summary;
 use crate::ui::Ui;
 
 use super::export::{
-    Analysis, Clock, Inputs, analyse, check_output_apart, describe, record, resolve_inputs, sources, summary,
-    write, write_metadata,
+    Analysis, Clock, Inputs, analyse, check_output_apart, describe, record, report, resolve_inputs, sources,
+    summary, write, write_metadata,
 };
 use crate::storage::session::{self, SessionOptions};
 
@@ -80,7 +80,15 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         None => tokenize.as_ref().map(|t| t.summary().describe()),
     };
     let description = describe(&sources, described);
-    write_metadata(r.staging.dir(), format, &description, &r.output.dir_name(), &outputs, labelled.as_ref())?;
+    write_metadata(
+        r.staging.dir(),
+        format,
+        &description,
+        &r.output.dir_name(),
+        &outputs,
+        labelled.as_ref(),
+        s.spec.multi_hot,
+    )?;
     clock.lap(|t| &mut t.write);
 
     // 5. record: the label table, before anything is published.
@@ -92,6 +100,32 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         }
         _ => None,
     };
+    // The summary, and the report made from it (into the staged output, and --report-table).
+    let mut done = summary(
+        s,
+        &sources,
+        &outputs,
+        labelled.as_ref(),
+        recorded,
+        run_id,
+        &r.shown,
+        ui,
+        started,
+        clock.timings.clone(),
+    );
+    done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
+    if let Some(x) = &sft {
+        // SFT exports (issue 21): rows dropped by reason, the per-split statistics, warnings.
+        for sp in done.splits.iter_mut() {
+            sp.dropped = x.dropped(&sp.name);
+        }
+        for w in x.warnings() {
+            ui.warn(w);
+        }
+        done.sft = sft_summary;
+    }
+    let max_length = tokenize.as_ref().and_then(|t| t.summary().max_length).map(|m| m as u64);
+    report(s, &inputs.cx, &mut done, &outputs, labelled.as_ref(), max_length, r.staging.dir()).await?;
     clock.lap(|t| &mut t.label_table);
 
     // 6. publish.
@@ -103,30 +137,9 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     crate::sink::undo::clear();
     clock.lap(|t| &mut t.publish);
 
-    let mut done = summary(
-        s,
-        &sources,
-        &outputs,
-        labelled.as_ref(),
-        recorded,
-        run_id,
-        &r.shown,
-        ui,
-        started,
-        clock.timings,
-    );
-    done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
-    if let Some(x) = &sft {
-        // SFT exports (issue 21): rows dropped by reason, the per-split statistics, warnings.
-        for sp in done.splits.iter_mut() {
-            sp.dropped = x.dropped(&sp.name);
-        }
-        for w in x.warnings() {
-            ui.warn(w.clone());
-            done.warnings.push(w);
-        }
-        done.sft = sft_summary;
-    }
+    done.timings = clock.timings;
+    done.warnings = ui.warnings();
+    done.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(done)
 }
 

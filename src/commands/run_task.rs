@@ -367,6 +367,7 @@ async fn place(
         files,
         features,
         shards,
+        stats: out.stats.clone(),
     })
 }
 

@@ -230,6 +230,10 @@ pub struct ManifestSplit {
     pub features: serde_json::Value,
     /// In row order.
     pub shards: Vec<ManifestShard>,
+    /// issue 23: what the task's rows of the split hold (the commit merges the tasks' parts
+    /// into the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<crate::transform::stats::SplitStats>,
 }
 
 /// One shard of a task.

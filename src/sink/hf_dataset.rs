@@ -73,6 +73,9 @@ pub struct SplitOutput {
     pub num_rows: u64,
     pub num_bytes: u64,
     pub shards: Vec<ShardInfo>,
+    /// What the written rows hold (issue 23's report), when observed.
+    #[serde(skip)]
+    pub stats: Option<crate::transform::stats::SplitStats>,
 }
 
 /// A per-batch transformation run on the writer threads before a batch is written (e.g. the
@@ -210,6 +213,7 @@ impl SplitSink {
             num_rows: shards.iter().map(|s| s.num_rows).sum(),
             num_bytes: shards.iter().map(|s| s.num_bytes).sum(),
             shards,
+            stats: None,
         };
         Ok((out, self.features))
     }

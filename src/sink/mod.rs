@@ -16,6 +16,7 @@
 //! - [`fanout`]: the fan-out staging area (a task's shards and manifest) on the output's store;
 //! - [`label_table`]: the label map recorded as a Delta table (write, and merge with a
 //!   concurrent run's map).
+//! - [`report`] (issue 23): `report.json` / `report.html` beside the data, and `--report-table`.
 
 pub mod delta;
 pub mod fanout;
@@ -26,3 +27,5 @@ pub mod label_table;
 pub mod publish;
 pub mod remote;
 pub mod undo;
+// issue 23: the report
+pub mod report;

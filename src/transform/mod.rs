@@ -16,6 +16,8 @@
 //! - [`encode`]: labels → ids for an export, ids → names for `pull`; [`list_encode`]: list
 //!   labels → lists of ids or multi-hot vectors, and the sub-word alignment of token tags.
 //! - [`tokenize`]: `prepare --tokenizer`: token columns appended to every batch.
+//! - [`stats`] (issue 23, the report): per-split statistics observed on the written batches
+//!   (label counts, lengths in characters and tokens, truncation), exact and mergeable.
 
 pub mod columns;
 pub mod encode;
@@ -27,5 +29,7 @@ pub mod list_pass;
 pub mod select;
 pub mod sql;
 pub mod tokenize;
+// issue 23: the report's statistics
+pub mod stats;
 // SFT exports (issue 21).
 pub mod sft;

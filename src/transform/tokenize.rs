@@ -370,6 +370,12 @@ impl Tokenize {
     /// the ids kept from them (tokens as strings, offsets, word ids: ~90 bytes a token, so a
     /// batch of 8,192 long texts would hold ~300 MiB of them), and only one chunk's live at once.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        self.apply_counting(batch).map(|(b, _)| b)
+    }
+
+    /// [`Tokenize::apply`], and how many rows of the batch the truncation cut (the report's
+    /// share truncated).
+    pub fn apply_counting(&self, batch: &RecordBatch) -> Result<(RecordBatch, u64)> {
         let chunk = chunk_rows();
         let mut out = TokenColumns::new(self.type_ids, batch.num_rows());
         if let Some(w) = &self.words {
@@ -381,7 +387,8 @@ impl Tokenize {
                 let encodings = self.tokenizer.encode_batch(inputs, true).map_err(|e| self.failed(e))?;
                 out.push(&encodings, Some((row_tags, w.all_tokens)))?;
             }
-            return self.assemble(batch, out);
+            let truncated = out.truncated;
+            return Ok((self.assemble(batch, out)?, truncated));
         }
         let texts = self.strings(batch, &self.text_col)?;
         let pairs = self.pair_col.as_ref().map(|p| self.strings(batch, p)).transpose()?;
@@ -396,7 +403,8 @@ impl Tokenize {
             .map_err(|e| self.failed(e))?;
             out.push(&encodings, None)?;
         }
-        self.assemble(batch, out)
+        let truncated = out.truncated;
+        Ok((self.assemble(batch, out)?, truncated))
     }
 
     fn failed(&self, e: tokenizers::Error) -> Error {
@@ -514,6 +522,8 @@ struct TokenColumns {
     with_types: bool,
     /// Token classification: the word tags aligned to sub-words.
     labels: Vec<i64>,
+    /// Rows the truncation cut (their encoding has overflowing tokens), for the report.
+    truncated: u64,
 }
 
 impl TokenColumns {
@@ -527,6 +537,7 @@ impl TokenColumns {
             types: Vec::new(),
             with_types,
             labels: Vec::new(),
+            truncated: 0,
         }
     }
 
@@ -542,6 +553,7 @@ impl TokenColumns {
                 self.types.extend(e.get_type_ids().iter().map(|&t| t as i8));
             }
             self.offsets.push(self.ids.len() as i32);
+            self.truncated += u64::from(!e.get_overflowing().is_empty());
         }
         if let Some((tags, all_tokens)) = tags {
             for (e, row_tags) in encodings.iter().zip(tags) {

@@ -84,6 +84,7 @@ fn help_lists_the_interface() {
         "--labels-from",
         "--output",
         "-o",
+        "--format",
         "--max-shard-size",
         "--num-shards",
         "--label-table",
@@ -120,6 +121,8 @@ fn help_lists_the_interface() {
         "--json",
         "--quiet",
         "-q",
+        // issue 23: the report
+        "--report-table",
     ];
     let size = [
         "--config",

@@ -152,7 +152,7 @@ fn unity_catalog_names_to_a_volume_end_to_end() {
 
     // Second run: the label table now exists in UC and is updated with READ_WRITE credentials.
     let before = cloud.calls().len();
-    let o2 = prepare(&["--overwrite"]);
+    let o2 = prepare(&["--overwrite", "--report-table", "main.ml.reports"]);
     let s = ok_json(&o2);
     assert_eq!(s["label_table"]["version"], 1);
     let calls = cloud.calls();
@@ -164,6 +164,25 @@ fn unity_catalog_names_to_a_volume_end_to_end() {
         .filter(|b| b["operation"] == "READ_WRITE")
         .collect();
     assert!(!rw.is_empty(), "the label table is written with READ_WRITE credentials");
+    // Issue 23: the report is published with the dataset; --report-table names a new UC table,
+    // created under the schema's storage root and registered.
+    let published = cloud.list("uc-lake", "volumes/vol/datasets/reviews");
+    assert!(published.iter().any(|f| f == "report.json") && published.iter().any(|f| f == "report.html"));
+    assert_eq!(s["report_table"]["version"], 0, "{s}");
+    let registered: Vec<_> = calls[before..]
+        .iter()
+        .filter(|c| c["method"] == "POST" && c["path"].as_str().unwrap().ends_with("/tables"))
+        .collect();
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    assert_eq!(registered[0]["body"]["storage_location"], "s3://uc-lake/schemas/ml/reports");
+    let reports = dir.path().join("reports");
+    cloud.download("uc-lake", "schemas/ml/reports", &reports);
+    let rows = py(
+        "import sys; from deltalake import DeltaTable; t = DeltaTable(sys.argv[1]).to_pyarrow_table(); \
+         print(sorted(t.column('split').to_pylist()))",
+        &[reports.to_str().unwrap()],
+    );
+    assert_eq!(rows.trim(), "['test', 'train']");
 
     let everything = dir.path().join("everything");
     cloud.download("uc-lake", "volumes", &everything.join("volumes"));

@@ -15,7 +15,8 @@
 //! skips: the comparisons with the Spark-written golden tables without `$DELTA_HF_GOLDEN_DIR`
 //! (default `../shared/fixtures/delta-golden`); the Spark fan-out tests without `java`; the
 //! volume mount's no-rename check without `strace`; the other-filesystem working dir without a
-//! tmpfs `/dev/shm`; the npm tokenizer without `$DELTA_HF_NODE_MODULES`.
+//! tmpfs `/dev/shm`; the npm tokenizer without `$DELTA_HF_NODE_MODULES`; the report's headless
+//! Chromium screenshot without `chromium`.
 //!
 //! `DELTA_HF_NO_SKIP=1` turns every skip into a failure naming the test and what is missing;
 //! `.ci/run` sets it, as CI has all of the above.
@@ -45,5 +46,7 @@ mod tokenize;
 mod wheel;
 // SFT exports (issue 21).
 mod sft;
+// issue 23: the report
+mod report;
 // --packing (issue 21): the packer against TRL pack_dataset.
 mod packing;

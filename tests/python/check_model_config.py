@@ -9,7 +9,8 @@ EXPECT_JSON: {"names": ["neg", "pos"] | null, "problem_type": "multi_label_class
 
 What it checks (transformers from PyPI, no torch needed):
   * the document is what `AutoConfig.for_model` takes: every key is one of num_labels, id2label,
-    label2id, problem_type;
+    label2id, problem_type, besides the loss weights of issue 23 (`class_weights` or
+    `pos_weight`: one float per label);
   * `AutoConfig.for_model("bert", num_labels=..., id2label={int(k): v}, label2id=...,
     problem_type=...)` (the keys present) builds, and its num_labels, id2label, label2id and
     problem_type equal the expected ones (ids 0..n-1 in `names` order; regression: one label,
@@ -27,6 +28,9 @@ import sys
 import tempfile
 
 ALLOWED = {"num_labels", "id2label", "label2id", "problem_type"}
+# Issue 23: the loss weights computed on `train`, one per label (not AutoConfig arguments; the
+# training script passes them to the loss).
+WEIGHTS = {"class_weights", "pos_weight"}
 
 
 def fields(cfg) -> dict:
@@ -43,9 +47,13 @@ def main(argv: list) -> int:
     doc = json.load(open(argv[0], encoding="utf-8"))
     exp = json.load(open(argv[1], encoding="utf-8"))
     problems = []
-    stray = sorted(set(doc) - ALLOWED)
+    stray = sorted(set(doc) - ALLOWED - WEIGHTS)
     if stray:
         problems.append(f"label_map.json has keys AutoConfig does not take: {stray}")
+    for key in sorted(WEIGHTS & set(doc)):
+        w = doc[key]
+        if not (isinstance(w, list) and len(w) == doc.get("num_labels") and all(isinstance(x, float) for x in w)):
+            problems.append(f"label_map.json {key} is {w!r}, not one float per label")
     kwargs = {"num_labels": doc.get("num_labels")}
     if "id2label" in doc:
         kwargs["id2label"] = {int(k): v for k, v in doc["id2label"].items()}

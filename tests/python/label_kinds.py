@@ -213,11 +213,29 @@ def expectations(case: str) -> dict:
     raise SystemExit(f"no expectations for case {case!r}")
 
 
+def with_weights(exp: dict) -> dict:
+    """Issue 23: label_map.json also carries the weights of `train`: scikit-learn's balanced class
+    weights (single, token: n / (classes present * count), 0 for a class train lacks) or
+    `pos_weight` (multi: negatives / positives, 0 without positives)."""
+    counts = (exp.get("counts") or {}).get("train")
+    if counts is None:
+        return exp
+    names = exp["names"]
+    if exp["kind"] == "multi":
+        n = len(exp["rows"]["train"])
+        exp["label_map"]["pos_weight"] = [(n - counts[x]) / counts[x] if counts[x] else 0.0 for x in names]
+    else:
+        n = sum(counts.values())
+        present = sum(1 for x in names if counts[x])
+        exp["label_map"]["class_weights"] = [n / (present * counts[x]) if counts[x] else 0.0 for x in names]
+    return exp
+
+
 def check(root: str, case: str, output: str, label_table: str | None) -> list:
     import datasets
 
     datasets.disable_progress_bars()
-    exp = expectations(case)
+    exp = with_weights(expectations(case))
     problems = []
     dd = datasets.load_from_disk(output)
     if list(dd.keys()) != list(exp["rows"]):

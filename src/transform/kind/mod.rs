@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::transform::columns::{Columns, LABEL, TEXT, TOKENS, column};
 use crate::transform::label_map::{LabelCounts, LabelMap};
 use crate::transform::label_pass::LabelPass;
+use crate::transform::stats::LabelStat;
 use crate::transform::tokenize::Tokenize;
 
 pub mod multi;
@@ -152,6 +153,14 @@ pub trait Kind: Send + Sync {
     /// aligns the tags); the others tokenize the text column as configured.
     fn tokenizer(&self, t: Arc<Tokenize>, _label_all_tokens: bool) -> Result<Arc<Tokenize>> {
         Ok(t)
+    }
+    /// How the report counts the written label column (issue 23): class ids by default, none
+    /// for kinds without a map.
+    fn label_stat(&self, _multi_hot: bool) -> LabelStat {
+        match self.has_label_map() {
+            true => LabelStat::Classes(self.output_column()),
+            false => LabelStat::None,
+        }
     }
 }
 
@@ -320,6 +329,11 @@ impl LabelKind {
     /// `label_map.json` for the map `names`.
     pub fn label_map_document(self, names: &[String]) -> Value {
         self.behaviour().label_map_document(names)
+    }
+
+    /// How the report counts the written label column.
+    pub fn label_stat(self, multi_hot: bool) -> LabelStat {
+        self.behaviour().label_stat(multi_hot)
     }
 }
 

@@ -14,6 +14,7 @@ use crate::transform::columns::{MULTI_LABELS, TEXT};
 use crate::transform::label_pass::LabelPass;
 use crate::transform::list_encode::{ListLabels, encode_lists};
 use crate::transform::sql;
+use crate::transform::stats::LabelStat;
 
 /// Several classes per row.
 pub struct Multi;
@@ -75,6 +76,14 @@ impl Kind for Multi {
     async fn encode(&self, ctx: &SessionContext, input: DataFrame, multi_hot: bool) -> Result<DataFrame> {
         let query = if multi_hot { sql::ENCODE_MULTI_HOT } else { sql::ENCODE_LABEL_LISTS };
         encode_lists(ctx, input, query, TEXT, MULTI_LABELS).await
+    }
+
+    /// Positives per label: a row counts once for each label it has.
+    fn label_stat(&self, multi_hot: bool) -> LabelStat {
+        match multi_hot {
+            true => LabelStat::MultiHot(MULTI_LABELS),
+            false => LabelStat::Positives(MULTI_LABELS),
+        }
     }
 
     fn label_map_document(&self, names: &[String]) -> Value {

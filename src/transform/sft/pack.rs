@@ -646,6 +646,44 @@ mod tests {
         assert!(short.finish("train", 8).is_err());
     }
 
+    /// Fan-out equals one process: tasks cut by [`task_ranges`], each reading its files' rows
+    /// through [`TaskRows`] into its own packer, write the rows one packer writes, in order.
+    #[test]
+    fn tasks_pack_as_one_process() {
+        use deltalake::arrow::datatypes::Int32Type;
+        let rows: Vec<Vec<i32>> =
+            (0..230).map(|i| (0..(i * 37 % 41)).map(|t| t + i * 1000).collect()).collect();
+        let all = input(&rows);
+        let file_rows = [17u64, 0, 60, 3, 90, 60];
+        let starts: Vec<usize> =
+            file_rows.iter().scan(0, |at, n| Some(std::mem::replace(at, *at + *n as usize))).collect();
+        for strategy in [Strategy::Bfd, Strategy::BfdSplit, Strategy::Wrapped] {
+            let opts = PackOptions { strategy, max_length: 30, window: 25 };
+            let collect = |batches: Vec<RecordBatch>| -> Vec<Vec<i32>> {
+                batches.iter().flat_map(|b| lists::<Int32Type>(b, INPUT_IDS)).collect()
+            };
+            let mut one = Packer::new(opts, &all.schema()).unwrap();
+            let mut want = one.push(&all).unwrap();
+            want.extend(one.finish().unwrap());
+            for tasks in [1, 2, 3, 5, 12] {
+                let mut got = Vec::new();
+                for range in task_ranges(&file_rows, tasks, 25) {
+                    let mut p = Packer::new(opts, &all.schema()).unwrap();
+                    let mut t = TaskRows::new(range.clone());
+                    // The task scans its files, a batch per file.
+                    for f in range.files.clone() {
+                        if let Some(b) = t.apply(&all.slice(starts[f], file_rows[f] as usize)) {
+                            got.extend(p.push(&b).unwrap());
+                        }
+                    }
+                    got.extend(p.finish().unwrap());
+                    t.finish("train", p.stats().rows_in).unwrap();
+                }
+                assert_eq!(collect(got), collect(want.clone()), "{strategy:?}, {tasks} tasks");
+            }
+        }
+    }
+
     #[test]
     fn task_ranges_begin_on_window_multiples() {
         let files = [1234, 0, 2500, 17, 3000];

@@ -33,10 +33,13 @@ const VENDED_SECRETS: &[&str] =
 /// The tests' own token for the GCS emulator (see cloud_emulator.py).
 const GCS_ADMIN_TOKEN: &str = "gcs-admin-test-token";
 
-/// Every file of a train + test dataset written with `--num-shards 1`, sorted.
-pub(crate) const ONE_SHARD_FILES: [&str; 8] = [
+/// Every file of a train + test dataset written with `--num-shards 1`, sorted (the report of
+/// issue 23 included).
+pub(crate) const ONE_SHARD_FILES: [&str; 10] = [
     "dataset_dict.json",
     "label_map.json",
+    "report.html",
+    "report.json",
     "test/data-00000-of-00001.arrow",
     "test/dataset_info.json",
     "test/state.json",
