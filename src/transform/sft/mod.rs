@@ -64,6 +64,8 @@ pub const DEFAULT_TOOLS_COL: &str = "tools";
 /// The special tokens transformers passes to templates (`SPECIAL_TOKENS_ATTRIBUTES`).
 const SPECIAL_TOKENS: [&str; 7] =
     ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+/// Rows prepared at once before packing (bounds the memory of prepared token ids).
+const PACK_CHUNK_ROWS: usize = 512;
 /// First positions kept per reason of invalid rows.
 const FIRST_POSITIONS: usize = 5;
 
@@ -626,16 +628,23 @@ impl Sft {
                                     None => continue,
                                 },
                             };
-                            let m = map.clone();
-                            let mapped = tokio::task::spawn_blocking(move || m(&batch))
-                                .await
-                                .map_err(|e| Error::Internal(format!("SFT thread failed: {e}")))
-                                .and_then(|r| r);
-                            match mapped.and_then(|b| st.packer.push(&b)) {
-                                Ok(out) => st.ready.extend(out),
-                                Err(e) => {
-                                    st.done = true;
-                                    return Some((Err(fail(&me, e)), st));
+                            // A few hundred rows at a time: a batch of long conversations holds
+                            // hundreds of MB of token ids once prepared.
+                            let mut at = 0;
+                            while at < batch.num_rows() {
+                                let piece = batch.slice(at, PACK_CHUNK_ROWS.min(batch.num_rows() - at));
+                                at += piece.num_rows();
+                                let m = map.clone();
+                                let mapped = tokio::task::spawn_blocking(move || m(&piece))
+                                    .await
+                                    .map_err(|e| Error::Internal(format!("SFT thread failed: {e}")))
+                                    .and_then(|r| r);
+                                match mapped.and_then(|b| st.packer.push(&b)) {
+                                    Ok(out) => st.ready.extend(out),
+                                    Err(e) => {
+                                        st.done = true;
+                                        return Some((Err(fail(&me, e)), st));
+                                    }
                                 }
                             }
                         }
