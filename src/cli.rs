@@ -14,6 +14,20 @@ use crate::transform::kind::LabelKind;
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::tokenize::Padding;
 
+/// The flags an SFT export (issue 21) does not take: the classification ones.
+const SFT_CLASHES: [&str; 10] = [
+    "label_col",
+    "label_kind",
+    "labels",
+    "labels_from",
+    "label_table",
+    "tokens_col",
+    "multi_hot",
+    "label_all_tokens",
+    "text_pair_col",
+    "padding",
+];
+
 /// Turn Delta Lake tables into Hugging Face `datasets` caches with one shared label map.
 #[derive(Debug, Parser)]
 #[command(name = "delta-hf", version, about, long_about = None)]
@@ -299,6 +313,76 @@ pub struct PrepareArgs {
     /// removes them too (exact duplicates always; near ones with --dedup near).
     #[arg(long, value_enum, default_value_t, env = "DELTA_HF_LEAKS")]
     pub leaks: crate::transform::hygiene::dedup::LeaksMode,
+
+    // SFT exports (issue 21): conversations, prompt-completion pairs or plain text → input_ids,
+    // labels (-100 where masked) and attention_mask, as TRL's SFTTrainer prepares them.
+    /// Fine-tune on conversations: an array<struct<role, content, ...>> column, or a string
+    /// column holding the same as JSON; rendered with the tokenizer's chat template.
+    ///
+    /// Writes `input_ids`, `labels` (-100 where masked) and `attention_mask` (plus --keep-col),
+    /// equal to TRL 1.16's SFTTrainer preparation.
+    #[arg(long, value_name = "COL", env = "DELTA_HF_MESSAGES_COL", requires = "tokenizer",
+          conflicts_with_all = SFT_CLASHES)]
+    pub messages_col: Option<String>,
+
+    /// Fine-tune on prompt-completion pairs: the prompt column (a string, or a conversation);
+    /// with --completion-col.
+    #[arg(long, value_name = "COL", env = "DELTA_HF_PROMPT_COL", requires_all = ["tokenizer", "completion_col"],
+          conflicts_with_all = SFT_CLASHES, conflicts_with = "messages_col")]
+    pub prompt_col: Option<String>,
+
+    /// The completion column of prompt-completion pairs (a string, or a conversation).
+    #[arg(long, value_name = "COL", env = "DELTA_HF_COMPLETION_COL", requires = "prompt_col")]
+    pub completion_col: Option<String>,
+
+    /// Plain language modelling on --text-col: the EOS token appended unless present.
+    #[arg(long, env = "DELTA_HF_LM", requires = "tokenizer", conflicts_with_all = SFT_CLASHES,
+          conflicts_with_all = ["messages_col", "prompt_col"])]
+    pub lm: bool,
+
+    /// The chat template: a Jinja file, or the name of one of the tokenizer's named templates
+    /// [default: the tokenizer's chat_template.jinja, else tokenizer_config.json's
+    /// chat_template (`default` of a list, `tool_use` for rows with tools)].
+    #[arg(long, value_name = "FILE|NAME", env = "DELTA_HF_CHAT_TEMPLATE")]
+    pub chat_template: Option<String>,
+
+    /// The tools column of conversations (a list, or JSON text) [default: `tools` when present].
+    #[arg(long, value_name = "COL", env = "DELTA_HF_TOOLS_COL")]
+    pub tools_col: Option<String>,
+
+    /// Keyword arguments for the chat template, a JSON object (e.g. '{"enable_thinking": false}');
+    /// a row's `chat_template_kwargs` column, when present, wins.
+    #[arg(long, value_name = "JSON", env = "DELTA_HF_TEMPLATE_KWARGS")]
+    pub template_kwargs: Option<String>,
+
+    /// Train on assistant tokens only (the template's {% generation %} marks).
+    #[arg(long, env = "DELTA_HF_ASSISTANT_ONLY_LOSS")]
+    pub assistant_only_loss: bool,
+
+    /// Prompt-completion pairs: mask the prompt tokens (TRL's default: true).
+    #[arg(long, value_name = "BOOL", env = "DELTA_HF_COMPLETION_ONLY_LOSS", requires = "prompt_col")]
+    pub completion_only_loss: Option<bool>,
+
+    /// Which end of a row longer than --max-length is kept.
+    #[arg(long, value_enum, default_value_t, env = "DELTA_HF_TRUNCATION_MODE")]
+    pub truncation_mode: crate::transform::sft::mask::TruncationMode,
+
+    /// Drop the rows that cannot be prepared (counted per reason in the summary) instead of failing.
+    #[arg(long, env = "DELTA_HF_SKIP_INVALID_ROWS")]
+    pub skip_invalid_rows: bool,
+
+    /// Pack the SFT rows into rows of at most --max-length tokens, as TRL's pack_dataset does:
+    /// bfd (best fit decreasing, long rows truncated), bfd-split (long rows split) or wrapped.
+    ///
+    /// Writes `input_ids`, `labels` and (bfd, bfd-split) `seq_lengths` for position ids.
+    #[arg(long, value_enum, value_name = "STRATEGY", env = "DELTA_HF_PACKING", requires = "max_length")]
+    pub packing: Option<crate::transform::sft::pack::Strategy>,
+
+    /// Rows packed together: consecutive windows of N rows of each split (TRL packs in
+    /// `Dataset.map`'s batches of 1,000 rows).
+    #[arg(long, value_name = "N", env = "DELTA_HF_PACKING_WINDOW", requires = "packing",
+          default_value_t = crate::transform::sft::pack::DEFAULT_WINDOW)]
+    pub packing_window: usize,
 
     #[command(flatten)]
     pub storage: StorageArgs,

@@ -28,6 +28,9 @@ use crate::transform::hygiene::split::{SplitFrom, parse_ratios};
 use crate::transform::kind::{Decided, KindFlags, LabelKind};
 use crate::transform::label_map::{LabelMapMode, LabelOrder};
 use crate::transform::select::Selection;
+use crate::transform::sft::mask::TruncationMode;
+use crate::transform::sft::pack::PackOptions;
+use crate::transform::sft::{LABELS as SFT_LABELS, SftInput, SftOptions, TemplateChoice};
 use crate::transform::tokenize::{
     ALIGNED_LABELS, ATTENTION_MASK, INPUT_IDS, TOKEN_TYPE_IDS, TokenizeOptions,
 };
@@ -127,11 +130,25 @@ pub struct ExportSpec {
     /// `--dedup`, `--dedup-normalize`, `--near-dup-threshold`, `--leaks`.
     #[serde(default)]
     pub dedup: DedupSpec,
+    /// SFT exports (issue 21): `--messages-col`, `--prompt-col`/`--completion-col` or `--lm`
+    /// and their options (then there is no label map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sft: Option<SftOptions>,
 }
 
 impl ExportSpec {
     /// How every split is selected.
     pub fn selection(&self) -> Selection {
+        if self.sft.is_some() {
+            // Every column as selected: the SFT pass picks and checks its own.
+            let columns = Columns { keep: Vec::new(), ..self.columns.clone() };
+            return Selection {
+                columns,
+                select_sql: self.select_sql.as_ref().map(|q| (PathBuf::from(&q.file), q.query.clone())),
+                with_labels: false,
+                tokenize: None,
+            };
+        }
         Selection {
             columns: self.columns.clone(),
             select_sql: self.select_sql.as_ref().map(|q| (PathBuf::from(&q.file), q.query.clone())),
@@ -170,8 +187,13 @@ pub struct PrepareSettings {
 
 impl PrepareSettings {
     /// Validate the flags. Reads the small `--labels` and `--select-sql` files; touches no table.
-    pub fn from_args(a: PrepareArgs) -> Result<Self> {
+    pub fn from_args(mut a: PrepareArgs) -> Result<Self> {
         let splits = splits(&a)?;
+        let sft = sft_settings(&a)?;
+        if sft.is_some() {
+            // No label map: the SFT pass writes the labels.
+            a.no_labels = true;
+        }
         // Issue 23: read before the flags are moved out of `a`.
         let (split_from, dedup) = (split_from(&a)?, dedup_spec(&a)?);
         let tokenize = tokenize_settings(&a)?;
@@ -240,6 +262,7 @@ impl PrepareSettings {
                 format_options,
                 split_from,
                 dedup,
+                sft,
             },
             labels_file,
             labels_from: a.labels_from.as_deref().map(LabelsFrom::parse).transpose()?,
@@ -334,6 +357,7 @@ impl PrepareSettings {
                 (Some(spec), Some(o)) => format!("|tokenizer={spec:?}|{o:?}"),
                 _ => String::new(),
             }
+            + &e.sft.as_ref().map(|o| format!("|sft={o:?}")).unwrap_or_default()
     }
 
     /// The hygiene settings, only when not the defaults (so older keys stay as they were).
@@ -783,6 +807,109 @@ fn tokenize_settings(a: &PrepareArgs) -> Result<Option<(TokenizerSpec, TokenizeO
         drop_text: a.drop_text,
     };
     Ok(Some((TokenizerSpec::parse(src)?, options)))
+}
+
+/// SFT exports (issue 21): the input shape and its options; `None` without `--messages-col`,
+/// `--prompt-col` or `--lm` (then the SFT-only flags are refused).
+fn sft_settings(a: &PrepareArgs) -> Result<Option<SftOptions>> {
+    let input = match (&a.messages_col, &a.prompt_col, &a.completion_col, a.lm) {
+        (Some(m), None, None, false) => SftInput::Messages { column: m.clone() },
+        (None, Some(p), Some(c), false) => {
+            if p == c {
+                return Err(Error::Usage(format!(
+                    "--prompt-col and --completion-col both name `{p}`; they must differ"
+                )));
+            }
+            SftInput::PromptCompletion { prompt: p.clone(), completion: c.clone() }
+        }
+        (None, None, None, true) => SftInput::Lm { text: a.text_col.clone() },
+        (None, None, None, false) => {
+            let given = [
+                (a.chat_template.is_some(), "--chat-template"),
+                (a.tools_col.is_some(), "--tools-col"),
+                (a.template_kwargs.is_some(), "--template-kwargs"),
+                (a.assistant_only_loss, "--assistant-only-loss"),
+                (a.completion_only_loss.is_some(), "--completion-only-loss"),
+                (a.truncation_mode != TruncationMode::default(), "--truncation-mode"),
+                (a.skip_invalid_rows, "--skip-invalid-rows"),
+                (a.packing.is_some(), "--packing"),
+            ];
+            return match given.iter().find(|(g, _)| *g) {
+                Some((_, flag)) => Err(Error::Usage(format!(
+                    "{flag} is an SFT option: it needs --messages-col, --prompt-col/--completion-col or --lm"
+                ))),
+                None => Ok(None),
+            };
+        }
+        _ => {
+            return Err(Error::Usage(
+                "give one SFT input: --messages-col, --prompt-col with --completion-col, or --lm".into(),
+            ));
+        }
+    };
+    if a.tokenizer.is_none() {
+        return Err(Error::Usage("SFT exports need --tokenizer".into()));
+    }
+    if a.num_shards.is_some() {
+        return Err(Error::Usage(
+            "--num-shards cuts a split at row counts known before writing, and an SFT export drops rows \
+             (fully masked, invalid) as it writes; use --max-shard-size"
+                .into(),
+        ));
+    }
+    for k in &a.keep_cols {
+        if [INPUT_IDS, SFT_LABELS, ATTENTION_MASK].contains(&k.as_str()) {
+            return Err(Error::Usage(format!(
+                "--keep-col `{k}` clashes with the `{k}` column an SFT export writes; rename it in --select-sql"
+            )));
+        }
+    }
+    let chat_template = match &a.chat_template {
+        None => None,
+        Some(t) if Path::new(t).is_file() || t.ends_with(".jinja") || t.contains('/') => {
+            let text = std::fs::read_to_string(t)
+                .map_err(|e| Error::io("cannot read --chat-template file", t, e))?;
+            Some(TemplateChoice::File { path: t.clone(), text })
+        }
+        Some(name) => Some(TemplateChoice::Name(name.clone())),
+    };
+    let packing = match (a.packing, a.max_length) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(Error::Usage("--packing needs --max-length (the packed rows' length)".into()));
+        }
+        (Some(strategy), Some(max_length)) => {
+            if a.packing_window == 0 {
+                return Err(Error::Usage("--packing-window must be at least 1".into()));
+            }
+            if let Some(k) = a.keep_cols.first() {
+                return Err(Error::Usage(format!(
+                    "--keep-col `{k}` with --packing: packed rows hold several source rows, and only \
+                     input_ids and labels are packed (as TRL does); drop --keep-col or --packing"
+                )));
+            }
+            if a.truncation_mode != TruncationMode::default() {
+                return Err(Error::Usage(
+                    "--truncation-mode does not apply with --packing: bfd keeps the start of a long row, \
+                     bfd-split and wrapped split it"
+                        .into(),
+                ));
+            }
+            Some(PackOptions { strategy, max_length, window: a.packing_window })
+        }
+    };
+    Ok(Some(SftOptions {
+        input,
+        chat_template,
+        tools_col: a.tools_col.clone(),
+        template_kwargs: a.template_kwargs.clone(),
+        assistant_only_loss: a.assistant_only_loss,
+        completion_only_loss: a.completion_only_loss.unwrap_or(true),
+        max_length: a.max_length,
+        truncation_mode: a.truncation_mode,
+        skip_invalid_rows: a.skip_invalid_rows,
+        packing,
+    }))
 }
 
 /// `datasets` requires split names matching `^\w+(\.\w+)*$`.

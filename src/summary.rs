@@ -43,6 +43,10 @@ pub struct Summary {
     /// Duplicates, leaks and dropped rows per split, and how the splits were cut from one table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hygiene: Option<crate::transform::hygiene::HygieneSummary>,
+
+    /// SFT exports (issue 21): template, mask rule, max length and per-split statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sft: Option<crate::transform::sft::SftSummary>,
 }
 
 /// Seconds per stage of `prepare`, in the order they run (see `commands/prepare.rs`).
@@ -159,6 +163,9 @@ impl Summary {
         }
         if let Some(t) = &self.tokenizer {
             let _ = writeln!(s, "tokens: {} ({})", t.columns.join(", "), t.describe());
+        }
+        if let Some(x) = &self.sft {
+            s.push_str(&x.render());
         }
         if let Some(r) = &self.report {
             render_report(&mut s, r, &self.output);

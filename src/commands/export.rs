@@ -37,12 +37,15 @@ use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::LabelPass;
 use crate::transform::list_encode::ListLabels;
 use crate::transform::select;
+use crate::transform::sft::{Sft, SftOptions};
 use crate::transform::stats::{LabelStat, Observer, SplitStats};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 // Issue 23 (hygiene).
 use crate::transform::hygiene::dedup::{self as hygiene_dedup, DedupMode, Drops};
 use crate::transform::hygiene::{HygieneSummary, SplitFromSummary, split as hygiene_split};
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
 
 /// What the resolve stage found about the inputs (shared with `plan`).
 pub(super) struct Inputs {
@@ -53,6 +56,8 @@ pub(super) struct Inputs {
     pub existing: Option<(Vec<String>, u64)>,
     /// `--tokenizer`, read and configured.
     pub tokenize: Option<Arc<Tokenize>>,
+    /// SFT exports (issue 21): the tokenizer, chat template and masks, configured.
+    pub sft: Option<Arc<Sft>>,
 }
 
 /// One split's source as recorded in the outputs: split name, table name, version read.
@@ -95,9 +100,10 @@ impl Clock {
 /// and the label table's map, before any row is read.
 pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Inputs> {
     let cx = s.storage.connector()?;
-    let tokenize = match &s.tokenizer {
-        Some(spec) => Some(Arc::new(load_tokenizer(s, spec, &cx, ui).await?)),
-        None => None,
+    let (tokenize, sft) = match (&s.tokenizer, &s.spec.sft) {
+        (Some(spec), Some(o)) => (None, Some(Arc::new(load_sft(s, spec, o, &cx, ui).await?))),
+        (Some(spec), None) => (Some(Arc::new(load_tokenizer(s, spec, &cx, ui).await?)), None),
+        (None, _) => (None, None),
     };
     let mut tables = Vec::with_capacity(s.splits.len());
     for split in &s.splits {
@@ -122,7 +128,32 @@ pub(super) async fn resolve_inputs(s: &PrepareSettings, ui: &Ui) -> Result<Input
         Some(t) if s.with_labels() => label_table_source::read(t, &cx).await?,
         _ => None,
     };
-    Ok(Inputs { cx, tables, listed, existing, tokenize })
+    Ok(Inputs { cx, tables, listed, existing, tokenize, sft })
+}
+
+/// SFT exports (issue 21): read `--tokenizer` and its chat template, configure the pass
+/// (templates compiled and checked before any data is read).
+pub(super) async fn load_sft(
+    s: &PrepareSettings,
+    spec: &TokenizerSpec,
+    o: &SftOptions,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Sft> {
+    let loaded = tokenizer::load(spec, cx).await?;
+    let sft = Sft::new(loaded, o, &s.spec.columns.keep)?;
+    let summary = sft.summary(&[]);
+    let p = &summary.tokenizer;
+    ui.step(format!("tokenizer {} (tokenizer.json sha256 {})", p.source, &p.sha256[..12]));
+    if let Some(t) = &summary.template {
+        ui.step(format!(
+            "chat template from {} (sha256 {}); loss on {}",
+            t.origin,
+            &t.sha256[..12],
+            summary.mask_rule
+        ));
+    }
+    Ok(sft)
 }
 
 /// Read `--tokenizer` and configure it for the text column (before any data is read).
@@ -187,6 +218,8 @@ pub(super) struct Analysis {
     pub frames: Vec<DataFrame>,
     pub labelled: Option<Labelled>,
     pub tokenize: Option<Arc<Tokenize>>,
+    /// SFT exports (issue 21).
+    pub sft: Option<Arc<Sft>>,
 }
 
 /// The front half of an export, the same for `prepare` and `plan`: select every split, the
@@ -203,6 +236,12 @@ pub(super) async fn analyse(
     ui: &Ui,
 ) -> Result<Analysis> {
     let mut frames = select(s, ctx, &inputs.tables, None).await?;
+    if let Some(sft) = &inputs.sft {
+        // SFT exports (issue 21): the columns the pass reads, checked before any row is read.
+        for ((split, t), df) in s.splits.iter().zip(&inputs.tables).zip(frames.iter_mut()) {
+            *df = sft.project(df.clone(), &split.name, t.name())?;
+        }
+    }
     if row_local && let Some(q) = &s.spec.select_sql {
         for (split, df) in s.splits.iter().zip(&frames) {
             select::check_row_local(df, &split.name, std::path::Path::new(&q.file))?;
@@ -225,7 +264,7 @@ pub(super) async fn analyse(
         None => None,
     };
     clock.lap(|t| &mut t.label_map);
-    Ok(Analysis { frames, labelled, tokenize })
+    Ok(Analysis { frames, labelled, tokenize, sft: inputs.sft.clone() })
 }
 
 /// The label kind from the label column's type (`--label-kind`), before any row is read; the
@@ -288,6 +327,7 @@ pub(super) async fn write(
     dir: &std::path::Path,
     format: Format,
     tokenize: Option<Arc<Tokenize>>,
+    sft: Option<Arc<Sft>>,
     checksums: bool,
     ui: &Ui,
     drops: Option<&Arc<Drops>>,
@@ -306,12 +346,12 @@ pub(super) async fn write(
     // Tokenizing, one partition decodes at a time: the tokenizer spreads each batch over every
     // core already, and each decoding partition holds a row group in memory (peak RSS would grow
     // with the partitions, i.e. with the number of files, not with the work done).
-    let decoding = match tokenize {
-        Some(_) => 1,
-        None => ctx.state().config().target_partitions(),
+    let decoding = match (&tokenize, &sft) {
+        (None, None) => ctx.state().config().target_partitions(),
+        _ => 1,
     };
     let decoders = Arc::new(Semaphore::new(decoding));
-    let observer = observer(s, labelled, tokenize.is_some());
+    let observer = observer(s, labelled, tokenize.is_some() || sft.is_some());
     let mut writes = Vec::with_capacity(inputs.len());
     for (i, (split, input)) in s.splits.iter().zip(inputs).enumerate() {
         let df = match labelled {
@@ -330,8 +370,15 @@ pub(super) async fn write(
         // The report's statistics are observed on the batches on their way to the writer
         // (before the tokenizer, which maps them there too): no pass of their own.
         let stats = Arc::new(std::sync::Mutex::new(observer.empty()));
-        let batch_map: Option<BatchMap> = Some(observe(observer.clone(), tokenize.clone(), stats.clone()));
-        let sink = format
+        let batch_map: Option<BatchMap> = match sft.as_ref().filter(|x| x.packing().is_none()) {
+            // SFT exports (issue 21): the rows observed, prepared, and their tokens observed.
+            Some(x) => {
+                schema = x.output_schema(&schema).as_ref().clone();
+                Some(observe_sft(observer.clone(), x.mapper(&split.name), stats.clone()))
+            }
+            None => Some(observe(observer.clone(), tokenize.clone(), stats.clone())),
+        };
+        let mut sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
             .with_format_options(e.format_options.clone())
             .with_fsync(e.fsync)
@@ -344,10 +391,35 @@ pub(super) async fn write(
         if let Some(d) = drops {
             partitions = d.filter(i, partitions);
         }
+        if sft.is_some() && partitions.len() > 1 {
+            // SFT: one stream in row order, so rows are numbered by their position in the split.
+            let stream_schema = partitions[0].schema();
+            let merged = futures::stream::iter(partitions).flatten();
+            partitions = vec![Box::pin(RecordBatchStreamAdapter::new(stream_schema, merged))];
+        }
+        if let Some(x) = sft.as_ref().filter(|x| x.packing().is_some())
+            && let Some(input) = partitions.pop()
+        {
+            // --packing: prepared and packed in the stream (the packer holds one window).
+            let (packed, packed_schema) = x.packed_stream(input, &split.name)?;
+            partitions = vec![packed];
+            sink = format
+                .open_split(dir, &split.name, &packed_schema, class_label, e.shards)?
+                .with_format_options(e.format_options.clone())
+                .with_fsync(e.fsync)
+                .with_checksums(checksums)
+                .with_decoders(decoders.clone());
+        }
+        let failed_sft = sft.clone();
         writes.push(async move {
-            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| match e {
-                Error::DataFusion(e) => scan_error(e, table),
-                e => e,
+            let written = sink.write(partitions, total_rows, bar.clone()).await.map_err(|e| {
+                if let Some(f) = failed_sft.as_ref().and_then(|x| x.take_failure()) {
+                    return f;
+                }
+                match e {
+                    Error::DataFusion(e) => scan_error(e, table),
+                    e => e,
+                }
             });
             bar.finish_and_clear();
             let (mut out, features) = written?;
@@ -388,6 +460,23 @@ fn observe(
             }
             None => b.clone(),
         };
+        stats.lock().unwrap_or_else(|p| p.into_inner()).merge(&part);
+        Ok(out)
+    })
+}
+
+/// SFT exports (issue 21): the writer's batch map — each batch observed, prepared by `sft` (one
+/// split's mapper), and its tokens observed.
+fn observe_sft(
+    observer: Observer,
+    sft: impl Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+    stats: Arc<std::sync::Mutex<SplitStats>>,
+) -> BatchMap {
+    Arc::new(move |b: &RecordBatch| {
+        let mut part = observer.empty();
+        observer.observe_input(b, &mut part)?;
+        let out = sft(b)?;
+        observer.observe_tokens(&out, 0, &mut part)?;
         stats.lock().unwrap_or_else(|p| p.into_inner()).merge(&part);
         Ok(out)
     })
@@ -511,6 +600,7 @@ pub(super) fn summary(
         report: None,
         report_table: None,
         hygiene: None,
+        sft: None,
     }
 }
 

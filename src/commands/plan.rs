@@ -33,6 +33,7 @@ use crate::source::table::OpenedTable;
 use crate::source::tokenizer::TokenizerSpec;
 use crate::storage::location::{Location, OutputSpec, TableRef, redact};
 use crate::storage::session::{self, SessionOptions};
+use crate::transform::sft::Sft;
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 
@@ -158,7 +159,11 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
             counts: l.counts.by_label.clone(),
             nulls: l.counts.nulls.clone(),
         }),
-        tokenizer: tokenizer(s, analysis.tokenize.as_deref())?,
+        tokenizer: match analysis.sft.as_deref() {
+            // SFT exports (issue 21): the tokenizer pinned the same way, the SFT description.
+            Some(x) => sft_tokenizer(s, x)?,
+            None => tokenizer(s, analysis.tokenize.as_deref())?,
+        },
         output: out,
         label_table: match &s.label_table {
             Some(t) if s.with_labels() => Some(PlanLabelTable {
@@ -246,9 +251,37 @@ fn export(s: &PrepareSettings) -> Result<ExportSpec> {
 
 /// `--packing` (issue 21): tasks begin on multiples of this many rows (the packing window), so
 /// each packs its rows as `prepare` does; `None` without packing (tasks balanced by bytes).
-fn row_align(_s: &PrepareSettings) -> Option<u64> {
-    // The SFT settings set this: `Some(packing window)` when `--packing` is given.
-    None
+fn row_align(s: &PrepareSettings) -> Option<u64> {
+    s.spec.sft.as_ref().and_then(|o| o.packing).map(|p| p.window as u64)
+}
+
+/// SFT exports (issue 21): the tokenizer pinned as [`tokenizer`] pins it, with the SFT summary
+/// and description (template, mask rule, max length, packing).
+fn sft_tokenizer(s: &PrepareSettings, x: &Sft) -> Result<Option<PlanTokenizer>> {
+    let Some(spec) = &s.tokenizer else { return Ok(None) };
+    let summary = x.summary(&[]);
+    let prov = &summary.tokenizer;
+    Ok(Some(PlanTokenizer {
+        source: prov.source.clone(),
+        pinned: pinned(spec, prov.revision_sha.as_deref())?,
+        sha256: prov.sha256.clone(),
+        summary: serde_json::to_value(&summary).expect("the summary serialises"),
+        description: summary.describe(),
+    }))
+}
+
+/// What tasks load: a Hub revision replaced by its commit sha, a local path made absolute.
+fn pinned(spec: &TokenizerSpec, revision_sha: Option<&str>) -> Result<String> {
+    Ok(match spec {
+        TokenizerSpec::Hub { repo, .. } => match revision_sha {
+            Some(sha) => format!("hf://{repo}@{sha}"),
+            None => spec.shown(),
+        },
+        TokenizerSpec::Local(p) => {
+            std::path::absolute(p).map_err(|e| Error::io("cannot resolve", p, e))?.display().to_string()
+        }
+        TokenizerSpec::Remote(r) => r.clone(),
+    })
 }
 
 /// The tokenizer pinned: tasks load `pinned` (a Hub revision replaced by its commit sha, a

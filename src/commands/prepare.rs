@@ -62,7 +62,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let s: &PrepareSettings = &stratified;
     // 2-3. select, the label kind, and the label map: one pass over every split's labels.
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
-    let Analysis { frames, labelled, tokenize } =
+    let Analysis { frames, labelled, tokenize, sft } =
         analyse(s, &ctx, &mut inputs, false, &mut clock, ui).await?;
     check_stratify(s, labelled.as_ref())?;
     // Duplicates and leaks: one pass over every split's text, the drops applied when writing.
@@ -82,12 +82,19 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         r.staging.dir(),
         format,
         tokenize.clone(),
+        sft.clone(),
         false,
         ui,
         drops.as_ref(),
     )
     .await?;
-    let description = describe(&sources, tokenize.as_ref().map(|t| t.summary().describe()));
+    let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+    let sft_summary = sft.as_ref().map(|x| x.summary(&split_names));
+    let described = match &sft_summary {
+        Some(x) => Some(x.describe()),
+        None => tokenize.as_ref().map(|t| t.summary().describe()),
+    };
+    let description = describe(&sources, described);
     write_metadata(
         r.staging.dir(),
         format,
@@ -123,6 +130,16 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     );
     done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
     hygiene_summary(s, &sources, &mut done, found);
+    if let Some(x) = &sft {
+        // SFT exports (issue 21): rows dropped by reason, the per-split statistics, warnings.
+        for sp in done.splits.iter_mut() {
+            sp.dropped.extend(x.dropped(&sp.name));
+        }
+        for w in x.warnings() {
+            ui.warn(w);
+        }
+        done.sft = sft_summary;
+    }
     let max_length = tokenize.as_ref().and_then(|t| t.summary().max_length).map(|m| m as u64);
     report(s, &inputs.cx, &mut done, &outputs, labelled.as_ref(), max_length, r.staging.dir()).await?;
     clock.lap(|t| &mut t.label_table);

@@ -94,11 +94,24 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
     let files: Vec<Vec<String>> =
         plan.splits.iter().map(|sp| sp.tasks[rs.task].iter().map(|f| f.path.clone()).collect()).collect();
     check_files(&tables, &files).await?;
-    let mut tokenize = load_pinned_tokenizer(&s, &plan, &cx, ui).await?;
+    let sft = load_pinned_sft(&s, &plan, &cx, ui).await?;
+    let mut tokenize = match sft {
+        Some(_) => None,
+        None => load_pinned_tokenizer(&s, &plan, &cx, ui).await?,
+    };
 
     // 3. select: this task's files, the plan's label kind, --drop-nulls.
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
     let mut frames = export::select(&s, &ctx, &tables, Some(&files)).await?;
+    if let Some(x) = &sft {
+        // SFT exports (issue 21): the columns the pass reads; with --packing, this task's rows.
+        for (((split, t), df), sp) in s.splits.iter().zip(&tables).zip(frames.iter_mut()).zip(&plan.splits) {
+            *df = x.project(df.clone(), &split.name, t.name())?;
+            if let Some(ranges) = &sp.row_ranges {
+                x.set_task_rows(&split.name, ranges[rs.task].clone());
+            }
+        }
+    }
     let labelled = plan.labelled();
     if labelled.is_some() {
         let kind = export::label_kind(&s, &mut frames, &Ui::new(true))?.behaviour();
@@ -122,6 +135,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
         scratch.dir(),
         format,
         tokenize,
+        sft,
         true,
         ui,
         None,
@@ -248,6 +262,33 @@ async fn load_pinned_tokenizer(
     }
     ui.step(format!("tokenizer {} (sha256 {} as planned)", pinned.source, &got[..12]));
     Ok(Some(std::sync::Arc::new(t)))
+}
+
+/// SFT exports (issue 21): the pass configured with the tokenizer the plan pinned (its
+/// `tokenizer.json` must be the one planned).
+async fn load_pinned_sft(
+    s: &PrepareSettings,
+    plan: &Plan,
+    cx: &Connector,
+    ui: &Ui,
+) -> Result<Option<std::sync::Arc<crate::transform::sft::Sft>>> {
+    let (Some(spec), Some(pinned), Some(o)) = (&s.tokenizer, &plan.tokenizer, &s.spec.sft) else {
+        return Ok(None);
+    };
+    let x = export::load_sft(s, spec, o, cx, &Ui::new(true)).await?;
+    let got = x.summary(&[]).tokenizer.sha256;
+    if got != pinned.sha256 {
+        return Err(Error::Tokenizer {
+            spec: pinned.pinned.clone(),
+            reason: format!(
+                "its tokenizer.json has sha256 {got}, but the plan pinned {}: it changed since the plan was \
+                 made; run `delta-hf plan` again",
+                pinned.sha256
+            ),
+        });
+    }
+    ui.step(format!("tokenizer {} (sha256 {} as planned)", pinned.source, &got[..12]));
+    Ok(Some(std::sync::Arc::new(x)))
 }
 
 /// Where an attempt's shards are written first: the staging area itself for a local output,

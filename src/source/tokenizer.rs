@@ -27,7 +27,9 @@ use crate::storage::retry::{self, Outcome};
 pub const TOKENIZERS_VERSION: &str = "0.23";
 
 /// The files that make a tokenizer besides `tokenizer.json`, all optional.
-const OPTIONAL_FILES: [&str; 3] = ["tokenizer_config.json", "special_tokens_map.json", "config.json"];
+/// `chat_template.jinja` is where newer transformers saves the chat template (SFT exports).
+const OPTIONAL_FILES: [&str; 4] =
+    ["tokenizer_config.json", "special_tokens_map.json", "config.json", "chat_template.jinja"];
 
 /// A parsed `--tokenizer` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +113,8 @@ pub struct LoadedTokenizer {
     /// `config.json`'s `model_type`, when present.
     pub model_type: Option<String>,
     pub provenance: Provenance,
+    /// `chat_template.jinja` beside `tokenizer.json`, when present (SFT exports).
+    pub chat_template_file: Option<String>,
 }
 
 /// What the output records about the tokenizer.
@@ -136,7 +140,15 @@ pub fn parse(spec: &TokenizerSpec, raw: RawTokenizer) -> Result<LoadedTokenizer>
     let mut config = Value::Null;
     let mut special_tokens_map = Value::Null;
     let mut model_type = None;
+    let mut chat_template_file = None;
     for (name, bytes) in &raw.extra {
+        if *name == "chat_template.jinja" {
+            chat_template_file = Some(String::from_utf8(bytes.clone()).map_err(|_| Error::Tokenizer {
+                spec: shown.clone(),
+                reason: "`chat_template.jinja` is not UTF-8 text".into(),
+            })?);
+            continue;
+        }
         let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::Tokenizer {
             spec: shown.clone(),
             reason: format!("`{name}` is not valid JSON: {e}"),
@@ -157,6 +169,7 @@ pub fn parse(spec: &TokenizerSpec, raw: RawTokenizer) -> Result<LoadedTokenizer>
         special_tokens_map,
         model_type,
         provenance: Provenance { source: shown, revision, revision_sha, sha256 },
+        chat_template_file,
     })
 }
 

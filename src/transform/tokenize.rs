@@ -196,7 +196,8 @@ impl Tokenize {
         opts: &TokenizeOptions,
         text_col: &str,
     ) -> Result<(Self, Vec<String>)> {
-        let LoadedTokenizer { mut tokenizer, config, special_tokens_map, model_type, provenance } = loaded;
+        let LoadedTokenizer { mut tokenizer, config, special_tokens_map, model_type, provenance, .. } =
+            loaded;
         let source = provenance.source.clone();
         let fail = |reason: String| Error::Tokenizer { spec: source.clone(), reason };
         let mut warnings = Vec::new();
@@ -321,6 +322,15 @@ impl Tokenize {
         t.text_col = words_col.to_string();
         t.words = Some(WordTags { tags_col: tags_col.to_string(), all_tokens: label_all_tokens });
         t.summary.columns.push(ALIGNED_LABELS);
+        Ok(t)
+    }
+
+    /// The configured tokenizer without truncation or padding (SFT exports truncate after
+    /// masking, as TRL does).
+    pub fn untruncated(&self) -> Result<tokenizers::Tokenizer> {
+        let mut t = self.tokenizer.as_ref().clone();
+        t.with_truncation(None).map_err(|e| Error::Internal(format!("tokenizer: {e}")))?;
+        t.with_padding(None);
         Ok(t)
     }
 

@@ -46,6 +46,8 @@ mod tokenize;
 mod wheel;
 // issue 22: --format parquet, --output hf://
 mod parquet;
+// SFT exports (issue 21).
+mod sft;
 // issue 23: the report
 mod report;
 // --packing (issue 21): the packer against TRL pack_dataset.
