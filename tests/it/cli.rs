@@ -103,6 +103,9 @@ fn help_lists_the_interface() {
         "--padding",
         "--text-pair-col",
         "--drop-text",
+        // --format mds (issue 22).
+        "--mds-compression",
+        "--mds-hashes",
         // Issue 23 (hygiene).
         "--split-from",
         "--split-ratios",

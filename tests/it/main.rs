@@ -16,7 +16,8 @@
 //! (default `../shared/fixtures/delta-golden`); the Spark fan-out tests without `java`; the
 //! volume mount's no-rename check without `strace`; the other-filesystem working dir without a
 //! tmpfs `/dev/shm`; the npm tokenizer without `$DELTA_HF_NODE_MODULES`; the report's headless
-//! Chromium screenshot without `chromium`.
+//! Chromium screenshot without `chromium`; the TRL (SFT, packing) and `streaming` (MDS) checks
+//! without `$DELTA_HF_ML_PYTHON` (the second venv, `make venv-ml`).
 //!
 //! `DELTA_HF_NO_SKIP=1` turns every skip into a failure naming the test and what is missing;
 //! `.ci/run` sets it, as CI has all of the above.
