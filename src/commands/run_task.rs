@@ -250,17 +250,7 @@ async fn load_pinned_tokenizer(
     let (Some(spec), Some(pinned)) = (&s.tokenizer, &plan.tokenizer) else { return Ok(None) };
     let t = export::load_tokenizer(s, spec, cx, &Ui::new(true)).await?;
     let got = &t.summary().provenance.sha256;
-    if *got != pinned.sha256 {
-        return Err(Error::Tokenizer {
-            spec: pinned.pinned.clone(),
-            reason: format!(
-                "its tokenizer.json has sha256 {got}, but the plan pinned {}: it changed since the plan was \
-                 made; run `delta-hf plan` again",
-                pinned.sha256
-            ),
-        });
-    }
-    ui.step(format!("tokenizer {} (sha256 {} as planned)", pinned.source, &got[..12]));
+    check_pinned(pinned, got, ui)?;
     Ok(Some(std::sync::Arc::new(t)))
 }
 
@@ -277,6 +267,12 @@ async fn load_pinned_sft(
     };
     let x = export::load_sft(s, spec, o, cx, &Ui::new(true)).await?;
     let got = x.summary(&[]).tokenizer.sha256;
+    check_pinned(pinned, &got, ui)?;
+    Ok(Some(std::sync::Arc::new(x)))
+}
+
+/// The tokenizer loaded must be the one the plan pinned (its `tokenizer.json`'s sha256 `got`).
+fn check_pinned(pinned: &crate::plan::PlanTokenizer, got: &str, ui: &Ui) -> Result<()> {
     if got != pinned.sha256 {
         return Err(Error::Tokenizer {
             spec: pinned.pinned.clone(),
@@ -288,7 +284,7 @@ async fn load_pinned_sft(
         });
     }
     ui.step(format!("tokenizer {} (sha256 {} as planned)", pinned.source, &got[..12]));
-    Ok(Some(std::sync::Arc::new(x)))
+    Ok(())
 }
 
 /// Where an attempt's shards are written first: the staging area itself for a local output,
