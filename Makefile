@@ -8,6 +8,7 @@ VENV ?= .venv
 # A second venv for the consumers that need torch (trl, mosaicml-streaming).
 VENV_ML ?= $(VENV)-ml
 STREAMING_VERSION = 0.13.0
+TORCHVISION_VERSION = 0.29.*
 PYTHON ?= python3
 DEMO_DIR ?= demo
 BIN = $(or $(CARGO_TARGET_DIR),target)/debug/delta-hf
@@ -70,7 +71,7 @@ $(VENV_ML)/.installed: tests/python/requirements-ml.txt
 	$(PYTHON) -m venv $(VENV_ML)
 	$(VENV_ML)/bin/pip install --quiet --upgrade pip
 	$(VENV_ML)/bin/pip install --quiet -r tests/python/requirements-ml.txt
-	$(VENV_ML)/bin/pip install --quiet --no-deps mosaicml-streaming==$(STREAMING_VERSION) torchvision
+	$(VENV_ML)/bin/pip install --quiet --no-deps mosaicml-streaming==$(STREAMING_VERSION) torchvision==$(TORCHVISION_VERSION)
 	touch $@
 
 venv-ml: $(VENV_ML)/.installed ## Create the second venv (torch, trl, mosaicml-streaming) the SFT and MDS tests use
