@@ -195,7 +195,7 @@ impl PrepareSettings {
             a.no_labels = true;
         }
         // Issue 23: read before the flags are moved out of `a`.
-        let (split_from, dedup) = (split_from(&a)?, dedup_spec(&a)?);
+        let (split_from, dedup) = (split_from(&a, sft.as_ref())?, dedup_spec(&a)?);
         let tokenize = tokenize_settings(&a)?;
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
         // issue 22: an `hf://` output is published as the Hub's Parquet layout.
@@ -576,7 +576,7 @@ fn splits(a: &PrepareArgs) -> Result<Vec<SplitInput>> {
 }
 
 /// `--split-from` and its flags, checked (the columns are checked against the table later).
-fn split_from(a: &PrepareArgs) -> Result<Option<SplitFrom>> {
+fn split_from(a: &PrepareArgs, sft: Option<&SftOptions>) -> Result<Option<SplitFrom>> {
     if a.split_from.is_none() {
         return Ok(None);
     }
@@ -590,6 +590,8 @@ fn split_from(a: &PrepareArgs) -> Result<Option<SplitFrom>> {
             }
             a.split_keys.clone()
         }
+        // SFT inputs (no labels): the conversation, the prompt and completion, or the text.
+        (None, true) if let Some(o) = sft => o.input.columns(),
         (None, true) => {
             let mut k = vec![a.tokens_col.clone().unwrap_or_else(|| a.text_col.clone())];
             if !a.no_labels {
@@ -600,6 +602,13 @@ fn split_from(a: &PrepareArgs) -> Result<Option<SplitFrom>> {
     };
     let stratify = match a.stratify {
         false => None,
+        true if sft.is_some() => {
+            return Err(Error::Usage(
+                "--stratify cuts each class separately, and an SFT export (--messages-col, --prompt-col, \
+                 --lm) has no classes; drop --stratify"
+                    .into(),
+            ));
+        }
         true if a.no_labels => {
             return Err(Error::Usage(
                 "--stratify cuts each class separately, and --no-labels has none; drop one".into(),

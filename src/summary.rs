@@ -242,8 +242,11 @@ fn render_report(s: &mut String, r: &crate::sink::report::Report, output: &str) 
 /// A percentile, without trailing zeros.
 fn short(x: Option<f64>) -> String {
     match x {
-        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
-        Some(v) => format!("{v:.1}"),
+        // One decimal, and none when it rounds to a whole number (`183.96` is `184`).
+        Some(v) => {
+            let t = format!("{v:.1}");
+            t.strip_suffix(".0").map(str::to_string).unwrap_or(t)
+        }
         None => "-".into(),
     }
 }

@@ -775,9 +775,14 @@ pub(super) async fn hygiene(
     }
     let schema = frames[0].schema().as_arrow().clone();
     let has = |c: &str| schema.field_with_name(c).is_ok();
-    let text = [TEXT, crate::transform::columns::TOKENS, s.spec.columns.text.as_str()]
-        .into_iter()
-        .find(|c| has(c) && (s.with_labels() || *c == s.spec.columns.text));
+    // SFT inputs: the conversation, the prompt and completion, or the text (issue 23).
+    let sft_columns = s.spec.sft.as_ref().map(|o| o.input.columns());
+    let text = match &sft_columns {
+        Some(c) => c.first().map(String::as_str),
+        None => [TEXT, crate::transform::columns::TOKENS, s.spec.columns.text.as_str()]
+            .into_iter()
+            .find(|c| has(c) && (s.with_labels() || *c == s.spec.columns.text)),
+    };
     let Some(text) = text else {
         return match d.dedup {
             Some(_) => Err(Error::Usage(format!(
@@ -804,8 +809,11 @@ pub(super) async fn hygiene(
     let input = hygiene_dedup::PassInput {
         spec: d,
         names: &names,
-        text_column: text,
-        record_columns: std::iter::once(text.to_string()).chain(label.map(String::from)).collect(),
+        text_columns: sft_columns.clone().unwrap_or_else(|| vec![text.to_string()]),
+        record_columns: match &sft_columns {
+            Some(c) => c.clone(),
+            None => std::iter::once(text.to_string()).chain(label.map(String::from)).collect(),
+        },
         spill_dir,
         budget: s.spec.memory_limit.map(|m| m / 4).unwrap_or(256 << 20),
     };

@@ -1,8 +1,8 @@
 //! `--format mds` (issue 22): Mosaic Streaming's MDS shards, read back by the real consumer,
 //! `streaming.StreamingDataset` (`tests/python/check_mds.py`, run with the second venv,
-//! DELTA_HF_ML_PYTHON): every label kind, a tokenized output and kept list/struct/null columns
-//! equal the `arrow` export of the same tables row for row, with and without compression and
-//! hashes; `streaming.MDSWriter` over the same rows writes the same raw shards; a fan-out of 3
+//! DELTA_HF_ML_PYTHON): every label kind, a tokenized output, an SFT output (masked and packed)
+//! and kept list/struct/null columns equal the `arrow` export of the same tables row for row,
+//! with and without compression and hashes; `streaming.MDSWriter` over the same rows writes the same raw shards; a fan-out of 3
 //! tasks equals `prepare`; `remote="s3://..."` through moto's S3; nulls an encoding cannot hold
 //! and misplaced flags are refused.
 
@@ -179,6 +179,37 @@ fn tokenized_output_reads_back() {
     check_mds(&ml, &["compare", &s(&mds), &s(&out)]);
     let index = std::fs::read_to_string(mds.join("train/index.json")).unwrap();
     assert!(index.contains("ndarray:"), "{index}");
+}
+
+/// SFT exports (issue 21) as MDS: masked rows with a kept column, and packed rows with
+/// `seq_lengths`, read back through `StreamingDataset` as the arrow export of the same table.
+#[test]
+fn sft_output_reads_back() {
+    let Some(ml) = ml_python("sft_output_reads_back") else { return };
+    let dir = tmp();
+    let o = Command::new(&ml)
+        .arg(root().join("tests/python/sft_ref.py"))
+        .args(["fixtures", &s(&dir.path().join("fx")), "qwen2_5_training.jinja"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let layout: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tok = layout["tokenizer"].as_str().unwrap();
+    let table = PathBuf::from(layout["tables"]["messages"].as_str().unwrap());
+    let chat = ["--tokenizer", tok, "--messages-col", "messages", "--assistant-only-loss"];
+    let out = dir.path().join("masked");
+    let mds = both(&[("train", table.clone())], &[&chat[..], &["--keep-col", "id"]].concat(), &[], &out);
+    check_mds(&ml, &["compare", &s(&mds), &s(&out)]);
+    let index = std::fs::read_to_string(mds.join("train/index.json")).unwrap();
+    for col in ["input_ids", "labels", "attention_mask"] {
+        assert!(index.contains(&format!("\"{col}\"")), "{col}: {index}");
+    }
+    let out = dir.path().join("packed");
+    let packed = [&chat[..], &["--max-length", "256", "--packing", "bfd"]].concat();
+    let mds = both(&[("train", table)], &packed, &["--mds-compression", "none"], &out);
+    check_mds(&ml, &["compare", &s(&mds), &s(&out)]);
+    let index = std::fs::read_to_string(mds.join("train/index.json")).unwrap();
+    assert!(index.contains("\"seq_lengths\""), "{index}");
 }
 
 /// A null in a column whose encoding has none is exit 1 naming the column; nothing is written.

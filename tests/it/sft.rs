@@ -141,9 +141,71 @@ fn conversations_match_trl_for_the_templates_trl_ships() {
                 &fx.tok,
                 json!({"assistant_only_loss": true, "max_length": 96, "truncation_mode": "keep_end"}),
             ));
+            if fx.layout["tools"] == true {
+                // The tools as a list of structs instead of JSON text (TRL gets them as dicts).
+                let table = fx.table("messages_tools_list");
+                let out = dir.path().join(format!("{t}-tools-list"));
+                ok(&prepare(&table, &fx.tok, &out, &["--messages-col", "messages", "--assistant-only-loss"]));
+                specs.push(spec(&out, &table, &fx.tok, json!({"assistant_only_loss": true})));
+            }
         }
     }
     check_all(&py, &specs);
+}
+
+/// Issue 23 on SFT inputs: `--split-from` hashes the input columns by default (the
+/// conversation; the prompt and the completion), `--dedup exact` compares them, and the splits
+/// and the rows kept are recomputed in Python. `--stratify` has no classes here: exit 2.
+#[test]
+fn split_from_and_dedup_on_conversations() {
+    let Some(py) = ml_python("split_from_and_dedup_on_conversations") else { return };
+    let dir = tmp();
+    let fx = Fx::new(&py, &dir.path().join("fx"), "qwen2_5_training");
+    let messages = fx.table("messages");
+    // Every conversation two or three times over: duplicates in both splits.
+    sft_ref(&py, &["append", &messages, "2"]);
+    let ratios = "train=0.7,test=0.3";
+    let run = |table: &str, out: &Path, flags: &[&str]| {
+        bin()
+            .args(["prepare", "--json", "--split-from", table, "--split-ratios", ratios, "--tokenizer"])
+            .arg(&fx.tok)
+            .arg("--output")
+            .arg(out)
+            .args(flags)
+            .output()
+            .expect("run delta-hf")
+    };
+    let checker = |args: &[&str]| {
+        let paths: Vec<&Path> = args.iter().map(Path::new).collect();
+        let out = run_py_with(&python(), "hygiene.py", &paths);
+        assert!(out.contains("ok"), "{out}");
+    };
+    let chat = ["--messages-col", "messages", "--assistant-only-loss", "--keep-col", "id"];
+    let out = dir.path().join("split");
+    let summary = ok_json(&run(&messages, &out, &chat));
+    assert_eq!(summary["hygiene"]["split_from"]["keys"], json!(["messages"]), "{summary}");
+    checker(&["sft-splits", &messages, &s(&out), ratios, "messages", "id", "none"]);
+
+    let out = dir.path().join("dedup");
+    let summary = ok_json(&run(&messages, &out, &[&chat[..], &["--dedup", "exact"]].concat()));
+    let dropped: u64 = summary["splits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["dropped"]["duplicates"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(dropped >= 36, "the appended copies are dropped: {summary}");
+    checker(&["sft-splits", &messages, &s(&out), ratios, "messages", "id", "exact"]);
+
+    // Prompt-completion pairs: both columns are the key and the compared text.
+    let pc = fx.table("pc_plain");
+    let out = dir.path().join("pc");
+    let summary = ok_json(&run(&pc, &out, &["--prompt-col", "prompt", "--completion-col", "completion"]));
+    assert_eq!(summary["hygiene"]["split_from"]["keys"], json!(["prompt", "completion"]), "{summary}");
+
+    let out = dir.path().join("stratify");
+    fails(&run(&messages, &out, &[&chat[..], &["--stratify"]].concat()), 2, &["--stratify", "SFT"]);
+    assert!(!out.exists());
 }
 
 #[test]

@@ -47,6 +47,9 @@ def canonical(v) -> str:
         return str(v)
     if isinstance(v, (list, tuple)):
         return "\x1e".join(canonical(x) for x in v)
+    if isinstance(v, dict):
+        # A struct: its fields' forms in field order (pyarrow's to_pylist keeps it).
+        return "\x1d".join(canonical(x) for x in v.values())
     return str(v)
 
 
@@ -104,6 +107,51 @@ def cmd_splits(table, out, ratios, keys, stratify=None, group=None):
             for g in ds[n][group]:
                 assert where.setdefault(g, n) == n, f"group {g!r} in {where[g]} and {n}"
     print("ok", {n: len(ds[n]) for n in names})
+
+
+def dedup_text(v) -> str:
+    """What --dedup compares of one input column: a list's elements' canonical forms joined by
+    spaces, anything else its canonical form."""
+    if isinstance(v, (list, tuple)):
+        return " ".join(canonical(x) for x in v)
+    return canonical(v)
+
+
+def cmd_sft_splits(table, out, ratios, keys, id_col, dedup):
+    """SFT inputs cut by --split-from (keys: the input columns) and, with dedup=exact, the first of
+    each normalised conversation kept (splits in order, rows in table order): the kept `id_col`
+    values per split, recomputed here from the table."""
+    import xxhash
+
+    names, rs = zip(*[(p.split("=")[0], float(p.split("=")[1])) for p in ratios.split(",")])
+    cum, acc = [], 0.0
+    for r in rs:
+        acc += r
+        cum.append(acc)
+    keys = keys.split(",")
+    rows = table_rows(table)
+    per_split = {n: [] for n in names}
+    for r in rows:
+        key = "\x1f".join(canonical(r[k]) for k in keys)
+        per_split[names[split_of(xxhash.xxh64_intdigest(key.encode("utf-8"), seed=0), cum)]].append(r)
+    seen = set()
+    want = {}
+    for n in names:
+        kept = []
+        for r in per_split[n]:
+            if dedup == "exact":
+                t = norm("\n".join(dedup_text(r[k]) for k in keys))
+                if t in seen:
+                    continue
+                seen.add(t)
+            kept.append(r[id_col])
+        want[n] = collections.Counter(kept)
+    ds = load(out)
+    assert list(ds.keys()) == list(names), (list(ds.keys()), names)
+    for n in names:
+        got = collections.Counter(ds[n][id_col])
+        assert got == want[n], (n, sorted((got - want[n]).items())[:5], sorted((want[n] - got).items())[:5])
+    print("ok", {n: len(ds[n]) for n in names}, "dropped", len(rows) - sum(len(ds[n]) for n in names))
 
 
 def cmd_same_place(old, new):
@@ -276,6 +324,8 @@ def main(argv):
             else:
                 pos.append(a)
         cmd_splits(*pos, stratify=opts["--stratify"], group=opts["--group"])
+    elif cmd == "sft-splits":
+        cmd_sft_splits(*args)
     elif cmd == "same-place":
         cmd_same_place(*args)
     elif cmd == "same-output":

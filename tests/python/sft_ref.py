@@ -151,6 +151,11 @@ def fixtures(out: str, template_name: str) -> None:
         "messages": pa.array([json.dumps([{k: v for k, v in m.items()} for m in c], ensure_ascii=False)
                               for c, _ in convs], pa.string()),
         "tools": pa.array(tools, pa.string())})
+    if with_tools:
+        # The tools as a list of structs (Arrow's own types) rather than JSON text.
+        tables["messages_tools_list"] = pa.table({
+            "messages": pa.array(rows, type=msg_type),
+            "tools": pa.array([json.loads(tools_json) if t else None for _, t in convs])})
     pc = [(c[:-1], c[-1:]) for c, t in convs if not t and c[-1]["role"] == "assistant" and len(c) >= 2]
     tables["pc_chat"] = pa.table({"prompt": pa.array([[full(m) for m in p] for p, _ in pc], type=msg_type),
                                   "completion": pa.array([[full(m) for m in q] for _, q in pc], type=msg_type)})

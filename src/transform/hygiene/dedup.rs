@@ -106,6 +106,16 @@ pub fn normalize(text: &str, how: Normalize) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The text of row `i` of every column, joined by a newline.
+fn texts_of(columns: &[deltalake::arrow::array::ArrayRef], i: usize, out: &mut String) {
+    for (n, a) in columns.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        text_of(a.as_ref(), i, out);
+    }
+}
+
 /// The text of row `i`: a string as it is, a list of strings (words) joined by spaces,
 /// anything else in its canonical form.
 fn text_of(a: &dyn Array, i: usize, out: &mut String) {
@@ -386,8 +396,9 @@ impl Clusters {
 pub struct PassInput<'a> {
     pub spec: &'a DedupSpec,
     pub names: &'a [String],
-    /// The column holding the text in the frames.
-    pub text_column: &'a str,
+    /// The columns holding the text in the frames (more than one for prompt-completion SFT
+    /// inputs: their texts joined by a newline).
+    pub text_columns: Vec<String>,
     /// Columns recorded for each dropped row.
     pub record_columns: Vec<String>,
     /// Where signatures spill.
@@ -415,18 +426,20 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
     for df in frames {
         layout.split_starts.push(next);
         let mut starts = Vec::new();
-        let text = df.clone().select(vec![super::split::column(input.text_column)])?;
+        let text = df
+            .clone()
+            .select(input.text_columns.iter().map(|c| super::split::column(c)).collect::<Vec<_>>())?;
         for mut stream in session::streams(text).await? {
             starts.push(next);
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
-                let a = batch.column(0).clone();
+                let a = batch.columns().to_vec();
                 let n = batch.num_rows();
                 let hashed: Vec<(u128, Option<Vec<u32>>)> = (0..n)
                     .into_par_iter()
                     .map(|i| {
                         let mut raw = String::new();
-                        text_of(a.as_ref(), i, &mut raw);
+                        texts_of(&a, i, &mut raw);
                         let t = normalize(&raw, spec.normalize);
                         (twox_hash::XxHash3_128::oneshot(t.as_bytes()), None::<Vec<u32>>)
                     })
@@ -454,7 +467,7 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
                         .par_iter()
                         .map(|&i| {
                             let mut raw = String::new();
-                            text_of(a.as_ref(), i, &mut raw);
+                            texts_of(&a, i, &mut raw);
                             (i, perms.signature(&normalize(&raw, spec.normalize)))
                         })
                         .collect();

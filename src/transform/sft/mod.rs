@@ -81,6 +81,18 @@ pub enum SftInput {
     Lm { text: String },
 }
 
+impl SftInput {
+    /// The input columns, in order: what `--split-from` hashes by default and what `--dedup`
+    /// and the leak check compare (issue 23).
+    pub fn columns(&self) -> Vec<String> {
+        match self {
+            SftInput::Messages { column } => vec![column.clone()],
+            SftInput::PromptCompletion { prompt, completion } => vec![prompt.clone(), completion.clone()],
+            SftInput::Lm { text } => vec![text.clone()],
+        }
+    }
+}
+
 /// `--chat-template`: a file (its text is part of the export) or a template name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
