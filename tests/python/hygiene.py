@@ -73,14 +73,20 @@ def split_of(h: int, cum: list[float]) -> int:
     return len(cum) - 1
 
 
-def cmd_splits(table, out, ratios, keys, stratify=None, group=None):
-    import xxhash
-
+def parse_ratios(ratios):
+    """`train=0.8,test=0.2` -> names, ratios, cumulative ratios (summed left to right)."""
     names, rs = zip(*[(p.split("=")[0], float(p.split("=")[1])) for p in ratios.split(",")])
     cum, acc = [], 0.0
     for r in rs:
         acc += r
         cum.append(acc)
+    return names, rs, cum
+
+
+def cmd_splits(table, out, ratios, keys, stratify=None, group=None):
+    import xxhash
+
+    names, rs, cum = parse_ratios(ratios)
     keys = keys.split(",")
     rows = table_rows(table)
     ds = load(out)
@@ -123,11 +129,7 @@ def cmd_sft_splits(table, out, ratios, keys, id_col, dedup):
     values per split, recomputed here from the table."""
     import xxhash
 
-    names, rs = zip(*[(p.split("=")[0], float(p.split("=")[1])) for p in ratios.split(",")])
-    cum, acc = [], 0.0
-    for r in rs:
-        acc += r
-        cum.append(acc)
+    names, rs, cum = parse_ratios(ratios)
     keys = keys.split(",")
     rows = table_rows(table)
     per_split = {n: [] for n in names}
