@@ -200,6 +200,16 @@ impl PrepareSettings {
         let shards = shard_policy(a.num_shards, &a.max_shard_size)?;
         // issue 22: an `hf://` output is published as the Hub's Parquet layout.
         let hub_output = a.output.as_deref().and_then(HubTarget::parse).transpose()?;
+        if let (Some(t), ShardPolicy::MaxBytes(n)) = (&hub_output, &shards)
+            && *n > HUB_SINGLE_PART_BYTES
+        {
+            return Err(Error::Usage(format!(
+                "--max-shard-size {} is above the 5 GB the Hub takes in one part, and delta-hf does \
+                 not upload in parts; publish to {} with --max-shard-size 5GB or less",
+                a.max_shard_size,
+                t.shown()
+            )));
+        }
         let format = match (&hub_output, a.format) {
             (Some(_), Format::Arrow) => Format::Parquet,
             (Some(t), f) if f != Format::Parquet => {
@@ -574,6 +584,10 @@ fn splits(a: &PrepareArgs) -> Result<Vec<SplitInput>> {
     }
     Ok(splits)
 }
+
+/// The largest file the Hub's LFS `basic` transfer takes in one PUT (5 GB, S3's single-part
+/// limit; larger files get a multipart answer).
+const HUB_SINGLE_PART_BYTES: u64 = 5_000_000_000;
 
 /// `--split-from` and its flags, checked (the columns are checked against the table later).
 fn split_from(a: &PrepareArgs, sft: Option<&SftOptions>) -> Result<Option<SplitFrom>> {

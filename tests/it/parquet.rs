@@ -350,8 +350,8 @@ fn hub_push_loads_like_local_and_replaces() {
     assert!(!ops.contains(&"lfsFile") && !ops.contains(&"deletedFile"), "{ops:?}");
 }
 
-/// Refused with exit 3 naming the repo, before any upload, nothing committed: no token (401), a
-/// repo the token may not write (403), a model repo, a branch that does not exist; `--format`
+/// Refused with exit 3 naming the repo, before any row is read, nothing committed: no token
+/// (401), a repo the token may not create (403), a read-only token, a model repo, a branch that does not exist; `--format`
 /// other than parquet and `plan` to the Hub are usage errors.
 #[test]
 fn hub_push_refusals() {
@@ -370,7 +370,17 @@ fn hub_push_refusals() {
     );
     fails(&o, 3, &["acme/x", "HF_TOKEN", "write access"]);
     let o = hub_prepare(&ep, home.path(), "hf://datasets/other/x", &train, &[]);
-    fails(&o, 3, &["other/x", "403"]);
+    fails(&o, 3, &["other/x", "403", "cannot create it under `other`"]);
+    let mut read_only = crate::hub::hub_cmd(&ep, home.path());
+    read_only.env("HF_TOKEN", "hf_read-only-token");
+    let o = crate::hub::run_cmd(
+        read_only,
+        &["prepare", "--split", &format!("train={}", train.display()), "--output", "hf://datasets/acme/x"],
+    );
+    fails(&o, 3, &["acme/x", "read-only", "write access"]);
+    // Shards the Hub would want in parts: refused before anything is read.
+    let o = hub_prepare(&ep, home.path(), "hf://datasets/acme/x", &train, &["--max-shard-size", "6GB"]);
+    fails(&o, 2, &["--max-shard-size 6GB", "5 GB"]);
     let o = hub_prepare(&ep, home.path(), "hf://acme/tiny-bert", &train, &[]);
     fails(&o, 3, &["acme/tiny-bert", "model repo", "hf://datasets/acme/tiny-bert"]);
     ok(&hub_prepare(&ep, home.path(), "hf://datasets/acme/b", &train, &[]));

@@ -50,6 +50,8 @@ Writing (the commit API as the Hub speaks it; `huggingface_hub.HfApi().upload_fo
                                                        file (base64; refused for binary files, as
                                                        the Hub refuses them), lfsFile (oid uploaded),
                                                        deletedFile, deletedFolder
+  GET  /api/whoami-v2                                 user `acme`, org `acme-org`, the token's role
+                                                       (`read` for a token holding `read-only`)
   Writes need a token (401 without); repos of the owner `other` answer 403; `acme/tiny-bert` is
   a model repo (a dataset repo of that name does not exist). GET /_commits lists the commits made.
 Unknown repo: 404 RepoNotFound; unknown revision: 404 RevisionNotFound; unknown file: 404
@@ -286,6 +288,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(COMMITS)
             if parts[:3] == ["api", "repos", "create"]:
                 return self.create_repo()
+            if parts[:2] == ["api", "whoami-v2"]:
+                return self.whoami()
             if parts[:2] == ["api", "validate-yaml"]:
                 return self.validate_yaml()
             if parts[:1] == ["datasets"] and len(parts) >= 4 and parts[2].endswith(".git"):
@@ -441,6 +445,16 @@ class Handler(BaseHTTPRequestHandler):
             self._error(403, "Forbidden", f"You don't have the rights to create or write to dataset {repo}")
             return False
         return True
+
+    def whoami(self):
+        """The token's user `acme`, its organization `acme-org`, and the token's role: `read` for
+        a token holding `read-only`, else `write`; 401 without a token."""
+        auth = self.headers.get("Authorization")
+        if not auth:
+            return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
+        role = "read" if "read-only" in auth else "write"
+        self._json({"type": "user", "name": "acme", "orgs": [{"type": "org", "name": "acme-org"}],
+                    "auth": {"type": "access_token", "accessToken": {"displayName": "t", "role": role}}})
 
     def create_repo(self):
         req = json.loads(self.body() or b"{}")

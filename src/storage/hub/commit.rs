@@ -81,8 +81,11 @@ impl HubTarget {
     }
 }
 
-/// Refuse now what would make [`push`] fail before it uploads: a token the Hub does not accept
-/// (401/403), a branch that does not exist. A repo that does not exist is fine (it is created).
+/// Refuse now, before any row is read, what would make [`push`] fail once the export is
+/// written: no token, a token the Hub does not accept (401) or that only reads, a branch that
+/// does not exist, a repo to create under an owner that is neither the token's user nor one of
+/// its organizations (the Hub would answer 403). A repo that does not exist is otherwise fine
+/// (it is created). Fine-grained tokens are not second-guessed: the Hub decides at the commit.
 pub async fn check(hub: &Hub, target: &HubTarget) -> Result<()> {
     let c = Commit { hub, target };
     if hub.env.token.is_none() {
@@ -91,7 +94,26 @@ pub async fn check(hub: &Hub, target: &HubTarget) -> Result<()> {
                 .into(),
         ));
     }
-    c.branch_head().await.map(|_| ())
+    let me = c.whoami().await?;
+    if me["auth"]["accessToken"]["role"] == "read" {
+        return Err(c.refused(
+            "the token is read-only (HTTP 403 at the commit); set HF_TOKEN to a token with write access"
+                .into(),
+        ));
+    }
+    let exists = c.branch_head().await?.is_some();
+    let owner = target.repo.split('/').next().unwrap_or_default();
+    let user = me["name"].as_str().unwrap_or_default();
+    let orgs: Vec<&str> =
+        me["orgs"].as_array().into_iter().flatten().filter_map(|o| o["name"].as_str()).collect();
+    if !exists && !user.is_empty() && owner != user && !orgs.contains(&owner) {
+        return Err(c.refused(format!(
+            "the repo does not exist, and the token's user `{user}` cannot create it under `{owner}` \
+             (neither the user nor one of its organizations: HTTP 403); publish under `{user}/...` or \
+             an organization of the user"
+        )));
+    }
+    Ok(())
 }
 
 /// One local file to publish.
@@ -314,6 +336,16 @@ impl Commit<'_> {
         Err(self.refused(why))
     }
 
+    /// `GET /api/whoami-v2`: the token's user, its organizations and the token's role.
+    async fn whoami(&self) -> Result<Value> {
+        let url = format!("{}/api/whoami-v2", self.hub.env.endpoint);
+        let (status, headers, body) =
+            self.send("checking the token", || self.authed(self.hub.http.get(&url))).await?;
+        self.check("checking the token", status, &headers, &body)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| self.refused(format!("checking the token: the Hub's answer is not JSON: {e}")))
+    }
+
     /// The branch's head commit; `None` when the repo does not exist.
     async fn branch_head(&self) -> Result<Option<String>> {
         let url = format!(
@@ -470,6 +502,15 @@ impl Commit<'_> {
         if let Some(up) = actions.get("upload") {
             let href = up["href"].as_str().unwrap_or_default().to_string();
             let what = format!("uploading `{}`", local.rel);
+            if up["header"].get("chunk_size").is_some() {
+                // The Hub's multipart transfer (files over 5 GB): not written yet.
+                return Err(self.refused(format!(
+                    "{what}: the Hub asks for a multipart upload of this {} file, which delta-hf does \
+                     not do; nothing was committed: export with smaller shards (--max-shard-size 4GB, \
+                     or more --num-shards)",
+                    crate::summary::human_bytes(local.size)
+                )));
+            }
             let (status, headers, bytes) = self
                 .send(&what, || {
                     let mut r = self.hub.http.put(&href).header("Content-Length", local.size);
