@@ -107,8 +107,9 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
         // SFT exports (issue 21): the columns the pass reads; with --packing, this task's rows.
         for (((split, t), df), sp) in s.splits.iter().zip(&tables).zip(frames.iter_mut()).zip(&plan.splits) {
             *df = x.project(df.clone(), &split.name, t.name())?;
-            if let Some(ranges) = &sp.row_ranges {
-                x.set_task_rows(&split.name, ranges[rs.task].clone());
+            match &sp.row_ranges {
+                Some(ranges) => x.set_task_rows(&split.name, ranges[rs.task].clone()),
+                None => x.set_task(&split.name, rs.task, sp.tasks[rs.task].first().map(|f| f.path.as_str())),
             }
         }
     }

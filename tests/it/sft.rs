@@ -343,6 +343,18 @@ fn refusals_write_nothing() {
     let o = prepare(&bad, &fx.tok, &out, &["--messages-col", "messages"]);
     fails(&o, 1, &["split `train`, row 1", "System role not supported"]);
     gone(&o);
+    // A fan-out task names the row within its own rows, and the task and its first file.
+    let plan = dir.path().join("bad-plan.json");
+    let o = bin()
+        .args(["plan", "--split", &format!("train={bad}"), "--tokenizer", &s(&fx.tok), "--output"])
+        .arg(&out)
+        .args(["--messages-col", "messages", "--tasks", "1", "--plan", &s(&plan), "--quiet"])
+        .output()
+        .unwrap();
+    ok(&o);
+    let o = bin().args(["run-task", "--plan", &s(&plan), "--task", "0"]).output().unwrap();
+    fails(&o, 1, &["split `train`, row 1 of task 0 (whose files begin with `", "System role not supported"]);
+    gone(&o);
     let o = prepare(&bad, &fx.tok, &out, &["--messages-col", "messages", "--assistant-only-loss"]);
     fails(&o, 1, &["row 1"]);
     gone(&o);

@@ -181,6 +181,9 @@ pub struct Sft {
     failure: Mutex<Option<Error>>,
     /// A fan-out task's rows of each split (`--packing`: the plan's row ranges).
     task_rows: Mutex<BTreeMap<String, TaskRange>>,
+    /// A fan-out task without `--packing`: per split, how its rows are named in messages (the
+    /// task's rows are counted from 0; where they begin in the split is not known here).
+    task_names: Mutex<BTreeMap<String, String>>,
 }
 
 /// What is known about a split while it is written.
@@ -456,6 +459,7 @@ impl Sft {
             stats: Mutex::new(BTreeMap::new()),
             failure: Mutex::new(None),
             task_rows: Mutex::new(BTreeMap::new()),
+            task_names: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -691,6 +695,16 @@ impl Sft {
         self.task_rows.lock().expect("task rows lock").insert(split.to_string(), range);
     }
 
+    /// A fan-out task without `--packing`: its rows of split `split` are named in messages as
+    /// `row N of task T` (counted from the task's first file, `first_file`).
+    pub fn set_task(&self, split: &str, task: usize, first_file: Option<&str>) {
+        let name = match first_file {
+            Some(f) => format!("task {task} (whose files begin with `{f}`)"),
+            None => format!("task {task}"),
+        };
+        self.task_names.lock().expect("task names lock").insert(split.to_string(), name);
+    }
+
     /// The error that stopped a packed stream, if one did (taken once).
     pub fn take_failure(&self) -> Option<Error> {
         self.failure.lock().expect("failure lock").take()
@@ -725,8 +739,12 @@ impl Sft {
             match r {
                 Err(bad) => {
                     if !self.opts.skip_invalid_rows {
+                        let row = match self.task_names.lock().expect("task names lock").get(split) {
+                            Some(task) => format!("row {position} of {task}"),
+                            None => format!("row {position}"),
+                        };
                         return Err(Error::Data(format!(
-                            "split `{split}`, row {position}: {} ({}); fix the row, or pass --skip-invalid-rows \
+                            "split `{split}`, {row}: {} ({}); fix the row, or pass --skip-invalid-rows \
                              to drop such rows (they are counted in the summary)",
                             bad.message,
                             bad.reason.replace('_', " ")
