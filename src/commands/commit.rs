@@ -28,6 +28,7 @@ use crate::sink::publish::Staging;
 use crate::sink::remote::Dest;
 use crate::storage::location::OutputSpec;
 use crate::summary::Summary;
+use crate::transform::sft::{self, SftSummary};
 use crate::transform::stats::SplitStats;
 use crate::ui::Ui;
 
@@ -117,6 +118,9 @@ pub async fn run(cs: &CommitSettings, ui: &Ui) -> Result<Summary> {
     );
     // Issue 23: the leak counts the plan found.
     done.hygiene = plan.hygiene.clone();
+    if let Some(x) = sft_summary(&plan, &parts) {
+        export::sft_section(&mut done, x, ui);
+    }
     let max_length = plan.tokenizer.as_ref().and_then(|t| t.summary["max_length"].as_u64());
     export::report(&s, &cx, &mut done, &outputs, labelled.as_ref(), max_length, staging.dir()).await?;
     clock.lap(|t| &mut t.label_table);
@@ -192,6 +196,8 @@ struct Part {
     shards: Vec<ManifestShard>,
     /// The tasks' statistics merged (issue 23's report); `None` when a task recorded none.
     stats: Option<SplitStats>,
+    /// SFT exports: the tasks' SFT statistics merged; `None` when a task recorded none.
+    sft: Option<sft::SplitStats>,
 }
 
 /// Each split's shards in task order. Tasks with no rows for a split wrote an empty shard: it
@@ -221,9 +227,26 @@ fn gather(plan: &Plan, manifests: &[Manifest]) -> Result<Vec<Part>> {
                 _ => stats = None,
             }
         }
-        parts.push(Part { name: sp.name.clone(), features, shards, stats });
+        let mut sft = Some(sft::SplitStats::default());
+        for m in manifests {
+            match (&mut sft, &m.splits[i].sft) {
+                (Some(acc), Some(part)) => acc.merge(part),
+                _ => sft = None,
+            }
+        }
+        parts.push(Part { name: sp.name.clone(), features, shards, stats, sft });
     }
     Ok(parts)
+}
+
+/// SFT exports: the summary's `sft` section as `prepare` prints it — the settings the plan
+/// recorded, each split's statistics merged from its tasks'; `None` when a task recorded none
+/// (a manifest from before they were recorded).
+fn sft_summary(plan: &Plan, parts: &[Part]) -> Option<SftSummary> {
+    let recorded = plan.tokenizer.as_ref().filter(|_| plan.export.sft.is_some())?;
+    let mut x: SftSummary = serde_json::from_value(recorded.summary.clone()).ok()?;
+    x.splits = parts.iter().map(|p| p.sft.as_ref().map(|st| st.summary(&p.name))).collect::<Option<_>>()?;
+    Some(x)
 }
 
 /// Local: the shards linked into the staged dataset under the format's global names (a hard

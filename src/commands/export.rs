@@ -37,7 +37,7 @@ use crate::transform::label_map::{LabelMapMode, ListedLabels};
 use crate::transform::label_pass::LabelPass;
 use crate::transform::list_encode::ListLabels;
 use crate::transform::select;
-use crate::transform::sft::{Sft, SftOptions};
+use crate::transform::sft::{Sft, SftOptions, SftSummary};
 use crate::transform::stats::{LabelStat, Observer, SplitStats};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
@@ -602,6 +602,20 @@ pub(super) fn summary(
         hygiene: None,
         sft: None,
     }
+}
+
+/// SFT exports (issue 21): the summary's `sft` section (per-split statistics), each split's
+/// `dropped` extended with the rows the pass dropped by reason, and its warnings.
+pub(super) fn sft_section(done: &mut Summary, sft: SftSummary, ui: &Ui) {
+    for sp in done.splits.iter_mut() {
+        if let Some(x) = sft.splits.iter().find(|x| x.name == sp.name) {
+            sp.dropped.extend(x.dropped());
+        }
+    }
+    for w in sft.warnings() {
+        ui.warn(w);
+    }
+    done.sft = Some(sft);
 }
 
 /// Issue 23: the run's report from its summary and the statistics observed on each split

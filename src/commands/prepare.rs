@@ -32,7 +32,7 @@ use crate::ui::Ui;
 
 use super::export::{
     Analysis, Clock, Inputs, analyse, check_output_apart, check_stratify, describe, hygiene, hygiene_summary,
-    record, report, resolve_inputs, sources, summary, with_strata, write, write_metadata,
+    record, report, resolve_inputs, sft_section, sources, summary, with_strata, write, write_metadata,
 };
 use crate::storage::session::{self, SessionOptions};
 
@@ -130,15 +130,8 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     );
     done.tokenizer = tokenize.as_ref().map(|t| t.summary().clone());
     hygiene_summary(s, &sources, &mut done, found);
-    if let Some(x) = &sft {
-        // SFT exports (issue 21): rows dropped by reason, the per-split statistics, warnings.
-        for sp in done.splits.iter_mut() {
-            sp.dropped.extend(x.dropped(&sp.name));
-        }
-        for w in x.warnings() {
-            ui.warn(w);
-        }
-        done.sft = sft_summary;
+    if let Some(x) = sft_summary {
+        sft_section(&mut done, x, ui);
     }
     let max_length = tokenize.as_ref().and_then(|t| t.summary().max_length).map(|m| m as u64);
     report(s, &inputs.cx, &mut done, &outputs, labelled.as_ref(), max_length, r.staging.dir()).await?;

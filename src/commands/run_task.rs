@@ -136,7 +136,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
         scratch.dir(),
         format,
         tokenize,
-        sft,
+        sft.clone(),
         true,
         ui,
         None,
@@ -160,6 +160,12 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
             )
             .await?,
         );
+    }
+    if let Some(x) = &sft {
+        // SFT exports: the task's part of each split's statistics, for the commit's summary.
+        for sp in splits.iter_mut() {
+            sp.sft = x.split_stats(&sp.name);
+        }
     }
     let manifest = Manifest {
         plan_id: plan.plan_id.clone(),
@@ -383,6 +389,7 @@ async fn place(
         features,
         shards,
         stats: out.stats.clone(),
+        sft: None,
     })
 }
 

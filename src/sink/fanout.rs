@@ -234,6 +234,10 @@ pub struct ManifestSplit {
     /// into the report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<crate::transform::stats::SplitStats>,
+    /// SFT exports: the task's part of the split's SFT statistics (the commit merges the tasks'
+    /// parts into the summary's `sft` section and the split's `dropped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sft: Option<crate::transform::sft::SplitStats>,
 }
 
 /// One shard of a task.

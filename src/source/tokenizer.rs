@@ -118,7 +118,7 @@ pub struct LoadedTokenizer {
 }
 
 /// What the output records about the tokenizer.
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Provenance {
     /// `--tokenizer` as given.
     pub source: String,

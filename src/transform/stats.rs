@@ -89,6 +89,13 @@ impl Lengths {
         self.max().unwrap_or(0)
     }
 
+    /// The nearest-rank percentile `p` (0–1): the smallest value with at least `p` of the values
+    /// at or below it (the SFT summary's lengths). `None` without values.
+    pub fn nearest_rank(&self, p: f64) -> Option<u64> {
+        let n = self.count();
+        (n > 0).then(|| self.nth(((p * n as f64).ceil() as u64).clamp(1, n) - 1))
+    }
+
     /// Percentile `q` (0–100) as `numpy.percentile(values, q)` computes it (method `linear`):
     /// the virtual index `(n - 1) * (q / 100)`, its neighbours, and NumPy's `_lerp`, in the same
     /// floating-point operations. `None` without values.

@@ -480,7 +480,7 @@ fn fan_out_equals_prepare_packing_included() {
     ];
     for (name, flags) in cases {
         let reference = dir.path().join(format!("{name}-prepare"));
-        ok(&prepare(&table, &fx.tok, &reference, &flags));
+        let prepared = ok_json(&prepare(&table, &fx.tok, &reference, &flags));
         let out = dir.path().join(format!("{name}-fanout"));
         let plan = dir.path().join(format!("{name}-plan.json"));
         let o = bin()
@@ -512,8 +512,35 @@ fn fan_out_equals_prepare_packing_included() {
                 .output()
                 .unwrap());
         }
-        ok_json(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
+        let committed = ok_json(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
         sft_ref(&py, &["same", &s(&out), &s(&reference)]);
+        // The summary's SFT statistics are prepare's: the tasks' parts merged (counts, exact
+        // length percentiles, packing and its fill ratio), and the rows dropped by reason.
+        let (want, got) = (&prepared["sft"]["splits"][0], &committed["sft"]["splits"][0]);
+        assert!(want["rows_in"].as_u64().unwrap() > 0, "{prepared}");
+        for field in [
+            "name",
+            "rows_in",
+            "rows_out",
+            "invalid",
+            "fully_masked",
+            "tokens",
+            "trainable_tokens",
+            "truncated_rows",
+            "length",
+            "longer_than_model_max_length",
+            "packing",
+        ] {
+            assert_eq!(got[field], want[field], "{name}: sft.splits[0].{field}\n{committed}\n{prepared}");
+        }
+        assert_eq!(got, want, "{name}");
+        assert_eq!(committed["sft"]["mask_rule"], prepared["sft"]["mask_rule"], "{name}");
+        assert_eq!(name == "packed", !got["packing"].is_null(), "{name}: {got}");
+        assert_eq!(name == "masked", got["fully_masked"].as_u64().unwrap() > 0, "{name}: {got}");
+        let dropped = |v: &Value| {
+            v["splits"].as_array().unwrap().iter().map(|sp| sp["dropped"].clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(dropped(&committed), dropped(&prepared), "{name}");
     }
 }
 

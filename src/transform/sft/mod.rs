@@ -53,6 +53,7 @@ use self::template::{ChatTemplate, TemplateSource};
 use crate::error::{Error, Result};
 use crate::source::tokenizer::{LoadedTokenizer, Provenance};
 use crate::transform::columns::column;
+use crate::transform::stats;
 use crate::transform::tokenize::{ATTENTION_MASK, INPUT_IDS, Tokenize, TokenizeOptions};
 
 /// The labels column.
@@ -186,21 +187,98 @@ pub struct Sft {
     task_names: Mutex<BTreeMap<String, String>>,
 }
 
-/// What is known about a split while it is written.
-#[derive(Debug, Default)]
-struct SplitStats {
-    /// The next row's position in the split.
+/// What is known about a split while it is written. A fan-out task records its part of each
+/// split in its manifest; `commit` merges the parts in task order ([`SplitStats::merge`]) into
+/// what `prepare` knows of the whole split.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SplitStats {
+    /// The split position of the first row, when positions are the split's; `None` in a fan-out
+    /// task without `--packing` (positions count from the task's first row).
+    start: Option<u64>,
+    /// The next row's position.
     next: u64,
     rows_out: u64,
     fully_masked: u64,
-    invalid: BTreeMap<&'static str, (u64, Vec<u64>)>,
+    /// By reason: count and first positions.
+    invalid: BTreeMap<String, InvalidRows>,
     tokens: u64,
     trainable: u64,
     truncated: u64,
     over_model_max: u64,
-    lengths: BTreeMap<usize, u64>,
+    /// Token lengths of the rows written, exactly (as the report keeps its lengths).
+    lengths: stats::Lengths,
     /// `--packing`: the packer's statistics once the split is packed.
     packed: Option<PackStats>,
+}
+
+impl Default for SplitStats {
+    fn default() -> Self {
+        SplitStats {
+            start: Some(0),
+            next: 0,
+            rows_out: 0,
+            fully_masked: 0,
+            invalid: BTreeMap::new(),
+            tokens: 0,
+            trainable: 0,
+            truncated: 0,
+            over_model_max: 0,
+            lengths: stats::Lengths::default(),
+            packed: None,
+        }
+    }
+}
+
+impl SplitStats {
+    /// Add the next part of the split (parts merged in row order, from `SplitStats::default()`):
+    /// counts summed, lengths merged exactly, a part's positions counted from its first row made
+    /// the split's (its first row follows the rows merged so far; the fan-out's tasks hold the
+    /// split's rows in order), the first positions kept.
+    pub fn merge(&mut self, part: &SplitStats) {
+        let offset = if part.start.is_none() { self.next } else { 0 };
+        self.next += part.rows_in();
+        self.rows_out += part.rows_out;
+        self.fully_masked += part.fully_masked;
+        for (reason, r) in &part.invalid {
+            let e = self.invalid.entry(reason.clone()).or_default();
+            e.count += r.count;
+            let room = FIRST_POSITIONS.saturating_sub(e.first_positions.len());
+            e.first_positions.extend(r.first_positions.iter().take(room).map(|p| p + offset));
+        }
+        self.tokens += part.tokens;
+        self.trainable += part.trainable;
+        self.truncated += part.truncated;
+        self.over_model_max += part.over_model_max;
+        self.lengths.merge(&part.lengths);
+        self.packed = match (self.packed, part.packed) {
+            (Some(a), Some(b)) => Some(a.merged(&b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// The rows given to the pass.
+    fn rows_in(&self) -> u64 {
+        self.next - self.start.unwrap_or(0)
+    }
+
+    /// The split's summary.
+    pub fn summary(&self, name: &str) -> SftSplitSummary {
+        let pct = |p: f64| self.lengths.nearest_rank(p).unwrap_or(0) as usize;
+        SftSplitSummary {
+            name: name.to_string(),
+            rows_in: self.rows_in(),
+            rows_out: self.rows_out,
+            invalid: self.invalid.clone(),
+            fully_masked: self.fully_masked,
+            tokens: self.tokens,
+            trainable_tokens: self.trainable,
+            truncated_rows: self.truncated,
+            length: Lengths { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: pct(1.0) },
+            longer_than_model_max_length: self.over_model_max,
+            packing: self.packed.map(|p| PackSummary { stats: p, fill_ratio: p.fill_ratio() }),
+        }
+    }
 }
 
 /// A row's result: `Err` when it cannot be prepared.
@@ -245,7 +323,7 @@ struct Cols {
 }
 
 /// The per-split summary of an SFT export.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SftSplitSummary {
     pub name: String,
     pub rows_in: u64,
@@ -266,7 +344,7 @@ pub struct SftSplitSummary {
 }
 
 /// A split's packing, for the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PackSummary {
     #[serde(flatten)]
     pub stats: PackStats,
@@ -274,14 +352,14 @@ pub struct PackSummary {
     pub fill_ratio: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InvalidRows {
     pub count: u64,
     pub first_positions: Vec<u64>,
 }
 
 /// Token lengths of the rows written (nearest-rank percentiles).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Lengths {
     pub p50: usize,
     pub p90: usize,
@@ -289,23 +367,54 @@ pub struct Lengths {
     pub max: usize,
 }
 
-/// What the output records about an SFT export.
-#[derive(Debug, Clone, Serialize)]
+/// What the output records about an SFT export. A plan records it without splits; `commit`
+/// reads it back and adds the splits its tasks recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SftSummary {
     pub input: SftInput,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateSource>,
     pub tokenizer: Provenance,
-    pub mask_rule: &'static str,
+    pub mask_rule: String,
     pub max_length: Option<usize>,
     pub truncation_mode: TruncationMode,
     pub model_max_length: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packing: Option<PackOptions>,
+    #[serde(skip_deserializing)]
     pub splits: Vec<SftSplitSummary>,
 }
 
+impl SftSplitSummary {
+    /// Rows dropped, by reason (`fully_masked`, `invalid`): what the split's `dropped` adds.
+    pub fn dropped(&self) -> BTreeMap<String, u64> {
+        let bad: u64 = self.invalid.values().map(|r| r.count).sum();
+        [("fully_masked", self.fully_masked), ("invalid", bad)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), n))
+            .collect()
+    }
+}
+
 impl SftSummary {
+    /// Warnings for the run: rows longer than the tokenizer's `model_max_length`.
+    pub fn warnings(&self) -> Vec<String> {
+        let Some(m) = self.model_max_length else { return Vec::new() };
+        self.splits
+            .iter()
+            .filter(|sp| sp.longer_than_model_max_length > 0)
+            .map(|sp| {
+                format!(
+                    "split `{}`: {} rows are longer than the tokenizer's model_max_length {m}{}",
+                    sp.name,
+                    sp.longer_than_model_max_length,
+                    if self.max_length.is_none() { " (no --max-length: nothing was truncated)" } else { "" }
+                )
+            })
+            .collect()
+    }
+
     /// One paragraph for `dataset_info.json`'s description.
     pub fn describe(&self) -> String {
         let mut s =
@@ -607,7 +716,8 @@ impl Sft {
         let map = Arc::new(self.mapper(split));
         let stats = self.stats.lock().expect("stats lock").get(split).cloned().expect("registered by mapper");
         let task = self.task_rows.lock().expect("task rows lock").get(split).cloned().map(|r| {
-            stats.lock().expect("stats lock").next = r.first_row;
+            let mut st = stats.lock().expect("stats lock");
+            (st.start, st.next) = (Some(r.first_row), r.first_row);
             TaskRows::new(r)
         });
         let me = self.clone();
@@ -715,7 +825,10 @@ impl Sft {
         self: &Arc<Self>,
         split: &str,
     ) -> impl Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync + use<> {
-        let stats = Arc::new(Mutex::new(SplitStats::default()));
+        // A task without --packing counts its rows from its first (where it begins is not known).
+        let relative = self.task_names.lock().expect("task names lock").contains_key(split);
+        let start = if relative { None } else { Some(0) };
+        let stats = Arc::new(Mutex::new(SplitStats { start, ..Default::default() }));
         self.stats.lock().expect("stats lock").insert(split.to_string(), stats.clone());
         let me = self.clone();
         let split = split.to_string();
@@ -750,10 +863,10 @@ impl Sft {
                             bad.reason.replace('_', " ")
                         )));
                     }
-                    let e = st.invalid.entry(bad.reason).or_default();
-                    e.0 += 1;
-                    if e.1.len() < FIRST_POSITIONS {
-                        e.1.push(position);
+                    let e = st.invalid.entry(bad.reason.to_string()).or_default();
+                    e.count += 1;
+                    if e.first_positions.len() < FIRST_POSITIONS {
+                        e.first_positions.push(position);
                     }
                     if self.opts.packing.is_some() {
                         // An empty row: the packer drops it, but it still counts in its window,
@@ -773,7 +886,7 @@ impl Sft {
                     }
                     st.tokens += row.ids.len() as u64;
                     st.trainable += row.labels.iter().filter(|l| **l != IGNORE).count() as u64;
-                    *st.lengths.entry(row.ids.len()).or_default() += 1;
+                    st.lengths.add(row.ids.len() as u64);
                     st.rows_out += 1;
                     ids.extend(row.ids.iter().map(|&x| x as i32));
                     labels.extend(row.labels);
@@ -995,42 +1108,9 @@ impl Sft {
         let stats = self.stats.lock().expect("stats lock");
         let splits = splits
             .iter()
-            .map(|name| {
-                let st = stats.get(name).map(|s| s.lock().expect("stats lock"));
-                let Some(st) = st else {
-                    return SftSplitSummary {
-                        name: name.clone(),
-                        rows_in: 0,
-                        rows_out: 0,
-                        invalid: BTreeMap::new(),
-                        fully_masked: 0,
-                        tokens: 0,
-                        trainable_tokens: 0,
-                        truncated_rows: 0,
-                        length: Lengths::default(),
-                        longer_than_model_max_length: 0,
-                        packing: None,
-                    };
-                };
-                SftSplitSummary {
-                    name: name.clone(),
-                    rows_in: st.next,
-                    rows_out: st.rows_out,
-                    invalid: st
-                        .invalid
-                        .iter()
-                        .map(|(k, (n, first))| {
-                            (k.to_string(), InvalidRows { count: *n, first_positions: first.clone() })
-                        })
-                        .collect(),
-                    fully_masked: st.fully_masked,
-                    tokens: st.tokens,
-                    trainable_tokens: st.trainable,
-                    truncated_rows: st.truncated,
-                    length: lengths(&st.lengths),
-                    longer_than_model_max_length: st.over_model_max,
-                    packing: st.packed.map(|p| PackSummary { stats: p, fill_ratio: p.fill_ratio() }),
-                }
+            .map(|name| match stats.get(name) {
+                Some(st) => st.lock().expect("stats lock").summary(name),
+                None => SplitStats::default().summary(name),
             })
             .collect();
         SftSummary {
@@ -1041,7 +1121,7 @@ impl Sft {
                 .and_then(|t| t.main.as_ref().or(t.tool_use.as_ref()))
                 .map(|t| t.source.clone()),
             tokenizer: self.provenance.clone(),
-            mask_rule: self.opts.mask_rule(),
+            mask_rule: self.opts.mask_rule().to_string(),
             max_length: self.opts.max_length,
             truncation_mode: self.opts.truncation_mode,
             model_max_length: self.model_max_length,
@@ -1050,65 +1130,11 @@ impl Sft {
         }
     }
 
-    /// Rows dropped in split `name`, by reason (`fully_masked`, `invalid`), for the summary.
-    pub fn dropped(&self, name: &str) -> BTreeMap<String, u64> {
+    /// A fan-out task's statistics of split `name`, for its manifest.
+    pub fn split_stats(&self, name: &str) -> Option<SplitStats> {
         let stats = self.stats.lock().expect("stats lock");
-        let mut m = BTreeMap::new();
-        if let Some(st) = stats.get(name) {
-            let st = st.lock().expect("stats lock");
-            if st.fully_masked > 0 {
-                m.insert("fully_masked".to_string(), st.fully_masked);
-            }
-            let bad: u64 = st.invalid.values().map(|(n, _)| n).sum();
-            if bad > 0 {
-                m.insert("invalid".to_string(), bad);
-            }
-        }
-        m
+        stats.get(name).map(|st| st.lock().expect("stats lock").clone())
     }
-
-    /// Warnings for the run: rows longer than the tokenizer's `model_max_length`.
-    pub fn warnings(&self) -> Vec<String> {
-        let stats = self.stats.lock().expect("stats lock");
-        let mut w = Vec::new();
-        for (name, st) in stats.iter() {
-            let st = st.lock().expect("stats lock");
-            if let Some(m) = self.model_max_length
-                && st.over_model_max > 0
-            {
-                w.push(format!(
-                    "split `{name}`: {} rows are longer than the tokenizer's model_max_length {m}{}",
-                    st.over_model_max,
-                    if self.opts.max_length.is_none() {
-                        " (no --max-length: nothing was truncated)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-        w
-    }
-}
-
-/// Nearest-rank percentiles of a length histogram.
-fn lengths(h: &BTreeMap<usize, u64>) -> Lengths {
-    let n: u64 = h.values().sum();
-    if n == 0 {
-        return Lengths::default();
-    }
-    let pct = |p: f64| {
-        let rank = ((p * n as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (len, count) in h {
-            seen += count;
-            if seen >= rank {
-                return *len;
-            }
-        }
-        *h.keys().last().expect("non-empty")
-    };
-    Lengths { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: *h.keys().last().expect("non-empty") }
 }
 
 /// No chat template for conversational input (exit 2, before any row is read).
@@ -1298,8 +1324,70 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        let h: BTreeMap<usize, u64> = (1..=100).map(|l| (l, 1)).collect();
-        let l = lengths(&h);
+        let mut st = SplitStats::default();
+        (1..=100).for_each(|l| st.lengths.add(l));
+        let l = st.summary("train").length;
         assert_eq!((l.p50, l.p90, l.p99, l.max), (50, 90, 99, 100));
+    }
+
+    /// A part of a split: `rows` rows from `start` (`None`: counted from its first row), the
+    /// given lengths written, bad rows at `bad` (positions as the part counts them).
+    fn part(start: Option<u64>, rows: u64, lengths: &[u64], bad: &[u64]) -> SplitStats {
+        let mut st = SplitStats { start, next: start.unwrap_or(0) + rows, ..Default::default() };
+        for l in lengths {
+            st.lengths.add(*l);
+            st.tokens += l;
+            st.rows_out += 1;
+        }
+        if !bad.is_empty() {
+            let first = bad.iter().take(FIRST_POSITIONS).copied().collect();
+            st.invalid
+                .insert("bad_json".into(), InvalidRows { count: bad.len() as u64, first_positions: first });
+        }
+        st
+    }
+
+    #[test]
+    fn merged_parts_are_the_whole_split() {
+        // The whole split: 10 rows, bad rows at 1, 4, 5, 6, 8 and 9.
+        let lengths = [3, 9, 1, 7, 7, 2];
+        let whole = part(Some(0), 10, &lengths, &[1, 4, 5, 6, 8, 9]);
+        // Three tasks without packing (positions their own), then the same with packing
+        // (positions the split's), merged in task order from a fresh start.
+        let merge = |parts: &[SplitStats]| {
+            let mut acc = SplitStats::default();
+            parts.iter().for_each(|p| acc.merge(p));
+            acc.summary("train")
+        };
+        let relative = [
+            part(None, 3, &lengths[..2], &[1]),
+            part(None, 4, &lengths[2..4], &[1, 2, 3]),
+            part(None, 3, &lengths[4..], &[1, 2]),
+        ];
+        let absolute = [
+            part(Some(0), 3, &lengths[..2], &[1]),
+            part(Some(3), 4, &lengths[2..4], &[4, 5, 6]),
+            part(Some(7), 3, &lengths[4..], &[8, 9]),
+        ];
+        for parts in [&relative, &absolute] {
+            let got = merge(parts);
+            assert_eq!(got, whole.summary("train"));
+            assert_eq!(got.invalid["bad_json"].first_positions, vec![1, 4, 5, 6, 8]);
+            assert_eq!((got.rows_in, got.rows_out, got.length.p50, got.length.max), (10, 6, 3, 9));
+            assert_eq!(got.dropped(), BTreeMap::from([("invalid".to_string(), 6)]));
+        }
+    }
+
+    #[test]
+    fn packing_fill_ratio_is_of_the_merged_sums() {
+        let packed =
+            |rows_out, tokens_out| PackStats { max_length: 10, rows_out, tokens_out, ..Default::default() };
+        let mut acc = SplitStats::default();
+        for p in [packed(1, 10), packed(3, 15)] {
+            acc.merge(&SplitStats { packed: Some(p), ..Default::default() });
+        }
+        let p = acc.summary("train").packing.expect("packed");
+        assert_eq!((p.stats.rows_out, p.stats.tokens_out), (4, 25));
+        assert_eq!(p.fill_ratio, 25.0 / 40.0);
     }
 }

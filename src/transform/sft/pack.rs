@@ -105,6 +105,20 @@ impl PackStats {
         let room = self.rows_out as f64 * self.max_length as f64;
         if room == 0.0 { 0.0 } else { self.tokens_out as f64 / room }
     }
+
+    /// The statistics of two parts of a split packed apart (a fan-out's tasks, which begin on
+    /// window boundaries): counts summed.
+    pub fn merged(&self, other: &PackStats) -> PackStats {
+        PackStats {
+            max_length: self.max_length.max(other.max_length),
+            rows_in: self.rows_in + other.rows_in,
+            rows_empty: self.rows_empty + other.rows_empty,
+            rows_over_max: self.rows_over_max + other.rows_over_max,
+            tokens_in: self.tokens_in + other.tokens_in,
+            tokens_out: self.tokens_out + other.tokens_out,
+            rows_out: self.rows_out + other.rows_out,
+        }
+    }
 }
 
 /// Streams a split's token rows into packed rows, one window at a time.

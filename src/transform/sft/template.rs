@@ -26,7 +26,7 @@ pub const GEN_START: char = '\u{FDD0}';
 pub const GEN_END: char = '\u{FDD1}';
 
 /// Where the template came from.
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct TemplateSource {
     /// `--chat-template FILE`, `chat_template.jinja`, or `tokenizer_config.json`.
     pub origin: String,
