@@ -106,6 +106,60 @@ pub fn normalize(text: &str, how: Normalize) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// [`normalize`]'s bytes into `out` (cleared first). ASCII text, the common case, takes one
+/// pass over its bytes into the reused buffer (the leak check runs on every multi-split export,
+/// over every row); anything else goes through [`normalize`].
+pub fn normalize_into(text: &str, how: Normalize, out: &mut Vec<u8>) {
+    out.clear();
+    match how {
+        Normalize::Nfkc if text.is_ascii() => {
+            // ASCII White_Space (what `split_whitespace` splits on in ASCII text): TAB..CR, space.
+            let b = text.as_bytes();
+            let controls = b.iter().fold(0u8, |acc, &c| acc | u8::from(c.wrapping_sub(b'\t') < 5));
+            let regular = controls == 0
+                && b.first() != Some(&b' ')
+                && b.last() != Some(&b' ')
+                && b.iter()
+                    .zip(b.get(1..).unwrap_or_default())
+                    .fold(0u8, |acc, (x, y)| acc | u8::from(*x == b' ' && *y == b' '))
+                    == 0;
+            if regular {
+                // Words already one space apart: only the case to fold.
+                out.extend_from_slice(b);
+                out.make_ascii_lowercase();
+                return;
+            }
+            out.reserve(b.len());
+            for word in b.split(|c| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')) {
+                if word.is_empty() {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push(b' ');
+                }
+                let start = out.len();
+                out.extend_from_slice(word);
+                out[start..].make_ascii_lowercase();
+            }
+        }
+        _ => out.extend_from_slice(normalize(text, how).as_bytes()),
+    }
+}
+
+/// Row `i` of a single string column, borrowed (`None`: another shape, or a null).
+fn single_str(columns: &[deltalake::arrow::array::ArrayRef], i: usize) -> Option<&str> {
+    let [a] = columns else { return None };
+    if a.is_null(i) {
+        return None;
+    }
+    match a.data_type() {
+        DataType::Utf8 => Some(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => Some(a.as_string::<i64>().value(i)),
+        DataType::Utf8View => Some(a.as_string_view().value(i)),
+        _ => None,
+    }
+}
+
 /// The text of row `i` of every column, joined by a newline.
 fn texts_of(columns: &[deltalake::arrow::array::ArrayRef], i: usize, out: &mut String) {
     for (n, a) in columns.iter().enumerate() {
@@ -407,6 +461,67 @@ pub struct PassInput<'a> {
     pub budget: usize,
 }
 
+/// The normalised text's XXH3-128 of every row of `batch` (its columns: the text columns).
+fn hash_batch(batch: &RecordBatch, how: Normalize) -> Vec<u128> {
+    let a = batch.columns();
+    (0..batch.num_rows())
+        .into_par_iter()
+        .map_init(
+            || (String::new(), Vec::new()),
+            |(raw, buf), i| {
+                let text = match single_str(a, i) {
+                    Some(t) => t,
+                    None => {
+                        raw.clear();
+                        texts_of(a, i, raw);
+                        raw.as_str()
+                    }
+                };
+                normalize_into(text, how, buf);
+                twox_hash::XxHash3_128::oneshot(buf)
+            },
+        )
+        .collect()
+}
+
+/// Every row's hash of one partition, in order.
+async fn hash_stream(mut stream: SendableRecordBatchStream, how: Normalize) -> Result<Vec<u128>> {
+    let mut out = Vec::new();
+    while let Some(batch) = stream.next().await {
+        out.extend(hash_batch(&batch?, how));
+    }
+    Ok(out)
+}
+
+/// Rows `next..` with these hashes: each joins the cluster of the first row with its hash, or
+/// starts one. Returns the indexes (in `hashes`) of the rows that start one.
+fn first_rows(
+    hashes: &[u128],
+    next: u64,
+    parent: &mut Vec<u32>,
+    first: &mut HashMap<u128, u32, HashIsKey>,
+    exact_dup: &mut Vec<bool>,
+) -> Result<Vec<usize>> {
+    let mut fresh = Vec::new();
+    for (i, h) in hashes.iter().enumerate() {
+        let r = u32::try_from(next + i as u64)
+            .map_err(|_| Error::Data("--dedup/--leaks handle at most 4 billion rows".into()))?;
+        match first.get(h) {
+            Some(f) => {
+                parent.push(*f);
+                exact_dup.push(true);
+            }
+            None => {
+                parent.push(r);
+                first.insert(*h, r);
+                exact_dup.push(false);
+                fresh.push(i);
+            }
+        }
+    }
+    Ok(fresh)
+}
+
 /// The hygiene pass over every split's frame: counts, and the drops to apply when writing.
 pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(HygieneSummary, Arc<Drops>)> {
     let spec = input.spec;
@@ -429,39 +544,31 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
         let text = df
             .clone()
             .select(input.text_columns.iter().map(|c| super::split::column(c)).collect::<Vec<_>>())?;
-        for mut stream in session::streams(text).await? {
+        let streams = session::streams(text).await?;
+        if !near {
+            // Exact hashes only (the leak check every multi-split export runs): every partition
+            // decoded and hashed at once on its own task, then taken in order.
+            let tasks: Vec<_> =
+                streams.into_iter().map(|st| tokio::spawn(hash_stream(st, spec.normalize))).collect();
+            for t in tasks {
+                let hashes =
+                    t.await.map_err(|e| Error::Internal(format!("the duplicate hashing stopped: {e}")))??;
+                starts.push(next);
+                first_rows(&hashes, next, &mut parent, &mut first, &mut exact_dup)?;
+                next += hashes.len() as u64;
+            }
+            layout.starts.push(starts);
+            continue;
+        }
+        for mut stream in streams {
             starts.push(next);
             while let Some(batch) = stream.next().await {
                 let batch = batch?;
                 let a = batch.columns().to_vec();
                 let n = batch.num_rows();
-                let hashed: Vec<(u128, Option<Vec<u32>>)> = (0..n)
-                    .into_par_iter()
-                    .map(|i| {
-                        let mut raw = String::new();
-                        texts_of(&a, i, &mut raw);
-                        let t = normalize(&raw, spec.normalize);
-                        (twox_hash::XxHash3_128::oneshot(t.as_bytes()), None::<Vec<u32>>)
-                    })
-                    .collect();
+                let hashed = hash_batch(&batch, spec.normalize);
                 // Signatures only for the first row of each exact hash (computed in parallel).
-                let mut fresh = Vec::new();
-                for (i, (h, _)) in hashed.iter().enumerate() {
-                    let r = u32::try_from(next + i as u64)
-                        .map_err(|_| Error::Data("--dedup/--leaks handle at most 4 billion rows".into()))?;
-                    parent.push(r);
-                    match first.get(h) {
-                        Some(f) => {
-                            parent[r as usize] = *f;
-                            exact_dup.push(true);
-                        }
-                        None => {
-                            first.insert(*h, r);
-                            exact_dup.push(false);
-                            fresh.push(i);
-                        }
-                    }
-                }
+                let fresh = first_rows(&hashed, next, &mut parent, &mut first, &mut exact_dup)?;
                 if near {
                     let signed: Vec<(usize, Option<Vec<u32>>)> = fresh
                         .par_iter()
@@ -601,6 +708,34 @@ mod tests {
         assert_eq!(normalize("  Stra\u{df}e\t\tＡＢＣ\u{a0}ﬁne \n", Normalize::Nfkc), "strasse abc fine");
         assert_eq!(normalize(" A  b ", Normalize::None), " A  b ");
         assert_eq!(normalize("\tMiXeD  Case\x0b text\n", Normalize::Nfkc), "mixed case text");
+    }
+
+    #[test]
+    fn normalize_into_equals_normalize() {
+        let mut buf = Vec::new();
+        let cases = [
+            "",
+            " ",
+            "\t\n\x0b\x0c\r ",
+            "  Lead and trail  ",
+            "A\x1cB\x1d C\x1e\x1fD",
+            "MiXeD\r\nCase\ttext",
+            "one",
+            "  Stra\u{df}e\t\tＡＢＣ\u{a0}ﬁne \n",
+            "ascii then é",
+        ];
+        for how in [Normalize::Nfkc, Normalize::None] {
+            for c in cases {
+                normalize_into(c, how, &mut buf);
+                assert_eq!(buf, normalize(c, how).as_bytes(), "{c:?} {how:?}");
+            }
+        }
+        // Every ASCII byte, in runs.
+        let all: String = (0u8..128).map(char::from).collect();
+        for t in [all.clone(), format!("{all} {all}\t{all}")] {
+            normalize_into(&t, Normalize::Nfkc, &mut buf);
+            assert_eq!(buf, normalize(&t, Normalize::Nfkc).as_bytes());
+        }
     }
 
     #[test]
