@@ -104,7 +104,12 @@ def validate(tool: str, res: dict, out: Path) -> tuple[list[str], dict | None]:
     if res["exit_code"] != 0:
         return [f"exit code {res['exit_code']}"], None
     try:
-        res["summary"] = json.loads(res["stdout"].strip().splitlines()[-1])
+        # delta-hf prints its summary as one (pretty) JSON document; the peer as its last line.
+        text = res["stdout"].strip()
+        try:
+            res["summary"] = json.loads(text)
+        except ValueError:
+            res["summary"] = json.loads(text.splitlines()[-1])
     except (ValueError, IndexError):
         return ["stdout is not a JSON summary"], None
     shards = out / "dataset" / "train" if tool == "delta-hf" else out / "dataset"
