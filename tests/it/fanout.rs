@@ -68,23 +68,6 @@ fn assert_same_dataset(fanned: &Path, reference: &Path, labelled: bool) {
     }
 }
 
-/// `plan` with the export `args`, every task in its own process, `commit`; returns the
-/// commit's summary. `cmd` makes the base command (environment for a store).
-fn fan_out(cmd: &dyn Fn() -> Command, args: &[String], plan: &str, tasks: usize) -> Value {
-    let o = cmd()
-        .arg("plan")
-        .args(args)
-        .args(["--tasks", &tasks.to_string(), "--plan", plan, "--json"])
-        .output()
-        .unwrap();
-    let planned = ok_json(&o);
-    assert_eq!(planned["tasks"].as_array().unwrap().len(), tasks, "{planned}");
-    for i in 0..tasks {
-        ok(&cmd().args(["run-task", "--plan", plan, "--task", &i.to_string(), "--json"]).output().unwrap());
-    }
-    ok_json(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap())
-}
-
 fn prepare_ref(args: &[String], out: &Path) {
     ok(&bin().arg("prepare").args(args).args(["--output", &s(out), "--json"]).output().unwrap());
 }

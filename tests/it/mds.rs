@@ -281,16 +281,7 @@ fn fan_out_equals_prepare() {
     let plan = s(&dir.path().join("plan.json"));
     let split = format!("train={}", s(&t));
     let args = ["--split", &split, "--format", "mds", "--mds-hashes", "sha1", "--max-shard-size", "1KB"];
-    ok(&bin()
-        .arg("plan")
-        .args(args)
-        .args(["--output", &s(&fanned), "--tasks", "3", "--plan", &plan])
-        .output()
-        .unwrap());
-    for i in 0..3 {
-        ok(&bin().args(["run-task", "--plan", &plan, "--task", &i.to_string()]).output().unwrap());
-    }
-    ok(&bin().args(["commit", "--plan", &plan]).output().unwrap());
+    fan_out(&bin, &[&args[..], &["--output", &s(&fanned)]].concat(), &plan, 3);
     check_mds(&ml, &["compare", &s(&fanned), &s(&out)]);
     check_mds(&ml, &["compare", &s(&mds), &s(&out)]);
     let shards = |p: &Path| {
@@ -423,23 +414,22 @@ fn s3_fan_out_streams_from_remote() {
     let split_args: Vec<String> =
         splits.iter().flat_map(|(n, t)| ["--split".to_string(), format!("{n}={}", s(t))]).collect();
     let plan = "s3://fanned/plan.json";
-    ok(&cloud
-        .bin()
-        .arg("plan")
-        .args(&split_args)
-        .args(flags)
-        .args(["--format", "mds", "--mds-hashes", "sha1", "--max-shard-size", "300B"])
-        .args(["--output", "s3://fanned/out", "--tasks", "2", "--plan", plan, "--quiet"])
-        .output()
-        .unwrap());
-    for i in 0..2 {
-        ok(&cloud
-            .bin()
-            .args(["run-task", "--plan", plan, "--task", &i.to_string(), "--quiet"])
-            .output()
-            .unwrap());
-    }
-    ok(&cloud.bin().args(["commit", "--plan", plan, "--quiet"]).output().unwrap());
+    let mds = [
+        "--format",
+        "mds",
+        "--mds-hashes",
+        "sha1",
+        "--max-shard-size",
+        "300B",
+        "--output",
+        "s3://fanned/out",
+    ];
+    let args: Vec<String> = split_args
+        .iter()
+        .map(|x| x.to_string())
+        .chain(flags.iter().chain(&mds).map(|x| x.to_string()))
+        .collect();
+    fan_out(&|| cloud.bin(), &args, plan, 2);
     let files = cloud.list("fanned", "out");
     assert!(files.iter().any(|f| f.contains("/_fanout-") && f.ends_with(".mds.zstd")), "{files:?}");
     let cache = dir.path().join("cache");

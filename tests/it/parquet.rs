@@ -186,20 +186,9 @@ fn parquet_fan_out_equals_prepare() {
     let out = dir.path().join("out");
     let plan = dir.path().join("p.json");
     let plan_s = plan.display().to_string();
-    ok(&bin()
-        .arg("plan")
-        .args(&args)
-        .args(["--tasks", "3", "--plan", &plan_s, "--quiet", "--output"])
-        .arg(&out)
-        .output()
-        .unwrap());
-    for i in 0..3 {
-        ok(&bin()
-            .args(["run-task", "--plan", &plan_s, "--task", &i.to_string(), "--quiet"])
-            .output()
-            .unwrap());
-    }
-    let summary = ok_json(&bin().args(["commit", "--plan", &plan_s, "--json"]).output().unwrap());
+    let with_out: Vec<String> =
+        args.iter().cloned().chain(["--output".to_string(), out.display().to_string()]).collect();
+    let summary = fan_out(&bin, &with_out, &plan_s, 3);
     assert_layout(&out, &summary);
     let (got, want) = (dump_with(&python(), &out), dump_with(&python(), &reference));
     assert_loads_alike("fan-out", "main venv", &got, &want);
@@ -442,21 +431,8 @@ fn parquet_on_s3_prepare_and_fan_out() {
     assert_loads_alike("s3 prepare", "main venv", &dump_with(&python(), &got_dir), &want);
 
     let plan = "s3://lake/plans/p.json";
-    ok(&cloud
-        .bin()
-        .arg("plan")
-        .args(base)
-        .args(["--output", "s3://lake/out/fan", "--tasks", "3", "--plan", plan, "--quiet"])
-        .output()
-        .unwrap());
-    for i in 0..3 {
-        ok(&cloud
-            .bin()
-            .args(["run-task", "--plan", plan, "--task", &i.to_string(), "--quiet"])
-            .output()
-            .unwrap());
-    }
-    ok(&cloud.bin().args(["commit", "--plan", plan, "--quiet"]).output().unwrap());
+    let with_out: Vec<&str> = base.iter().copied().chain(["--output", "s3://lake/out/fan"]).collect();
+    fan_out(&|| cloud.bin(), &with_out, plan, 3);
     let fan_dir = dir.path().join("fan");
     cloud.download("lake", "out/fan", &fan_dir);
     let got = dump_with(&python(), &fan_dir);

@@ -359,3 +359,25 @@ pub fn run_py_with(interpreter: &str, script: &str, args: &[&Path]) -> String {
     );
     stdout(&o)
 }
+
+/// `plan` with the export `args` (`--output` among them), every task in its own process,
+/// `commit`; returns the commit's summary. `cmd` makes the base command (a store's environment).
+pub fn fan_out<S: AsRef<std::ffi::OsStr>>(
+    cmd: &dyn Fn() -> std::process::Command,
+    args: &[S],
+    plan: &str,
+    tasks: usize,
+) -> Value {
+    let o = cmd()
+        .arg("plan")
+        .args(args)
+        .args(["--tasks", &tasks.to_string(), "--plan", plan, "--json"])
+        .output()
+        .unwrap();
+    let planned = ok_json(&o);
+    assert_eq!(planned["tasks"].as_array().unwrap().len(), tasks, "{planned}");
+    for i in 0..tasks {
+        ok(&cmd().args(["run-task", "--plan", plan, "--task", &i.to_string(), "--json"]).output().unwrap());
+    }
+    ok_json(&cmd().args(["commit", "--plan", plan, "--json"]).output().unwrap())
+}
