@@ -28,6 +28,32 @@ pub fn assistant_mask(offsets: &[(usize, usize)], spans: &[(usize, usize)]) -> V
     mask
 }
 
+/// The character offsets `tokenizers`' `encode_char_offsets` gives, from the byte offsets
+/// `encode` gives for the same `text` (its `BytesToCharOffsetConverter`, rule for rule, without
+/// a hash map per call: an offset inside a character maps to that character's index; an end at
+/// the text's end is one past the last character; a start past the end stays as it was).
+pub fn char_offsets(text: &str, bytes: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    if text.is_ascii() {
+        return bytes.to_vec();
+    }
+    let mut char_of = vec![0u32; text.len()];
+    for (i, (b, c)) in text.char_indices().enumerate() {
+        char_of[b..b + c.len_utf8()].fill(i as u32);
+    }
+    let at = |b: usize| char_of.get(b).map(|&c| c as usize);
+    bytes
+        .iter()
+        .map(|&(s, e)| match (at(s), at(e)) {
+            (Some(s), Some(e)) => (s, e),
+            (Some(s), None) => {
+                let last = e.checked_sub(1).and_then(at).unwrap_or(s + 1);
+                (s, last + 1)
+            }
+            _ => (s, e),
+        })
+        .collect()
+}
+
 /// How many leading ids `a` and `b` share.
 pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
@@ -87,6 +113,50 @@ mod tests {
         let m = assistant_mask(&[(0, 2), (2, 5), (5, 7), (7, 9)], &[(3, 7)]);
         assert_eq!(m, vec![false, true, true, false]);
         assert_eq!(assistant_mask(&[(0, 1)], &[]), vec![false]);
+    }
+
+    /// `char_offsets` of `encode`'s byte offsets equal `encode_char_offsets`, on a byte-level
+    /// BPE trained here, over ASCII, accents, CJK, emoji, combining marks and added tokens.
+    #[test]
+    fn char_offsets_equal_the_tokenizers_own() {
+        use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+        use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+        use tokenizers::{AddedToken, TokenizerBuilder};
+        let texts = [
+            "plain ascii text, with punctuation!",
+            "café naïve résumé — “quotes” … ü",
+            "中文的句子，还有日本語のテキスト。한국어",
+            "emoji 👩‍👩‍👧 and 🎉🎉 flags 🇫🇷, e\u{301} combining",
+            "<|im_start|>user\nça va? 你好<|im_end|>\n<|im_start|>assistant\n🙂 oui<|im_end|>",
+            "",
+            " ",
+            "ẞ\u{feff}\t\r\n end 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+        ];
+        let mut tok =
+            TokenizerBuilder::<BPE, tokenizers::NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>::new()
+                .with_model(BPE::default())
+                .with_pre_tokenizer(Some(ByteLevel::default()))
+                .with_decoder(Some(ByteLevel::default()))
+                .build()
+                .unwrap();
+        let mut trainer = BpeTrainerBuilder::new()
+            .vocab_size(400)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .build();
+        let corpus: Vec<String> = texts.iter().map(|t| t.repeat(3)).collect();
+        tok.train(&mut trainer, corpus.iter()).unwrap();
+        tok.add_special_tokens([
+            AddedToken::from("<|im_start|>", true),
+            AddedToken::from("<|im_end|>", true),
+        ])
+        .unwrap();
+        let tok = tokenizers::Tokenizer::from(tok);
+        for t in texts {
+            let want = tok.encode_char_offsets(t, false).unwrap();
+            let got = tok.encode(t, false).unwrap();
+            assert_eq!(got.get_ids(), want.get_ids(), "{t:?}");
+            assert_eq!(char_offsets(t, got.get_offsets()), want.get_offsets(), "{t:?}");
+        }
     }
 
     #[test]

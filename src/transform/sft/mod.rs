@@ -67,6 +67,8 @@ const SPECIAL_TOKENS: [&str; 7] =
     ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
 /// Rows prepared at once before packing (bounds the memory of prepared token ids).
 const PACK_CHUNK_ROWS: usize = 512;
+/// `--packing`: how many such pieces are prepared at once (the next while one is packed).
+const PACK_IN_FLIGHT: usize = 2;
 /// First positions kept per reason of invalid rows.
 const FIRST_POSITIONS: usize = 5;
 
@@ -283,9 +285,6 @@ impl SplitStats {
 
 /// A row's result: `Err` when it cannot be prepared.
 type RowResult<T> = std::result::Result<T, Invalid>;
-
-/// Character offsets of tokens.
-type Offsets = Vec<(usize, usize)>;
 
 /// A row's tools, template and keyword arguments.
 type RowContext<'a> = (Value, &'a ChatTemplate, Vec<(String, Value)>);
@@ -713,7 +712,8 @@ impl Sft {
         let prepared = self.output_schema(input.schema().as_ref());
         let packer = Packer::new(opts, &prepared)?;
         let schema = packer.output_schema();
-        let map = Arc::new(self.mapper(split));
+        // Registers the split's statistics (the mapping itself is done in two steps below).
+        let _ = self.mapper(split);
         let stats = self.stats.lock().expect("stats lock").get(split).cloned().expect("registered by mapper");
         let task = self.task_rows.lock().expect("task rows lock").get(split).cloned().map(|r| {
             let mut st = stats.lock().expect("stats lock");
@@ -722,21 +722,37 @@ impl Sft {
         });
         let me = self.clone();
         let split = split.to_string();
+        type Prepared = tokio::task::JoinHandle<Result<Vec<RowResult<RowOut>>>>;
         struct State {
             input: SendableRecordBatchStream,
+            input_done: bool,
+            /// The rest of the input batch last read, not yet sent to be prepared.
+            pending: Option<RecordBatch>,
+            /// Pieces being prepared, in order: the next one is prepared while the one before
+            /// it is assembled and packed, and the input decoded.
+            preparing: std::collections::VecDeque<(RecordBatch, Prepared)>,
             packer: Packer,
             task: Option<TaskRows>,
             ready: std::collections::VecDeque<RecordBatch>,
             done: bool,
         }
-        let state = State { input, packer, task, ready: Default::default(), done: false };
+        let state = State {
+            input,
+            input_done: false,
+            pending: None,
+            preparing: Default::default(),
+            packer,
+            task,
+            ready: Default::default(),
+            done: false,
+        };
         let fail = move |me: &Arc<Sft>, e: Error| {
             let shown = e.to_string();
             me.failure.lock().expect("failure lock").get_or_insert(e);
             DataFusionError::Execution(shown)
         };
         let stream = futures::stream::unfold(state, move |mut st| {
-            let (me, map, stats, split) = (me.clone(), map.clone(), stats.clone(), split.clone());
+            let (me, stats, split) = (me.clone(), stats.clone(), split.clone());
             async move {
                 loop {
                     if let Some(b) = st.ready.pop_front() {
@@ -745,54 +761,67 @@ impl Sft {
                     if st.done {
                         return None;
                     }
-                    match st.input.next().await {
-                        Some(Ok(batch)) => {
-                            let batch = match st.task.as_mut() {
-                                None => batch,
-                                Some(t) => match t.apply(&batch) {
-                                    Some(b) => b,
-                                    None => continue,
+                    // Keep PACK_IN_FLIGHT pieces of a few hundred rows being prepared (a batch
+                    // of long conversations holds hundreds of MB of token ids once prepared).
+                    while st.preparing.len() < PACK_IN_FLIGHT {
+                        let batch = match st.pending.take() {
+                            Some(b) => b,
+                            None if st.input_done => break,
+                            None => match st.input.next().await {
+                                Some(Ok(batch)) => match st.task.as_mut() {
+                                    None => batch,
+                                    Some(t) => match t.apply(&batch) {
+                                        Some(b) => b,
+                                        None => continue,
+                                    },
                                 },
-                            };
-                            // A few hundred rows at a time: a batch of long conversations holds
-                            // hundreds of MB of token ids once prepared.
-                            let mut at = 0;
-                            while at < batch.num_rows() {
-                                let piece = batch.slice(at, PACK_CHUNK_ROWS.min(batch.num_rows() - at));
-                                at += piece.num_rows();
-                                let m = map.clone();
-                                let mapped = tokio::task::spawn_blocking(move || m(&piece))
-                                    .await
-                                    .map_err(|e| Error::Internal(format!("SFT thread failed: {e}")))
-                                    .and_then(|r| r);
-                                match mapped.and_then(|b| st.packer.push(&b)) {
-                                    Ok(out) => st.ready.extend(out),
-                                    Err(e) => {
-                                        st.done = true;
-                                        return Some((Err(fail(&me, e)), st));
-                                    }
+                                Some(Err(e)) => {
+                                    st.done = true;
+                                    return Some((Err(e), st));
                                 }
-                            }
-                        }
-                        Some(Err(e)) => {
-                            st.done = true;
-                            return Some((Err(e), st));
-                        }
-                        None => {
-                            st.done = true;
-                            let finished = st.packer.finish().and_then(|last| {
-                                if let Some(t) = &st.task {
-                                    t.finish(&split, st.packer.stats().rows_in)?;
+                                None => {
+                                    st.input_done = true;
+                                    break;
                                 }
-                                Ok(last)
-                            });
-                            match finished {
-                                Ok(last) => st.ready.extend(last),
-                                Err(e) => return Some((Err(fail(&me, e)), st)),
-                            }
-                            stats.lock().expect("stats lock").packed = Some(st.packer.stats());
+                            },
+                        };
+                        let n = PACK_CHUNK_ROWS.min(batch.num_rows());
+                        if n < batch.num_rows() {
+                            st.pending = Some(batch.slice(n, batch.num_rows() - n));
                         }
+                        let piece = batch.slice(0, n);
+                        let (m, p) = (me.clone(), piece.clone());
+                        st.preparing
+                            .push_back((piece, tokio::task::spawn_blocking(move || m.prepare_rows(&p))));
                     }
+                    if let Some((piece, handle)) = st.preparing.pop_front() {
+                        let prepared = handle
+                            .await
+                            .map_err(|e| Error::Internal(format!("SFT thread failed: {e}")))
+                            .and_then(|r| r)
+                            .and_then(|rows| me.assemble(&piece, rows, &split, &stats))
+                            .and_then(|b| st.packer.push(&b));
+                        match prepared {
+                            Ok(out) => st.ready.extend(out),
+                            Err(e) => {
+                                st.done = true;
+                                return Some((Err(fail(&me, e)), st));
+                            }
+                        }
+                        continue;
+                    }
+                    st.done = true;
+                    let finished = st.packer.finish().and_then(|last| {
+                        if let Some(t) = &st.task {
+                            t.finish(&split, st.packer.stats().rows_in)?;
+                        }
+                        Ok(last)
+                    });
+                    match finished {
+                        Ok(last) => st.ready.extend(last),
+                        Err(e) => return Some((Err(fail(&me, e)), st)),
+                    }
+                    stats.lock().expect("stats lock").packed = Some(st.packer.stats());
                 }
             }
         });
@@ -837,9 +866,25 @@ impl Sft {
 
     /// Prepare one batch: every row rendered, tokenized, masked and truncated; dropped rows left out.
     fn apply(&self, batch: &RecordBatch, split: &str, stats: &Mutex<SplitStats>) -> Result<RecordBatch> {
+        let results = self.prepare_rows(batch)?;
+        self.assemble(batch, results, split, stats)
+    }
+
+    /// Every row of a batch rendered, tokenized, masked and truncated, in parallel (rayon).
+    fn prepare_rows(&self, batch: &RecordBatch) -> Result<Vec<RowResult<RowOut>>> {
         let cols = self.cols(batch)?;
-        let results: Vec<RowResult<RowOut>> =
-            (0..batch.num_rows()).into_par_iter().map(|i| self.row(&cols, i)).collect();
+        Ok((0..batch.num_rows()).into_par_iter().map(|i| self.row(&cols, i)).collect())
+    }
+
+    /// The output batch of prepared rows; statistics and row positions counted (batches of a
+    /// split must be assembled in their order).
+    fn assemble(
+        &self,
+        batch: &RecordBatch,
+        results: Vec<RowResult<RowOut>>,
+        split: &str,
+        stats: &Mutex<SplitStats>,
+    ) -> Result<RecordBatch> {
         let mut st = stats.lock().expect("stats lock");
         let base = st.next;
         st.next += batch.num_rows() as u64;
@@ -951,8 +996,7 @@ impl Sft {
                 let messages = conversation(&c.a, i)?;
                 let (tools, template, extra) = self.row_context(c, i)?;
                 let r = self.render(template, messages, &tools, false, &extra)?;
-                let (ids, offsets) = self.encode_chat(&r.text)?;
-                let assistant = self.assistant(&ids, &offsets, &r.spans)?;
+                let (ids, assistant) = self.encode_chat(&r.text, &r.spans)?;
                 let labels = mask::labels(&ids, assistant.as_deref(), None);
                 (ids, labels)
             }
@@ -961,7 +1005,7 @@ impl Sft {
                 let completion = conversation(c.b.as_ref().expect("completion column"), i)?;
                 let (tools, template, extra) = self.row_context(c, i)?;
                 let p = self.render(template, prompt.clone(), &tools, true, &extra)?;
-                let (prompt_ids, _) = self.encode_chat(&p.text)?;
+                let prompt_ids = self.encode_ids(&p.text)?;
                 let both: Vec<Value> = prompt
                     .try_iter()
                     .into_iter()
@@ -969,9 +1013,8 @@ impl Sft {
                     .chain(completion.try_iter().into_iter().flatten())
                     .collect();
                 let r = self.render(template, Value::from(both), &tools, false, &extra)?;
-                let (ids, offsets) = self.encode_chat(&r.text)?;
+                let (ids, assistant) = self.encode_chat(&r.text, &r.spans)?;
                 let start = mask::common_prefix(&prompt_ids, &ids);
-                let assistant = self.assistant(&ids, &offsets, &r.spans)?;
                 let labels =
                     mask::labels(&ids, assistant.as_deref(), self.opts.completion_only_loss.then_some(start));
                 (ids, labels)
@@ -1060,18 +1103,37 @@ impl Sft {
         template.render(ctx).map_err(|m| invalid("template_error", m))
     }
 
-    /// Rendered text → ids and character offsets, without special tokens.
-    fn encode_chat(&self, text: &str) -> RowResult<(Vec<u32>, Offsets)> {
-        let e = self
-            .tokenizer
-            .encode_char_offsets(text, false)
-            .map_err(|e| invalid("tokenizer_error", e.to_string()))?;
-        Ok((e.get_ids().to_vec(), e.get_offsets().to_vec()))
+    /// Rendered text → ids (without special tokens, as `apply_chat_template` tokenizes) and,
+    /// with `--assistant-only-loss`, the assistant mask of the `{% generation %}` spans.
+    fn encode_chat(&self, text: &str, spans: &[(usize, usize)]) -> RowResult<(Vec<u32>, Option<Vec<bool>>)> {
+        if !self.opts.assistant_only_loss {
+            return Ok((self.encode_ids(text)?, None));
+        }
+        // Byte offsets (`encode`), turned into the character offsets transformers compares the
+        // spans with: `encode_char_offsets` builds a hash map of every byte per call.
+        let e = self.tokenizer.encode(text, false).map_err(|e| invalid("tokenizer_error", e.to_string()))?;
+        let offsets = mask::char_offsets(text, e.get_offsets());
+        let m = mask::assistant_mask(&offsets, spans);
+        if !m.iter().any(|b| *b) {
+            return Err(invalid(
+                "no_assistant_tokens",
+                "--assistant-only-loss, but the row has no assistant token (no {% generation %} text)",
+            ));
+        }
+        Ok((e.get_ids().to_vec(), Some(m)))
+    }
+
+    /// Rendered text → ids only, without special tokens (no offsets computed).
+    fn encode_ids(&self, text: &str) -> std::result::Result<Vec<u32>, Invalid> {
+        let e =
+            self.tokenizer.encode_fast(text, false).map_err(|e| invalid("tokenizer_error", e.to_string()))?;
+        Ok(e.get_ids().to_vec())
     }
 
     /// Plain text → ids, with the tokenizer's special tokens.
     fn encode_plain(&self, text: &str) -> std::result::Result<Vec<u32>, Invalid> {
-        let e = self.tokenizer.encode(text, true).map_err(|e| invalid("tokenizer_error", e.to_string()))?;
+        let e =
+            self.tokenizer.encode_fast(text, true).map_err(|e| invalid("tokenizer_error", e.to_string()))?;
         Ok(e.get_ids().to_vec())
     }
 
@@ -1082,28 +1144,6 @@ impl Sft {
         }
     }
 
-    /// With `--assistant-only-loss`, the assistant mask (a row with no assistant token is invalid).
-    fn assistant(
-        &self,
-        ids: &[u32],
-        offsets: &[(usize, usize)],
-        spans: &[(usize, usize)],
-    ) -> std::result::Result<Option<Vec<bool>>, Invalid> {
-        if !self.opts.assistant_only_loss {
-            return Ok(None);
-        }
-        let m = mask::assistant_mask(offsets, spans);
-        debug_assert_eq!(m.len(), ids.len());
-        if !m.iter().any(|b| *b) {
-            return Err(invalid(
-                "no_assistant_tokens",
-                "--assistant-only-loss, but the row has no assistant token (no {% generation %} text)",
-            ));
-        }
-        Ok(Some(m))
-    }
-
-    /// The summary: settings and every split's statistics (in `splits` order).
     pub fn summary(&self, splits: &[String]) -> SftSummary {
         let stats = self.stats.lock().expect("stats lock");
         let splits = splits
