@@ -42,7 +42,7 @@ use crate::transform::stats::{LabelStat, Observer, SplitStats};
 use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 // Issue 23 (hygiene).
-use crate::transform::hygiene::dedup::{self as hygiene_dedup, DedupMode, Drops};
+use crate::transform::hygiene::dedup::{self as hygiene_dedup, DedupMode, Drops, LeakCounter, LeaksMode};
 use crate::transform::hygiene::{HygieneSummary, SplitFromSummary, split as hygiene_split};
 use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
@@ -331,6 +331,7 @@ pub(super) async fn write(
     checksums: bool,
     ui: &Ui,
     drops: Option<&Arc<Drops>>,
+    leaks: Option<&Arc<LeakCounter>>,
 ) -> Result<Vec<(SplitOutput, serde_json::Value)>> {
     let class_names = labelled.map(|l| l.map.names.as_slice());
     if let Some(names) = class_names {
@@ -378,6 +379,17 @@ pub(super) async fn write(
             }
             None => Some(observe(observer.clone(), tokenize.clone(), stats.clone())),
         };
+        // The leak check fused into the write: each batch hashed before it is mapped.
+        let batch_map = match (batch_map, leaks) {
+            (Some(map), Some(counter)) => {
+                let counter = counter.clone();
+                Some(Arc::new(move |b: &RecordBatch| {
+                    counter.observe(i, b)?;
+                    map(b)
+                }) as BatchMap)
+            }
+            (map, _) => map,
+        };
         let mut sink = format
             .open_split(dir, &split.name, &schema, class_label, e.shards)?
             .with_format_options(e.format_options.clone())
@@ -401,6 +413,22 @@ pub(super) async fn write(
             && let Some(input) = partitions.pop()
         {
             // --packing: prepared and packed in the stream (the packer holds one window).
+            let input = match leaks {
+                Some(counter) => {
+                    let counter = counter.clone();
+                    let schema = input.schema();
+                    let hashed = input.map(move |b| {
+                        let b = b?;
+                        counter.observe(i, &b).map_err(|e| {
+                            deltalake::datafusion::error::DataFusionError::External(Box::new(e))
+                        })?;
+                        Ok(b)
+                    });
+                    Box::pin(RecordBatchStreamAdapter::new(schema, hashed))
+                        as deltalake::datafusion::execution::SendableRecordBatchStream
+                }
+                None => input,
+            };
             let (packed, packed_schema) = x.packed_stream(input, &split.name)?;
             partitions = vec![packed];
             sink = format
@@ -776,13 +804,10 @@ pub(super) fn check_stratify(s: &PrepareSettings, labelled: Option<&Labelled>) -
     }
 }
 
-/// The duplicate and leak pass over every split (`None` when there is nothing to compare: one
-/// split and no `--dedup`, or no text column).
-pub(super) async fn hygiene(
-    s: &PrepareSettings,
-    frames: &[DataFrame],
-    ui: &Ui,
-) -> Result<Option<(HygieneSummary, Arc<Drops>)>> {
+/// The columns the duplicate and leak check compares (the text, or the SFT input columns) and
+/// those recorded for a dropped row; `None` when there is nothing to compare: one split and no
+/// `--dedup`, or no text column.
+fn hygiene_columns(s: &PrepareSettings, frames: &[DataFrame]) -> Result<Option<(Vec<String>, Vec<String>)>> {
     let d = &s.spec.dedup;
     if s.splits.len() < 2 && d.dedup.is_none() {
         return Ok(None);
@@ -813,25 +838,73 @@ pub(super) async fn hygiene(
     ]
     .into_iter()
     .find(|c| s.with_labels() && has(c));
-    ui.step(match d.dedup {
+    let text_columns = sft_columns.clone().unwrap_or_else(|| vec![text.to_string()]);
+    let record_columns = match &sft_columns {
+        Some(c) => c.clone(),
+        None => std::iter::once(text.to_string()).chain(label.map(String::from)).collect(),
+    };
+    Ok(Some((text_columns, record_columns)))
+}
+
+/// The hygiene pass's input over these columns.
+fn pass_input<'a>(
+    s: &'a PrepareSettings,
+    names: &'a [String],
+    (text_columns, record_columns): (Vec<String>, Vec<String>),
+) -> hygiene_dedup::PassInput<'a> {
+    hygiene_dedup::PassInput {
+        spec: &s.spec.dedup,
+        names,
+        text_columns,
+        record_columns,
+        spill_dir: s.working_dir.clone().unwrap_or_else(std::env::temp_dir),
+        budget: s.spec.memory_limit.map(|m| m / 4).unwrap_or(256 << 20),
+    }
+}
+
+/// The duplicate and leak pass over every split (`None` when there is nothing to compare: one
+/// split and no `--dedup`, or no text column).
+pub(super) async fn hygiene(
+    s: &PrepareSettings,
+    frames: &[DataFrame],
+    ui: &Ui,
+) -> Result<Option<(HygieneSummary, Arc<Drops>)>> {
+    let Some(columns) = hygiene_columns(s, frames)? else { return Ok(None) };
+    ui.step(match s.spec.dedup.dedup {
         Some(DedupMode::Near) => "finding near duplicates and leaks".to_string(),
         Some(DedupMode::Exact) => "finding duplicates and leaks".to_string(),
         None => "counting leaks".to_string(),
     });
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
-    let spill_dir = s.working_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let input = hygiene_dedup::PassInput {
-        spec: d,
-        names: &names,
-        text_columns: sft_columns.clone().unwrap_or_else(|| vec![text.to_string()]),
-        record_columns: match &sft_columns {
-            Some(c) => c.clone(),
-            None => std::iter::once(text.to_string()).chain(label.map(String::from)).collect(),
-        },
-        spill_dir,
-        budget: s.spec.memory_limit.map(|m| m / 4).unwrap_or(256 << 20),
-    };
-    Ok(Some(hygiene_dedup::pass(input, frames).await?))
+    Ok(Some(hygiene_dedup::pass(pass_input(s, &names, columns), frames).await?))
+}
+
+/// `prepare`'s leak check when nothing is to be dropped (`--leaks report`, no `--dedup`): fused
+/// into the write (each batch hashed on its way to the writer) instead of a pass of its own
+/// over every split's text -- the check every multi-split export runs.
+pub(super) fn fused_leak_check(s: &PrepareSettings, frames: &[DataFrame]) -> Result<Option<FusedLeakCheck>> {
+    let d = &s.spec.dedup;
+    if d.dedup.is_some() || d.leaks != LeaksMode::Report {
+        return Ok(None);
+    }
+    Ok(hygiene_columns(s, frames)?.map(|columns| FusedLeakCheck {
+        counter: Arc::new(LeakCounter::new(d.normalize, columns.0.clone(), s.splits.len())),
+        columns,
+    }))
+}
+
+/// The leak check fused into `prepare`'s write.
+pub(super) struct FusedLeakCheck {
+    pub counter: Arc<LeakCounter>,
+    columns: (Vec<String>, Vec<String>),
+}
+
+impl FusedLeakCheck {
+    /// The counts, once every split is written.
+    pub fn counts(self, s: &PrepareSettings) -> Result<(HygieneSummary, Arc<Drops>)> {
+        let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
+        self.counter.finish(pass_input(s, &names, self.columns))
+    }
 }
 
 /// How the splits were cut, for the summary.

@@ -31,8 +31,9 @@ use crate::summary::Summary;
 use crate::ui::Ui;
 
 use super::export::{
-    Analysis, Clock, Inputs, analyse, check_output_apart, check_stratify, describe, hygiene, hygiene_summary,
-    record, report, resolve_inputs, sft_section, sources, summary, with_strata, write, write_metadata,
+    Analysis, Clock, Inputs, analyse, check_output_apart, check_stratify, describe, fused_leak_check,
+    hygiene, hygiene_summary, record, report, resolve_inputs, sft_section, sources, summary, with_strata,
+    write, write_metadata,
 };
 use crate::storage::session::{self, SessionOptions};
 
@@ -66,7 +67,12 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         analyse(s, &ctx, &mut inputs, false, &mut clock, ui).await?;
     check_stratify(s, labelled.as_ref())?;
     // Duplicates and leaks: one pass over every split's text, the drops applied when writing.
-    let found = hygiene(s, &frames, ui).await?;
+    // (When nothing is to be dropped, the leak check is fused into the write instead.)
+    let leak_check = fused_leak_check(s, &frames)?;
+    let found = match leak_check {
+        Some(_) => None,
+        None => hygiene(s, &frames, ui).await?,
+    };
     let drops = found.as_ref().map(|(_, d)| d.clone());
 
     // 4. write: every split's shards, then the format's metadata and `label_map.json`.
@@ -86,8 +92,13 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         false,
         ui,
         drops.as_ref(),
+        leak_check.as_ref().map(|l| &l.counter),
     )
     .await?;
+    let found = match leak_check {
+        Some(l) => Some(l.counts(s)?),
+        None => found,
+    };
     let split_names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
     let sft_summary = sft.as_ref().map(|x| x.summary(&split_names));
     let described = match &sft_summary {

@@ -140,6 +140,7 @@ pub async fn run(rs: &RunTaskSettings, ui: &Ui) -> Result<TaskSummary> {
         true,
         ui,
         None,
+        None,
     )
     .await?;
 

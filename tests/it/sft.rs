@@ -196,6 +196,19 @@ fn split_from_and_dedup_on_conversations() {
         .sum();
     assert!(dropped >= 36, "the appended copies are dropped: {summary}");
     checker(&["sft-splits", &messages, &s(&out), ratios, "messages", "id", "exact"]);
+    // Without --dedup the leak check runs fused into the write (the batches hashed on their way
+    // to the writer, packed or not); its counts equal the separate pass's (--dedup exact).
+    let counts = |summary: &Value| -> Vec<(Value, Value)> {
+        let splits = summary["hygiene"]["splits"].as_array().expect("hygiene splits").clone();
+        splits.iter().map(|x| (x["exact_duplicates"].clone(), x["leaks"].clone())).collect()
+    };
+    let want = counts(&summary);
+    assert!(want.iter().any(|(d, _)| d.as_u64() > Some(0)), "{summary}");
+    let unpacked = ok_json(&run(&messages, &dir.path().join("fused"), &chat));
+    assert_eq!(counts(&unpacked), want, "{unpacked}");
+    let packed_flags = [&chat[..3], &["--max-length", "256", "--packing", "bfd"]].concat();
+    let packed = ok_json(&run(&messages, &dir.path().join("fused-packed"), &packed_flags));
+    assert_eq!(counts(&packed), want, "{packed}");
 
     // Prompt-completion pairs: both columns are the key and the compared text.
     let pc = fx.table("pc_plain");

@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use super::minhash::{self, NUM_PERM, Permutations};
+use super::minhash::{self, NUM_PERM};
 use super::{DroppedRow, HygieneSplit, HygieneSummary, MAX_RECORDS};
 use crate::error::{Error, Result};
 use crate::storage::session;
@@ -461,34 +461,69 @@ pub struct PassInput<'a> {
     pub budget: usize,
 }
 
-/// The normalised text's XXH3-128 of every row of `batch` (its columns: the text columns).
-fn hash_batch(batch: &RecordBatch, how: Normalize) -> Vec<u128> {
+/// The hashes of a batch's rows (its columns: the text columns).
+#[derive(Default)]
+struct Hashed {
+    /// The normalised text's XXH3-128.
+    hashes: Vec<u128>,
+    /// With `--dedup near`: `NUM_PERM` values per row ...
+    sigs: Vec<u32>,
+    /// ... when the row has words.
+    signed: Vec<bool>,
+}
+
+/// Every row of `batch` normalised once, hashed, and (`near`) its MinHash signature computed.
+fn hash_batch(batch: &RecordBatch, how: Normalize, near: bool) -> Hashed {
     let a = batch.columns();
-    (0..batch.num_rows())
-        .into_par_iter()
-        .map_init(
-            || (String::new(), Vec::new()),
-            |(raw, buf), i| {
-                let text = match single_str(a, i) {
-                    Some(t) => t,
-                    None => {
-                        raw.clear();
-                        texts_of(a, i, raw);
-                        raw.as_str()
-                    }
-                };
-                normalize_into(text, how, buf);
-                twox_hash::XxHash3_128::oneshot(buf)
-            },
-        )
-        .collect()
+    let n = batch.num_rows();
+    let mut out = Hashed {
+        hashes: vec![0; n],
+        sigs: vec![0; if near { n * NUM_PERM } else { 0 }],
+        signed: vec![false; if near { n } else { 0 }],
+    };
+    let init = || (String::new(), Vec::new(), Vec::new());
+    let hash_row = |(raw, buf, words): &mut (String, Vec<u8>, Vec<u64>),
+                    i: usize,
+                    sig: Option<(&mut [u32], &mut bool)>|
+     -> u128 {
+        let text = match single_str(a, i) {
+            Some(t) => t,
+            None => {
+                raw.clear();
+                texts_of(a, i, raw);
+                raw.as_str()
+            }
+        };
+        normalize_into(text, how, buf);
+        if let Some((sig, signed)) = sig {
+            let normalised = std::str::from_utf8(buf).expect("normalised text is UTF-8");
+            *signed = minhash::signature_into(normalised, words, sig);
+        }
+        twox_hash::XxHash3_128::oneshot(buf)
+    };
+    if near {
+        out.hashes
+            .par_iter_mut()
+            .zip(out.sigs.par_chunks_mut(NUM_PERM))
+            .zip(out.signed.par_iter_mut())
+            .enumerate()
+            .for_each_init(init, |scratch, (i, ((h, sig), signed))| {
+                *h = hash_row(scratch, i, Some((sig, signed)));
+            });
+    } else {
+        out.hashes
+            .par_iter_mut()
+            .enumerate()
+            .for_each_init(init, |scratch, (i, h)| *h = hash_row(scratch, i, None));
+    }
+    out
 }
 
 /// Every row's hash of one partition, in order.
 async fn hash_stream(mut stream: SendableRecordBatchStream, how: Normalize) -> Result<Vec<u128>> {
     let mut out = Vec::new();
     while let Some(batch) = stream.next().await {
-        out.extend(hash_batch(&batch?, how));
+        out.extend(hash_batch(&batch?, how, false).hashes);
     }
     Ok(out)
 }
@@ -526,7 +561,6 @@ fn first_rows(
 pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(HygieneSummary, Arc<Drops>)> {
     let spec = input.spec;
     let near = spec.dedup == Some(DedupMode::Near);
-    let perms = Permutations::default();
     let (bands, rows) = if near { minhash::optimal_param(spec.threshold, NUM_PERM) } else { (0, 0) };
     let training = input.names.iter().position(|n| n == "train").unwrap_or(0);
 
@@ -560,33 +594,35 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
             layout.starts.push(starts);
             continue;
         }
-        for mut stream in streams {
+        for stream in streams {
             starts.push(next);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                let a = batch.columns().to_vec();
-                let n = batch.num_rows();
-                let hashed = hash_batch(&batch, spec.normalize);
-                // Signatures only for the first row of each exact hash (computed in parallel).
-                let fresh = first_rows(&hashed, next, &mut parent, &mut first, &mut exact_dup)?;
-                if near {
-                    let signed: Vec<(usize, Option<Vec<u32>>)> = fresh
-                        .par_iter()
-                        .map(|&i| {
-                            let mut raw = String::new();
-                            texts_of(&a, i, &mut raw);
-                            (i, perms.signature(&normalize(&raw, spec.normalize)))
-                        })
-                        .collect();
-                    for (i, sig) in signed {
-                        let Some(sig) = sig else { continue };
-                        let slot = slot_row.len() as u32;
-                        slot_row.push((next + i as u64) as u32);
-                        for b in 0..bands {
-                            band_entries.push((minhash::band_key(&sig, b, rows), slot));
-                        }
-                        sigs.push(&sig, input.budget, &input.spill_dir)?;
+            // The next batch decoded while this one is hashed (on the rayon threads).
+            let how = spec.normalize;
+            let mut hashed_batches = stream
+                .map(|batch| async move {
+                    let batch = batch?;
+                    let n = batch.num_rows();
+                    let hashed = tokio::task::spawn_blocking(move || hash_batch(&batch, how, true))
+                        .await
+                        .map_err(|e| Error::Internal(format!("the duplicate hashing stopped: {e}")))?;
+                    Ok::<_, Error>((n, hashed))
+                })
+                .buffered(2);
+            while let Some(done) = hashed_batches.next().await {
+                let (n, hashed) = done?;
+                // Signatures kept for the first row of each exact hash.
+                let fresh = first_rows(&hashed.hashes, next, &mut parent, &mut first, &mut exact_dup)?;
+                for i in fresh {
+                    if !hashed.signed[i] {
+                        continue;
                     }
+                    let sig = &hashed.sigs[i * NUM_PERM..(i + 1) * NUM_PERM];
+                    let slot = slot_row.len() as u32;
+                    slot_row.push((next + i as u64) as u32);
+                    for b in 0..bands {
+                        band_entries.push((minhash::band_key(sig, b, rows), slot));
+                    }
+                    sigs.push(sig, input.budget, &input.spill_dir)?;
                 }
                 next += n as u64;
             }
@@ -623,7 +659,21 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
         }
     }
 
-    // Decisions: the root (smallest row) of a cluster is kept.
+    Ok(decide(&input, training, layout, clusters, &exact_dup, near.then_some((bands, rows))))
+}
+
+/// The decisions, from the clusters of every row (in write order, laid out by `layout`): the
+/// root (smallest row) of a cluster is kept; the counts per split; the drops to apply.
+fn decide(
+    input: &PassInput<'_>,
+    training: usize,
+    layout: Layout,
+    mut clusters: Clusters,
+    exact_dup: &[bool],
+    banding: Option<(usize, usize)>,
+) -> (HygieneSummary, Arc<Drops>) {
+    let spec = input.spec;
+    let next = *layout.split_starts.last().expect("one past the last split");
     let n = next as usize;
     let t0 = layout.split_starts[training] as u32;
     let t1 = layout.split_starts[training + 1] as u32;
@@ -679,9 +729,9 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
     let summary = HygieneSummary {
         dedup: spec.dedup,
         normalize: spec.normalize,
-        near_dup_threshold: near.then_some(spec.threshold),
-        lsh_bands: near.then_some(bands),
-        lsh_rows: near.then_some(rows),
+        near_dup_threshold: banding.map(|_| spec.threshold),
+        lsh_bands: banding.map(|b| b.0),
+        lsh_rows: banding.map(|b| b.1),
         leaks: spec.leaks,
         training_split: input.names[training].clone(),
         splits,
@@ -692,10 +742,64 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
         by_split,
         layout,
         names: input.names.to_vec(),
-        record_columns: input.record_columns,
+        record_columns: input.record_columns.clone(),
         records: Mutex::new(Vec::new()),
     };
-    Ok((summary, Arc::new(drops)))
+    (summary, Arc::new(drops))
+}
+
+/// The leak check fused into the write (`--leaks report` without `--dedup`: nothing is dropped,
+/// so nothing has to be decided before writing): each split's rows hashed as the writer's
+/// batches go by -- no pass of its own over the text -- then counted once every split is
+/// written. Which row of a split comes first does not change any count, so the batches may come
+/// in any order within a split.
+pub struct LeakCounter {
+    how: Normalize,
+    text_columns: Vec<String>,
+    hashes: Vec<Mutex<Vec<u128>>>,
+}
+
+impl LeakCounter {
+    pub fn new(how: Normalize, text_columns: Vec<String>, splits: usize) -> Self {
+        LeakCounter { how, text_columns, hashes: (0..splits).map(|_| Mutex::new(Vec::new())).collect() }
+    }
+
+    /// Hash the rows of one of split `split`'s batches (it holds the text columns).
+    pub fn observe(&self, split: usize, batch: &RecordBatch) -> Result<()> {
+        let schema = batch.schema();
+        let columns = self
+            .text_columns
+            .iter()
+            .map(|c| {
+                schema.index_of(c).map_err(|_| {
+                    Error::Internal(format!("the leak check's column `{c}` is not in the written batch"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let text = batch.project(&columns)?;
+        let hashed = hash_batch(&text, self.how, false).hashes;
+        self.hashes[split].lock().expect("hashes lock").extend(hashed);
+        Ok(())
+    }
+
+    /// The counts, once every split is written (the same as [`pass`]'s without `--dedup`).
+    pub fn finish(&self, input: PassInput<'_>) -> Result<(HygieneSummary, Arc<Drops>)> {
+        let training = input.names.iter().position(|n| n == "train").unwrap_or(0);
+        let mut layout = Layout::default();
+        let mut first: HashMap<u128, u32, HashIsKey> = HashMap::default();
+        let (mut parent, mut exact_dup) = (Vec::new(), Vec::new());
+        let mut next = 0u64;
+        for h in &self.hashes {
+            let h = std::mem::take(&mut *h.lock().expect("hashes lock"));
+            layout.split_starts.push(next);
+            layout.starts.push(vec![next]);
+            first_rows(&h, next, &mut parent, &mut first, &mut exact_dup)?;
+            next += h.len() as u64;
+        }
+        layout.split_starts.push(next);
+        drop(first);
+        Ok(decide(&input, training, layout, Clusters(parent), &exact_dup, None))
+    }
 }
 
 #[cfg(test)]
