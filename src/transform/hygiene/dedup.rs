@@ -782,23 +782,78 @@ impl LeakCounter {
         Ok(())
     }
 
-    /// The counts, once every split is written (the same as [`pass`]'s without `--dedup`).
+    /// The counts, once every split is written (the same as [`pass`]'s without `--dedup`): each
+    /// split's hashes sorted in place and merged, so no map of every row is built (a row is an
+    /// exact duplicate unless it is its hash's first, splits in order; a leak when its hash is
+    /// also a training row's).
     pub fn finish(&self, input: PassInput<'_>) -> Result<(HygieneSummary, Arc<Drops>)> {
         let training = input.names.iter().position(|n| n == "train").unwrap_or(0);
+        let mut per: Vec<Vec<u128>> =
+            self.hashes.iter().map(|h| std::mem::take(&mut *h.lock().expect("hashes lock"))).collect();
+        per.par_iter_mut().for_each(|h| h.par_sort_unstable());
+        let k = per.len();
+        let mut splits: Vec<HygieneSplit> = input
+            .names
+            .iter()
+            .zip(&per)
+            .map(|(name, h)| HygieneSplit {
+                name: name.clone(),
+                rows_in: h.len() as u64,
+                ..Default::default()
+            })
+            .collect();
+        let mut at = vec![0usize; k];
+        let mut counts = vec![0u64; k];
+        while let Some(h) = (0..k).filter_map(|s| per[s].get(at[s])).min().copied() {
+            let mut first = None;
+            for s in 0..k {
+                let run = per[s][at[s]..].iter().take_while(|x| **x == h).count();
+                at[s] += run;
+                counts[s] = run as u64;
+                if run > 0 && first.is_none() {
+                    first = Some(s);
+                }
+            }
+            let in_training = counts[training] > 0;
+            for s in 0..k {
+                if counts[s] == 0 {
+                    continue;
+                }
+                splits[s].exact_duplicates += counts[s] - u64::from(first == Some(s));
+                if in_training && s != training {
+                    splits[s].leaks += counts[s];
+                }
+            }
+        }
         let mut layout = Layout::default();
-        let mut first: HashMap<u128, u32, HashIsKey> = HashMap::default();
-        let (mut parent, mut exact_dup) = (Vec::new(), Vec::new());
         let mut next = 0u64;
-        for h in &self.hashes {
-            let h = std::mem::take(&mut *h.lock().expect("hashes lock"));
+        for sp in &splits {
             layout.split_starts.push(next);
             layout.starts.push(vec![next]);
-            first_rows(&h, next, &mut parent, &mut first, &mut exact_dup)?;
-            next += h.len() as u64;
+            next += sp.rows_in;
         }
         layout.split_starts.push(next);
-        drop(first);
-        Ok(decide(&input, training, layout, Clusters(parent), &exact_dup, None))
+        let spec = input.spec;
+        let summary = HygieneSummary {
+            dedup: None,
+            normalize: spec.normalize,
+            near_dup_threshold: None,
+            lsh_bands: None,
+            lsh_rows: None,
+            leaks: spec.leaks,
+            training_split: input.names[training].clone(),
+            splits,
+            dropped_rows: Vec::new(),
+            split_from: None,
+        };
+        let drops = Drops {
+            by_split: vec![BTreeMap::new(); k],
+            layout,
+            names: input.names.to_vec(),
+            record_columns: input.record_columns,
+            records: Mutex::new(Vec::new()),
+        };
+        Ok((summary, Arc::new(drops)))
     }
 }
 
