@@ -85,35 +85,65 @@ def log(msg: str = "") -> None:
 # ----------------------------------------------------------------------------- measuring
 
 
-def measure(cmd: list[str], out_dir: Path, tag: str, env: dict, as_limit: int | None = None) -> dict:
-    """Run cmd as a child process; wall from fork to reap, CPU and peak RSS from its rusage.
-    With `as_limit`, the child's address space is capped (it fails with MemoryError instead of
-    waking the OOM killer)."""
-    stdout_path, stderr_path = out_dir / f"{tag}.stdout", out_dir / f"{tag}.stderr"
+# Linux charges a child's peak RSS (`ru_maxrss`) with the RSS of the process it was forked from
+# (at exec the kernel records the old address space's high-water mark), so a child forked from
+# this Python process -- which grows as it validates outputs with pyarrow -- would report this
+# process's memory as its own (it did: 587 MiB for a 377 MiB run after a digest). Children are
+# therefore started by a small launcher process, started once while this one is still small.
+_LAUNCHER_CODE = r"""
+import json, os, resource, subprocess, sys, time
+for line in sys.stdin:
+    req = json.loads(line)
     preexec = None
-    if as_limit:
-        import resource
-
+    if req["as_limit"]:
+        lim = req["as_limit"]
         def preexec():
-            resource.setrlimit(resource.RLIMIT_AS, (as_limit, as_limit))
-    with open(stdout_path, "wb") as so, open(stderr_path, "wb") as se:
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+    with open(req["stdout"], "wb") as so, open(req["stderr"], "wb") as se:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env, cwd=REPO, preexec_fn=preexec)
-        try:
-            _, status, ru = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+        proc = subprocess.Popen(req["cmd"], stdout=so, stderr=se, env=req["env"], cwd=req["cwd"],
+                                preexec_fn=preexec)
+        _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    maxrss = ru.ru_maxrss if sys.platform == "darwin" else ru.ru_maxrss * 1024  # bytes
+    print(json.dumps({"status": status, "wall": wall, "utime": ru.ru_utime, "stime": ru.ru_stime,
+                      "maxrss": ru.ru_maxrss}), flush=True)
+"""
+_launcher: subprocess.Popen | None = None
+
+
+def _launch(req: dict) -> dict:
+    global _launcher
+    if _launcher is None or _launcher.poll() is not None:
+        _launcher = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER_CODE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert _launcher.stdin is not None and _launcher.stdout is not None
+    _launcher.stdin.write(json.dumps(req) + "\n")
+    _launcher.stdin.flush()
+    line = _launcher.stdout.readline()
+    if not line:
+        raise RuntimeError("the bench's launcher process died")
+    return json.loads(line)
+
+
+def measure(cmd: list[str], out_dir: Path, tag: str, env: dict, as_limit: int | None = None) -> dict:
+    """Run cmd as a child process (of the launcher); wall from fork to reap, CPU and peak RSS
+    from its rusage. With `as_limit`, the child's address space is capped (it fails with
+    MemoryError instead of waking the OOM killer)."""
+    stdout_path, stderr_path = out_dir / f"{tag}.stdout", out_dir / f"{tag}.stderr"
+    try:
+        r = _launch({"cmd": [str(c) for c in cmd], "env": env, "cwd": str(REPO), "as_limit": as_limit,
+                     "stdout": str(stdout_path), "stderr": str(stderr_path)})
+    except BaseException:
+        if _launcher is not None:
+            os.killpg(_launcher.pid, 9)  # the launcher and the child it runs
+        raise
+    maxrss = r["maxrss"] if sys.platform == "darwin" else r["maxrss"] * 1024  # bytes
     return {
-        "exit_code": proc.returncode,
-        "wall_s": wall,
-        "user_s": ru.ru_utime,
-        "sys_s": ru.ru_stime,
-        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "exit_code": os.waitstatus_to_exitcode(r["status"]),
+        "wall_s": r["wall"],
+        "user_s": r["utime"],
+        "sys_s": r["stime"],
+        "cpu_s": r["utime"] + r["stime"],
         "peak_rss_bytes": maxrss,
         "stdout": stdout_path.read_text(errors="replace"),
         "stderr": stderr_path.read_text(errors="replace"),

@@ -726,6 +726,19 @@ fn decide(
         let p = starts.partition_point(|st| *st <= r as u64) - 1;
         by_split[s].entry(p).or_default().push((r as u64 - starts[p], why, matched as u64));
     }
+    outcome(input, training, splits, banding, by_split, layout)
+}
+
+/// The summary and the drops of a pass.
+fn outcome(
+    input: &PassInput<'_>,
+    training: usize,
+    splits: Vec<HygieneSplit>,
+    banding: Option<(usize, usize)>,
+    by_split: Vec<PartitionDrops>,
+    layout: Layout,
+) -> (HygieneSummary, Arc<Drops>) {
+    let spec = input.spec;
     let summary = HygieneSummary {
         dedup: spec.dedup,
         normalize: spec.normalize,
@@ -833,27 +846,7 @@ impl LeakCounter {
             next += sp.rows_in;
         }
         layout.split_starts.push(next);
-        let spec = input.spec;
-        let summary = HygieneSummary {
-            dedup: None,
-            normalize: spec.normalize,
-            near_dup_threshold: None,
-            lsh_bands: None,
-            lsh_rows: None,
-            leaks: spec.leaks,
-            training_split: input.names[training].clone(),
-            splits,
-            dropped_rows: Vec::new(),
-            split_from: None,
-        };
-        let drops = Drops {
-            by_split: vec![BTreeMap::new(); k],
-            layout,
-            names: input.names.to_vec(),
-            record_columns: input.record_columns,
-            records: Mutex::new(Vec::new()),
-        };
-        Ok((summary, Arc::new(drops)))
+        Ok(outcome(&input, training, splits, None, vec![BTreeMap::new(); k], layout))
     }
 }
 
