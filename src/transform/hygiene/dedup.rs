@@ -149,15 +149,7 @@ pub fn normalize_into(text: &str, how: Normalize, out: &mut Vec<u8>) {
 /// Row `i` of a single string column, borrowed (`None`: another shape, or a null).
 fn single_str(columns: &[deltalake::arrow::array::ArrayRef], i: usize) -> Option<&str> {
     let [a] = columns else { return None };
-    if a.is_null(i) {
-        return None;
-    }
-    match a.data_type() {
-        DataType::Utf8 => Some(a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => Some(a.as_string::<i64>().value(i)),
-        DataType::Utf8View => Some(a.as_string_view().value(i)),
-        _ => None,
-    }
+    crate::transform::sft::value::string_at(a, i)
 }
 
 /// The text of row `i` of every column, joined by a newline.

@@ -712,9 +712,7 @@ impl Sft {
         let prepared = self.output_schema(input.schema().as_ref());
         let packer = Packer::new(opts, &prepared)?;
         let schema = packer.output_schema();
-        // Registers the split's statistics (the mapping itself is done in two steps below).
-        let _ = self.mapper(split);
-        let stats = self.stats.lock().expect("stats lock").get(split).cloned().expect("registered by mapper");
+        let stats = self.register(split);
         let task = self.task_rows.lock().expect("task rows lock").get(split).cloned().map(|r| {
             let mut st = stats.lock().expect("stats lock");
             (st.start, st.next) = (Some(r.first_row), r.first_row);
@@ -850,15 +848,21 @@ impl Sft {
     }
 
     /// The batch mapping of split `split` (its rows must come in order, in one stream).
-    pub fn mapper(
-        self: &Arc<Self>,
-        split: &str,
-    ) -> impl Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync + use<> {
+    /// Split `split`'s statistics, registered empty.
+    fn register(&self, split: &str) -> Arc<Mutex<SplitStats>> {
         // A task without --packing counts its rows from its first (where it begins is not known).
         let relative = self.task_names.lock().expect("task names lock").contains_key(split);
         let start = if relative { None } else { Some(0) };
         let stats = Arc::new(Mutex::new(SplitStats { start, ..Default::default() }));
         self.stats.lock().expect("stats lock").insert(split.to_string(), stats.clone());
+        stats
+    }
+
+    pub fn mapper(
+        self: &Arc<Self>,
+        split: &str,
+    ) -> impl Fn(&RecordBatch) -> Result<RecordBatch> + Send + Sync + use<> {
+        let stats = self.register(split);
         let me = self.clone();
         let split = split.to_string();
         move |batch: &RecordBatch| me.apply(batch, &split, &stats)
