@@ -43,6 +43,7 @@ use crate::transform::tokenize::Tokenize;
 use crate::ui::Ui;
 // Issue 23 (hygiene).
 use crate::transform::hygiene::dedup::{self as hygiene_dedup, DedupMode, Drops, LeakCounter, LeaksMode};
+use crate::transform::hygiene::routed::{self as hygiene_routed, Routed};
 use crate::transform::hygiene::{HygieneSummary, SplitFromSummary, split as hygiene_split};
 use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
@@ -220,6 +221,8 @@ pub(super) struct Analysis {
     pub tokenize: Option<Arc<Tokenize>>,
     /// SFT exports (issue 21).
     pub sft: Option<Arc<Sft>>,
+    /// `prepare --split-from`: the splits' files, kept until the export is written.
+    pub routed: Option<Routed>,
 }
 
 /// The front half of an export, the same for `prepare` and `plan`: select every split, the
@@ -236,6 +239,12 @@ pub(super) async fn analyse(
     ui: &Ui,
 ) -> Result<Analysis> {
     let mut frames = select(s, ctx, &inputs.tables, None).await?;
+    // prepare --split-from: the table read once, the splits from local files (not for `plan`,
+    // which reads no rows; a fan-out task filters the files it reads).
+    let routed = match (&s.spec.split_from, row_local) {
+        (Some(sf), false) => route_splits(s, sf, ctx, &inputs.tables, &mut frames, ui).await?,
+        _ => None,
+    };
     if let Some(sft) = &inputs.sft {
         // SFT exports (issue 21): the columns the pass reads, checked before any row is read.
         for ((split, t), df) in s.splits.iter().zip(&inputs.tables).zip(frames.iter_mut()) {
@@ -264,7 +273,75 @@ pub(super) async fn analyse(
         None => None,
     };
     clock.lap(|t| &mut t.label_map);
-    Ok(Analysis { frames, labelled, tokenize, sft: inputs.sft.clone() })
+    Ok(Analysis { frames, labelled, tokenize, sft: inputs.sft.clone(), routed })
+}
+
+/// `--split-from` in `prepare`: the table's columns that the selected frames use, read once
+/// and routed to their splits' files ([`hygiene_routed`]); each split re-registered as its
+/// files and `frames` selected again from them. When the files cannot be written (the working
+/// directory is full or read-only) the splits stay filters of the table, with a warning.
+async fn route_splits(
+    s: &PrepareSettings,
+    sf: &hygiene_split::SplitFrom,
+    ctx: &SessionContext,
+    tables: &[OpenedTable],
+    frames: &mut [DataFrame],
+    ui: &Ui,
+) -> Result<Option<Routed>> {
+    use deltalake::datafusion::common::tree_node::TreeNodeRecursion;
+    let mut used = std::collections::HashSet::new();
+    for df in frames.iter() {
+        used.extend(df.schema().fields().iter().map(|f| f.name().clone()));
+        df.logical_plan().apply_with_subqueries(|node| {
+            for e in node.expressions() {
+                used.extend(e.column_refs().into_iter().map(|c| c.name.clone()));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+    }
+    let t = &tables[0];
+    let provider = t.provider(ctx, None).await?;
+    let schema = provider.schema();
+    let mut columns: Vec<String> =
+        schema.fields().iter().map(|f| f.name().clone()).filter(|c| used.contains(c)).collect();
+    if columns.is_empty() {
+        // Only rows are counted: one column keeps them.
+        columns.push(sf.keys[0].clone());
+    }
+    let parent = s.working_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let bar = ui.rows_bar(None, format!("splitting {}", t.name()));
+    let batch_size = ctx.state().config().batch_size();
+    let routed =
+        hygiene_routed::route(ctx.read_table(provider)?, sf, &columns, &parent, batch_size, &bar).await;
+    bar.finish_and_clear();
+    let routed = match routed {
+        Ok(r) => r,
+        Err(e @ Error::Output { .. }) => {
+            ui.warn(format!("{e}; each split is read as a filter of the table instead (set --working-dir)"));
+            return Ok(None);
+        }
+        Err(e) => return Err(scan_error_of(e, t.name())),
+    };
+    let shown: Vec<String> =
+        s.splits.iter().zip(&routed.rows).map(|(x, n)| format!("{} {n}", x.name)).collect();
+    ui.step(format!("split {} once: {} rows", t.name(), shown.join(", ")));
+    for (split, provider) in s.splits.iter().zip(&routed.splits) {
+        ctx.deregister_table(TableReference::bare(split.name.clone()))?;
+        ctx.register_table(TableReference::bare(split.name.clone()), provider.clone())?;
+    }
+    let selection = s.spec.selection();
+    for (df, (split, t)) in frames.iter_mut().zip(s.splits.iter().zip(tables)) {
+        *df = selection.split(ctx, &split.name, t.name()).await?;
+    }
+    Ok(Some(routed))
+}
+
+/// A DataFusion error while reading `table` as the table's error.
+fn scan_error_of(e: Error, table: &str) -> Error {
+    match e {
+        Error::DataFusion(e) => scan_error(e, table),
+        e => e,
+    }
 }
 
 /// The label kind from the label column's type (`--label-kind`), before any row is read; the

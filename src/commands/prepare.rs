@@ -63,7 +63,7 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let s: &PrepareSettings = &stratified;
     // 2-3. select, the label kind, and the label map: one pass over every split's labels.
     let ctx = session::session(SessionOptions::export(s.spec.memory_limit))?;
-    let Analysis { frames, labelled, tokenize, sft } =
+    let Analysis { frames, labelled, tokenize, sft, routed } =
         analyse(s, &ctx, &mut inputs, false, &mut clock, ui).await?;
     check_stratify(s, labelled.as_ref())?;
     // Duplicates and leaks: one pass over every split's text, the drops applied when writing.
@@ -95,6 +95,8 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
         leak_check.as_ref().map(|l| &l.counter),
     )
     .await?;
+    // Every split written: its routed files go.
+    drop(routed);
     let found = match leak_check {
         Some(l) => Some(l.counts(s)?),
         None => found,

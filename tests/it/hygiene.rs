@@ -152,7 +152,21 @@ fn split_from_fan_out_equals_prepare() {
     }
     for extra in [&[][..], &["--stratify"][..]] {
         let reference = dir.path().join(format!("ref{}", extra.len()));
-        let prepared = ok_json(&split_from(&t, &reference).args(extra).run());
+        // prepare reads the table once and routes each split's rows to files in the working
+        // directory (TMPDIR here), removed once written.
+        let scratch = dir.path().join(format!("scratch{}", extra.len()));
+        std::fs::create_dir(&scratch).unwrap();
+        let run =
+            split_from(&t, &reference).args(extra).env("TMPDIR", &scratch).env("DELTA_HF_LOG", "info").run();
+        let prepared = ok_json(&run);
+        let log = String::from_utf8_lossy(&run.stderr);
+        assert!(log.contains("once: train "), "the table was not routed once: {log}");
+        assert_eq!(
+            std::fs::read_dir(&scratch).unwrap().count(),
+            0,
+            "split files left in the working directory"
+        );
+        assert!(prepared["warnings"].as_array().is_some_and(|w| w.is_empty()), "{prepared}");
         let fanned = dir.path().join(format!("fan{}", extra.len()));
         let plan = dir.path().join(format!("plan{}.json", extra.len()));
         let mut args =
@@ -165,6 +179,19 @@ fn split_from_fan_out_equals_prepare() {
         }
         let committed = ok_json(&bin().args(["commit", "--plan", &s(&plan), "--json"]).output().unwrap());
         checker(&["same-output", &s(&reference), &s(&fanned)]);
+        // No room for the split files: each split filters the table instead, with a warning.
+        let filtered = dir.path().join(format!("filtered{}", extra.len()));
+        let fell_back =
+            ok_json(&split_from(&t, &filtered).args(extra).env("TMPDIR", dir.path().join("missing")).run());
+        assert!(
+            fell_back["warnings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w.as_str().unwrap().contains("filter of the table")),
+            "{fell_back}"
+        );
+        checker(&["same-output", &s(&reference), &s(&filtered)]);
         // The leak counts (the plan's pass over every split) equal prepare's.
         assert_eq!(committed["hygiene"]["splits"], prepared["hygiene"]["splits"]);
         assert_eq!(committed["hygiene"]["split_from"], prepared["hygiene"]["split_from"]);

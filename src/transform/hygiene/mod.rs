@@ -3,6 +3,8 @@
 //! - [`canonical`]: the canonical string form of a value (what is hashed);
 //! - [`split`]: `--split-from` / `--split-ratios` / `--split-key` / `--group-col` /
 //!   `--stratify`: a split is the table filtered by a hash of the row's key;
+//! - [`routed`]: in `prepare`, the table read once and each split's rows written to local
+//!   files, which every stage then reads as the split (instead of a filter per split and stage);
 //! - [`minhash`]: MinHash signatures over word 5-grams and datasketch's LSH banding;
 //! - [`dedup`]: the pass over every split's text that finds exact and near duplicates and the
 //!   evaluation rows that leak from training, and the drops applied while writing.
@@ -12,6 +14,7 @@
 pub mod canonical;
 pub mod dedup;
 pub mod minhash;
+pub mod routed;
 pub mod split;
 
 use std::collections::BTreeMap;

@@ -114,8 +114,13 @@ impl SplitFrom {
 
     /// The filter keeping split `index`'s rows.
     pub fn filter(&self, index: usize) -> Expr {
+        self.split_of().eq(lit(index as u32))
+    }
+
+    /// A row's split (its index in the ratios), as an expression over the key columns.
+    pub fn split_of(&self) -> Expr {
         let udf = ScalarUDF::new_from_impl(SplitOf::new(self));
-        udf.call(self.columns().iter().map(|c| column(c)).collect()).eq(lit(index as u32))
+        udf.call(self.columns().iter().map(|c| column(c)).collect())
     }
 }
 
