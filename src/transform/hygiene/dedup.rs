@@ -488,8 +488,14 @@ fn hash_batch(batch: &RecordBatch, how: Normalize, near: bool) -> Hashed {
         };
         normalize_into(text, how, buf);
         if let Some((sig, signed)) = sig {
-            let normalised = std::str::from_utf8(buf).expect("normalised text is UTF-8");
-            *signed = minhash::signature_into(normalised, words, sig);
+            *signed = match how {
+                // Normalised: words one space apart.
+                Normalize::Nfkc => minhash::signature_of_spaced(buf, words, sig),
+                Normalize::None => {
+                    let raw = std::str::from_utf8(buf).expect("the text is UTF-8");
+                    minhash::signature_into(raw, words, sig)
+                }
+            };
         }
         twox_hash::XxHash3_128::oneshot(buf)
     };
