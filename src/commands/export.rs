@@ -936,6 +936,7 @@ fn pass_input<'a>(
         record_columns,
         spill_dir: s.working_dir.clone().unwrap_or_else(std::env::temp_dir),
         budget: s.spec.memory_limit.map(|m| m / 4).unwrap_or(256 << 20),
+        rows: None,
     }
 }
 
@@ -944,6 +945,7 @@ fn pass_input<'a>(
 pub(super) async fn hygiene(
     s: &PrepareSettings,
     frames: &[DataFrame],
+    rows: Option<u64>,
     ui: &Ui,
 ) -> Result<Option<(HygieneSummary, Arc<Drops>)>> {
     let Some(columns) = hygiene_columns(s, frames)? else { return Ok(None) };
@@ -953,7 +955,8 @@ pub(super) async fn hygiene(
         None => "counting leaks".to_string(),
     });
     let names: Vec<String> = s.splits.iter().map(|x| x.name.clone()).collect();
-    Ok(Some(hygiene_dedup::pass(pass_input(s, &names, columns), frames).await?))
+    let input = hygiene_dedup::PassInput { rows, ..pass_input(s, &names, columns) };
+    Ok(Some(hygiene_dedup::pass(input, frames).await?))
 }
 
 /// `prepare`'s leak check when nothing is to be dropped (`--leaks report`, no `--dedup`): fused

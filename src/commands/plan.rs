@@ -114,7 +114,8 @@ pub async fn run(p: &PlanSettings, ui: &Ui) -> Result<PlanSummary> {
     let labelled = analysis.labelled;
     export::check_stratify(s, labelled.as_ref())?;
     // The leak counts over every split (the commit reports them).
-    let found = export::hygiene(s, &analysis.frames, ui).await?;
+    let found =
+        export::hygiene(s, &analysis.frames, labelled.as_ref().map(|l| l.rows.iter().sum()), ui).await?;
     let hygiene = export::planned_hygiene(s, &export::sources(s, &inputs.tables), found);
 
     // 4. split: each split's files in scan order, into N runs balanced by bytes.

@@ -71,7 +71,15 @@ pub async fn run(s: &PrepareSettings, ui: &Ui) -> Result<Summary> {
     let leak_check = fused_leak_check(s, &frames)?;
     let found = match leak_check {
         Some(_) => None,
-        None => hygiene(s, &frames, ui).await?,
+        None => {
+            // The rows, when the label pass or the routing counted them: the pass's tables sized once.
+            let rows = match (&labelled, &routed) {
+                (Some(l), _) => Some(l.rows.iter().sum()),
+                (None, Some(r)) => Some(r.rows.iter().sum()),
+                _ => None,
+            };
+            hygiene(s, &frames, rows, ui).await?
+        }
     };
     let drops = found.as_ref().map(|(_, d)| d.clone());
 

@@ -19,7 +19,7 @@
 //! signatures pass `--memory-limit` / 4 (default 256 MiB). Texts are never held.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use deltalake::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
@@ -337,30 +337,33 @@ impl Drops {
     }
 }
 
-/// Where the signatures are held: in memory, or past the budget in a file.
+/// Where the signatures are held: in memory, or past the budget in a file (appended through a
+/// buffer while the pass runs, read back by position once it is done).
 enum Signatures {
     Mem(Vec<u32>),
-    File(std::fs::File),
+    File(std::io::BufWriter<std::fs::File>),
 }
 
 impl Signatures {
     fn push(&mut self, sig: &[u32], budget: usize, dir: &std::path::Path) -> Result<()> {
+        let failed = |e| Error::io("cannot write signatures in", dir, e);
         if let Signatures::Mem(v) = self
             && (v.len() + sig.len()) * 4 > budget
         {
-            let mut f = tempfile::tempfile_in(dir)
+            let f = tempfile::tempfile_in(dir)
                 .map_err(|e| Error::io("cannot create a signature file in", dir, e))?;
-            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            f.write_all(&bytes).map_err(|e| Error::io("cannot write signatures in", dir, e))?;
-            *self = Signatures::File(f);
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            for x in v.iter() {
+                w.write_all(&x.to_le_bytes()).map_err(failed)?;
+            }
+            *self = Signatures::File(w);
         }
         match self {
             Signatures::Mem(v) => v.extend_from_slice(sig),
-            Signatures::File(f) => {
-                let bytes: Vec<u8> = sig.iter().flat_map(|x| x.to_le_bytes()).collect();
-                f.seek(SeekFrom::End(0))
-                    .and_then(|_| f.write_all(&bytes))
-                    .map_err(|e| Error::io("cannot write signatures in", dir, e))?;
+            Signatures::File(w) => {
+                for x in sig {
+                    w.write_all(&x.to_le_bytes()).map_err(failed)?;
+                }
             }
         }
         Ok(())
@@ -371,10 +374,11 @@ impl Signatures {
             Signatures::Mem(v) => {
                 out.copy_from_slice(&v[slot as usize * NUM_PERM..(slot as usize + 1) * NUM_PERM])
             }
-            Signatures::File(f) => {
+            Signatures::File(w) => {
+                use std::os::unix::fs::FileExt;
                 let mut bytes = [0u8; 4 * NUM_PERM];
-                f.seek(SeekFrom::Start(slot as u64 * 4 * NUM_PERM as u64))
-                    .and_then(|_| f.read_exact(&mut bytes))
+                w.flush()
+                    .and_then(|_| w.get_ref().read_exact_at(&mut bytes, slot as u64 * 4 * NUM_PERM as u64))
                     .map_err(|e| Error::Internal(format!("cannot read back a signature: {e}")))?;
                 for (k, o) in out.iter_mut().enumerate() {
                     *o = u32::from_le_bytes(bytes[4 * k..4 * k + 4].try_into().expect("4 bytes"));
@@ -451,6 +455,9 @@ pub struct PassInput<'a> {
     pub spill_dir: std::path::PathBuf,
     /// Signature bytes held in memory before spilling.
     pub budget: usize,
+    /// The rows of every split together, when known before the pass (its tables are sized
+    /// for them once instead of growing).
+    pub rows: Option<u64>,
 }
 
 /// The hashes of a batch's rows (its columns: the text columns).
@@ -569,6 +576,18 @@ pub async fn pass(input: PassInput<'_>, frames: &[DataFrame]) -> Result<(Hygiene
     let mut sigs = Signatures::Mem(Vec::new());
     let mut slot_row: Vec<u32> = Vec::new();
     let mut band_entries: Vec<(u64, u32)> = Vec::new();
+    if let Some(n) = input.rows.and_then(|n| usize::try_from(n).ok()) {
+        parent.reserve(n);
+        exact_dup.reserve(n);
+        first.reserve(n);
+        if near {
+            slot_row.reserve(n);
+            band_entries.reserve(n * bands);
+            if let Signatures::Mem(v) = &mut sigs {
+                v.reserve((n * NUM_PERM).min(input.budget / 4));
+            }
+        }
+    }
     let mut next: u64 = 0;
     for df in frames {
         layout.split_starts.push(next);
